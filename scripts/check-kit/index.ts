@@ -1,0 +1,16 @@
+/** Helpers for writing lab checks; see docs/architecture.md ("Writing checks"). */
+export { CheckFailure, expectEqual, expectTrue, labNumber, targetDir, within } from "./failure";
+export { track } from "./resources";
+export {
+  bidiStreamCall,
+  clientStreamCall,
+  listen,
+  loadService,
+  referenceClient,
+  referenceServer,
+  rpcDeadlineMs,
+  serverStreamCall,
+  unaryCall,
+} from "./rpc";
+export { step } from "./steps";
+export { exportedFunction, loadTarget } from "./target";

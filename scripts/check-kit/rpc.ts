@@ -1,0 +1,138 @@
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+import * as path from "node:path";
+import { CheckFailure } from "./failure";
+import { track } from "./resources";
+
+/**
+ * The reference side of a check: clients and servers built at run time from
+ * the .proto with @grpc/proto-loader (protobuf.js), independent of the
+ * learner's ts-proto stubs, so every check is also a wire-compatibility check.
+ */
+export const rpcDeadlineMs = 2000;
+
+const protoRoot = path.resolve(__dirname, "..", "..", "proto");
+const packages = new Map<string, grpc.GrpcObject>();
+
+/** proto-loader options that match ts-proto's plain objects: camelCase fields, defaults filled in. */
+const loaderOptions: protoLoader.Options = {
+  keepCase: false,
+  longs: String,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+  includeDirs: [protoRoot],
+};
+
+/** The client constructor of a service, e.g. loadService("routeguide/route_guide.proto", "routeguide.RouteGuide"). */
+export function loadService(proto: string, serviceName: string): grpc.ServiceClientConstructor {
+  let pkg = packages.get(proto);
+  if (!pkg) {
+    pkg = grpc.loadPackageDefinition(protoLoader.loadSync(path.join(protoRoot, proto), loaderOptions));
+    packages.set(proto, pkg);
+  }
+  let node: unknown = pkg;
+  for (const part of serviceName.split(".")) node = (node as Record<string, unknown>)[part];
+  if (typeof node !== "function") throw new Error(`no service ${serviceName} in ${proto}`);
+  return node as grpc.ServiceClientConstructor;
+}
+
+/** Binds a server to a free port on 127.0.0.1; it is shut down after the check. */
+export function listen(server: grpc.Server): Promise<string> {
+  track(() => server.forceShutdown());
+  return new Promise((resolve, reject) => {
+    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, port) =>
+      error ? reject(error) : resolve(`127.0.0.1:${port}`),
+    );
+  });
+}
+
+export function referenceClient(proto: string, serviceName: string, address: string): grpc.Client {
+  const Client = loadService(proto, serviceName);
+  const client = new Client(address, grpc.credentials.createInsecure());
+  track(() => client.close());
+  return client;
+}
+
+/** A server that the check implements, used to test the learner's client. */
+export function referenceServer(proto: string, serviceName: string, handlers: grpc.UntypedServiceImplementation): Promise<string> {
+  const server = new grpc.Server();
+  server.addService(loadService(proto, serviceName).service, handlers);
+  return listen(server);
+}
+
+type Kind = "unary" | "server streaming" | "client streaming" | "bidirectional streaming";
+
+const finishHint: Record<Kind, string> = {
+  unary: "call callback(null, response) exactly once",
+  "server streaming": "write each message with call.write() and then call call.end()",
+  "client streaming": "call callback(null, response) once the client's stream ends (call.on('end'))",
+  "bidirectional streaming": "call call.end() once the client's stream ends (call.on('end'))",
+};
+
+function methodName(method: string): string {
+  return method.charAt(0).toUpperCase() + method.slice(1);
+}
+
+/** Turns a failed call into one sentence: which RPC, which status, what to do. */
+export function describeRpcError(method: string, kind: Kind, error: grpc.ServiceError): CheckFailure {
+  const name = methodName(method);
+  const code = grpc.status[error.code] ?? String(error.code);
+  switch (error.code) {
+    case grpc.status.DEADLINE_EXCEEDED:
+      return new CheckFailure(`${name} got no complete answer within ${rpcDeadlineMs / 1000} s: ${finishHint[kind]}`);
+    case grpc.status.UNAVAILABLE:
+      return new CheckFailure(`${name} could not reach the server (${code}: ${error.details})`);
+    default:
+      return new CheckFailure(`${name} failed with ${code}: ${error.details || "(no details)"}`);
+  }
+}
+
+type AnyClient = Record<string, (...args: unknown[]) => grpc.ClientReadableStream<unknown> & grpc.ClientWritableStream<unknown>>;
+
+function callOptions(): grpc.CallOptions {
+  return { deadline: Date.now() + rpcDeadlineMs };
+}
+
+export function unaryCall<Res>(client: grpc.Client, method: string, request: unknown): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    (client as unknown as AnyClient)[method]!(request, new grpc.Metadata(), callOptions(), (error: grpc.ServiceError | null, response: Res) =>
+      error ? reject(describeRpcError(method, "unary", error)) : resolve(response),
+    );
+  });
+}
+
+function collect<Res>(call: grpc.ClientReadableStream<unknown>, method: string, kind: Kind): Promise<Res[]> {
+  return new Promise((resolve, reject) => {
+    const received: Res[] = [];
+    call.on("data", (message: Res) => received.push(message));
+    call.on("error", (error: grpc.ServiceError) => reject(describeRpcError(method, kind, error)));
+    call.on("status", (status: grpc.StatusObject) => {
+      if (status.code === grpc.status.OK) resolve(received);
+    });
+  });
+}
+
+export function serverStreamCall<Res>(client: grpc.Client, method: string, request: unknown): Promise<Res[]> {
+  const call = (client as unknown as AnyClient)[method]!(request, new grpc.Metadata(), callOptions());
+  return collect<Res>(call, method, "server streaming");
+}
+
+export function clientStreamCall<Res>(client: grpc.Client, method: string, requests: unknown[]): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    const call = (client as unknown as AnyClient)[method]!(new grpc.Metadata(), callOptions(), (error: grpc.ServiceError | null, response: Res) =>
+      error ? reject(describeRpcError(method, "client streaming", error)) : resolve(response),
+    );
+    for (const request of requests) call.write(request);
+    call.end();
+  });
+}
+
+/** Sends every request, half-closes, and collects every response in order. */
+export function bidiStreamCall<Res>(client: grpc.Client, method: string, requests: unknown[]): Promise<Res[]> {
+  const call = (client as unknown as AnyClient)[method]!(new grpc.Metadata(), callOptions());
+  const responses = collect<Res>(call, method, "bidirectional streaming");
+  for (const request of requests) call.write(request);
+  call.end();
+  return responses;
+}

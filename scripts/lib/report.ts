@@ -1,0 +1,78 @@
+import { displayPath, type Lab, type Side, treeDir } from "./labs";
+import type { Progress } from "./progress";
+import type { CheckResult, LabResult } from "./results";
+
+const useColor = process.stdout.isTTY === true && !("NO_COLOR" in process.env);
+const paint = (code: number) => (text: string) => (useColor ? `\u001b[${code}m${text}\u001b[0m` : text);
+const green = paint(32);
+const red = paint(31);
+const dim = paint(2);
+const bold = paint(1);
+
+const sideHeading: Record<Side, string> = {
+  setup: "Setup",
+  server: "Your server, checked with a reference client",
+  client: "Your client, checked against a recording server",
+};
+
+function checkLine(check: CheckResult): string[] {
+  if (check.status === "pass") return [`      ${green("✔")} ${check.name}`];
+  const lines = [`      ${red("✘")} ${check.name}`, `        ${check.message ?? "failed"}`];
+  if (check.output) lines.push(...check.output.split("\n").slice(0, 5).map((l) => dim(`        | ${l}`)));
+  return lines;
+}
+
+/** The step-by-step report a learner reads after `npm run lab NN`. */
+export function formatReport(lab: Lab, result: LabResult): string {
+  const whose = result.target === "solution" ? "the reference solution" : "your code";
+  const lines = [bold(`Lab ${lab.number} · ${lab.title}`) + dim(`  (${whose} in ${displayPath(treeDir(lab, result.target))})`), ""];
+  if (result.status === "error") {
+    lines.push(red(result.message ?? "The checks could not run."));
+    return lines.join("\n");
+  }
+  for (const side of ["setup", "server", "client"] as const) {
+    const steps = result.steps.filter((s) => s.side === side);
+    if (steps.length === 0) continue;
+    const checks = result.tests.filter((t) => t.side === side);
+    const passed = checks.filter((t) => t.status === "pass").length;
+    lines.push(`  ${bold(sideHeading[side])}  ${dim(`${passed}/${checks.length} checks`)}`);
+    for (const step of steps) {
+      const mark = step.status === "pass" ? green("✔") : red("✘");
+      lines.push(`    ${mark} Step ${step.step}  ${step.title}  ${dim(`${step.passed}/${step.total}`)}`);
+      if (step.status === "fail") lines.push(...result.tests.filter((t) => t.step === step.step).flatMap(checkLine));
+    }
+    lines.push("");
+  }
+  for (const warning of result.warnings) lines.push(red(`  ! ${warning}`));
+  lines.push(bold(`  Score: ${result.score}/${result.max_score}`));
+
+  const firstFailing = result.steps.find((s) => s.status === "fail");
+  const meta = lab.steps.find((s) => s.step === firstFailing?.step);
+  if (meta) {
+    lines.push("", `  Next: step ${meta.step}, ${meta.title}.${meta.files.length > 0 ? ` Edit ${meta.files.map((f) => `${displayPath(treeDir(lab, result.target))}/${f}`).join(" and ")}.` : ""}`);
+    if (meta.hints[0]) lines.push(`  Hint: ${meta.hints[0]}`);
+    lines.push(dim(`  Instructions: labs/${lab.id}/README.md · check again: npm run lab ${lab.number}`));
+  } else {
+    lines.push("", green(`  All steps pass. ${result.target === "learner" ? "Well done!" : ""}`.trimEnd()));
+  }
+  return lines.join("\n");
+}
+
+function progressBar(done: number, total: number, width = 10): string {
+  const filled = total === 0 ? 0 : Math.round((done / total) * width);
+  return `${"█".repeat(filled)}${"░".repeat(width - filled)}`;
+}
+
+/** The lab list shown by `npm run lab`. */
+export function formatLabList(labs: Lab[], progress: Progress): string {
+  const lines = [bold("grpc-labs"), ""];
+  for (const lab of labs) {
+    const own = progress.labs[lab.id];
+    const done = own?.passed_steps.length ?? 0;
+    const total = lab.steps.length;
+    const status = own ? `${progressBar(done, total)} ${done}/${total} steps` : dim("not started");
+    lines.push(`  ${lab.number}  ${lab.title.padEnd(44)} ${status}`);
+  }
+  lines.push("", `Start a lab with ${bold("npm run lab 01")}; see every command with ${bold("npm run lab -- --help")}.`);
+  return lines.join("\n");
+}

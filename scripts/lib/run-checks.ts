@@ -1,0 +1,215 @@
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { type Lab, labsDir, type Side, type Target, treeDir, workspaceRoot } from "./labs";
+import { buildResult, type CheckResult, checkId, type LabResult } from "./results";
+import { ensureStubs, stubProblem, stubState } from "./stubs";
+import { formatTypeError, type TypeError, typeCheck } from "./typecheck";
+import type { PlannedCheck, WorkerMessage, WorkerRequest } from "./worker-protocol";
+
+/** How long one check may take before mocha fails it. Every RPC in a check has a shorter deadline. */
+export const checkTimeoutMs = 5000;
+/** With no word from the worker for this long, its event loop is blocked: stop it. */
+const silenceLimitMs = checkTimeoutMs + 3000;
+/** How long the worker may take to exit after its last check before it counts as leaking. */
+const exitGraceMs = 1500;
+const outputLimit = 2000;
+
+export function checkFiles(lab: Lab): string[] {
+  const dir = path.join(labsDir, lab.id, "checks");
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith(".check.ts"))
+    .sort()
+    .map((f) => path.join(dir, f));
+}
+
+function sideOf(lab: Lab, step: number): Side {
+  return lab.steps.find((s) => s.step === step)?.side ?? "setup";
+}
+
+function stubCheck(lab: Lab, problem: string | null): CheckResult {
+  const stubStep = lab.steps.find((s) => s.side === "setup");
+  const step = stubStep?.step ?? 1;
+  const passed = problem === null;
+  return {
+    id: checkId(step, "stubs are generated and up to date"),
+    name: "stubs are generated and up to date",
+    step,
+    side: "setup",
+    status: passed ? "pass" : "fail",
+    message: problem,
+    output: null,
+    duration_ms: 0,
+    points: passed ? 1 : 0,
+    max_points: 1,
+  };
+}
+
+interface WorkerOutcome {
+  checks: CheckResult[];
+  warnings: string[];
+}
+
+/** Runs the lab's checks in a child process and turns what it reports into results. */
+function runWorker(lab: Lab, tree: string, listOnly: boolean, blockedReason: string): Promise<WorkerOutcome> {
+  const request: WorkerRequest = { checkFiles: checkFiles(lab), listOnly, checkTimeoutMs };
+  const child = spawn(
+    process.execPath,
+    ["--require", require.resolve("tsx/cjs"), path.join(__dirname, "check-worker.ts"), JSON.stringify(request)],
+    {
+      cwd: workspaceRoot,
+      stdio: ["ignore", "pipe", "pipe", "ipc"],
+      env: { ...process.env, GRPC_LABS_TARGET_DIR: tree, GRPC_LABS_LAB: lab.number },
+    },
+  );
+
+  const results = new Map<string, CheckResult>();
+  const outputs = new Map<string, string>();
+  let plan: PlannedCheck[] = [];
+  let current: string | undefined;
+  let done = false;
+  const warnings: string[] = [];
+  let stderrOutsideChecks = "";
+
+  const capture = (chunk: Buffer) => {
+    if (current) {
+      const text = (outputs.get(current) ?? "") + chunk.toString();
+      outputs.set(current, text.length > outputLimit ? `${text.slice(0, outputLimit)}\n[output truncated]` : text);
+    } else {
+      stderrOutsideChecks += chunk.toString();
+    }
+  };
+  child.stdout.on("data", capture);
+  child.stderr.on("data", capture);
+
+  return new Promise((resolve) => {
+    let silence: NodeJS.Timeout | undefined;
+    let stopReason: string | undefined;
+    const resetSilence = () => {
+      clearTimeout(silence);
+      silence = setTimeout(() => {
+        stopReason = "did not finish: the code under test blocked the event loop (an endless loop?)";
+        child.kill("SIGKILL");
+      }, silenceLimitMs);
+    };
+    resetSilence();
+
+    child.on("message", (message: WorkerMessage) => {
+      resetSilence();
+      switch (message.type) {
+        case "plan":
+          // Report in step order, whatever order the check files load in.
+          plan = [...message.checks].sort((a, b) => a.step - b.step);
+          break;
+        case "begin":
+          current = message.id;
+          break;
+        case "result": {
+          const planned = plan.find((p) => p.id === message.id);
+          const previous = results.get(message.id);
+          if (!planned || previous?.status === "fail") break;
+          results.set(message.id, {
+            id: message.id,
+            name: planned.name,
+            step: planned.step,
+            side: sideOf(lab, planned.step),
+            status: message.status,
+            message: message.message,
+            output: null,
+            duration_ms: message.duration_ms,
+            points: message.status === "pass" ? 1 : 0,
+            max_points: 1,
+          });
+          break;
+        }
+        case "done":
+          done = true;
+          current = undefined;
+          clearTimeout(silence);
+          silence = setTimeout(() => {
+            warnings.push("Something your code started (a server, a channel or a timer) was still running after the checks: close it when you are done with it.");
+            child.kill("SIGKILL");
+          }, exitGraceMs);
+          break;
+      }
+    });
+
+    child.on("exit", (code, signal) => {
+      clearTimeout(silence);
+      const unfinished =
+        stopReason ??
+        (done ? undefined : `the check process ended (${signal ?? `exit code ${code}`}) during this check: does the code call process.exit() or crash?`);
+      const checks = plan.map((planned): CheckResult => {
+        const result = results.get(planned.id);
+        const output = outputs.get(planned.id)?.trim() || null;
+        if (result) return { ...result, output };
+        const message = listOnly
+          ? blockedReason
+          : planned.id === current && unfinished
+            ? unfinished
+            : "not run: an earlier check stopped the check process";
+        return {
+          id: planned.id,
+          name: planned.name,
+          step: planned.step,
+          side: sideOf(lab, planned.step),
+          status: "fail",
+          message,
+          output,
+          duration_ms: 0,
+          points: 0,
+          max_points: 1,
+        };
+      });
+      if (plan.length === 0) {
+        const reason = stderrOutsideChecks.trim().split("\n").find((l) => l.trim()) ?? `exit code ${code}`;
+        warnings.push(`The checks could not be loaded: ${reason}`);
+      }
+      resolve({ checks, warnings });
+    });
+  });
+}
+
+/** A type error fails every check of the steps about that file, with file:line: message. */
+function applyTypeErrors(lab: Lab, checks: CheckResult[], errors: TypeError[]): CheckResult[] {
+  if (errors.length === 0) return checks;
+  return checks.map((check) => {
+    const files = lab.steps.find((s) => s.step === check.step)?.files ?? [];
+    const relevant = errors.filter((e) => files.includes(e.file) || !lab.learnerFiles.includes(e.file));
+    if (relevant.length === 0) return check;
+    const typeMessage = `type error: ${formatTypeError(relevant[0]!)}`;
+    return {
+      ...check,
+      status: "fail",
+      points: 0,
+      message: check.status === "pass" ? typeMessage : `${typeMessage}; and: ${check.message}`,
+    };
+  });
+}
+
+export interface CheckOptions {
+  target: Target;
+}
+
+/** Checks one lab: the stub step, then the learner's server and client, then types. */
+export async function checkLab(lab: Lab, { target }: CheckOptions): Promise<LabResult> {
+  const started = Date.now();
+  const tree = treeDir(lab, target);
+  // The reference solution is always checked with fresh stubs; a learner is told to run the stub step.
+  if (target === "solution") ensureStubs(lab, tree);
+  const state = stubState(lab, tree);
+  const problem = state === "fresh" ? null : stubProblem(lab, tree, state);
+
+  const types = problem ? Promise.resolve<TypeError[]>([]) : typeCheck(tree);
+  const worker = await runWorker(lab, tree, problem !== null, `not run: ${problem}`);
+  const typeErrors = await types;
+
+  const checks = [stubCheck(lab, problem), ...applyTypeErrors(lab, worker.checks, typeErrors)];
+  return buildResult(lab, target, checks, {
+    type_errors: typeErrors,
+    warnings: worker.warnings,
+    message: worker.checks.length === 0 ? (worker.warnings[0] ?? "no checks found") : null,
+    duration_ms: Date.now() - started,
+  });
+}

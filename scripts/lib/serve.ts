@@ -1,0 +1,83 @@
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+import { ReflectionService } from "@grpc/reflection";
+import * as path from "node:path";
+import { CheckFailure } from "../check-kit/failure";
+import { UserError } from "./errors";
+import type { LabHooks } from "./lab-hooks";
+import { type Lab, labsDir, protoDir, type Target, treeDir } from "./labs";
+import { stubProblem, stubState } from "./stubs";
+
+/** Loads the lab's hooks with the code under test selected, after checking its stubs. */
+function loadHooks(lab: Lab, target: Target): LabHooks {
+  const tree = treeDir(lab, target);
+  const state = stubState(lab, tree);
+  if (state !== "fresh") {
+    throw new UserError(target === "solution" ? `The solution's stubs are not generated: run \`npm run lab ${lab.number} -- gen --solution\`.` : stubProblem(lab, tree, state));
+  }
+  process.env.GRPC_LABS_TARGET_DIR = tree;
+  process.env.GRPC_LABS_LAB = lab.number;
+  return (require(path.join(labsDir, lab.id, "lab.ts")) as { hooks: LabHooks }).hooks;
+}
+
+function fromCheckFailure<T>(work: () => T): T {
+  try {
+    return work();
+  } catch (error) {
+    if (error instanceof CheckFailure) throw new UserError(`${error.message}.`);
+    throw error;
+  }
+}
+
+/** `npm run lab NN -- serve`: the lab's server in the foreground, with server reflection. */
+export async function serve(lab: Lab, target: Target, port: number): Promise<void> {
+  const server = fromCheckFailure(() => loadHooks(lab, target).createServer());
+  // Server reflection lets grpcurl, Postman or Evans discover the services.
+  const definitions = protoLoader.loadSync(lab.protos.map((p) => path.join(protoDir, p)), { includeDirs: [protoDir] });
+  new ReflectionService(definitions).addToServer(server);
+
+  const address = `localhost:${port}`;
+  const boundPort = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, bound) => {
+      if (!error) return resolve(bound);
+      if (/EADDRINUSE|address already in use/i.test(error.message)) {
+        reject(new UserError(`Port ${port} is in use: stop the other server or pick another port with --port ${port + 1}.`));
+      } else {
+        reject(new UserError(`Could not listen on ${address}: ${error.message}.`));
+      }
+    });
+  });
+  const who = target === "solution" ? "reference solution" : "your server";
+  console.log(`Lab ${lab.number} (${who}) listening on localhost:${boundPort}, with server reflection. Press Ctrl-C to stop.`);
+
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      // Let calls in flight finish, but never wait more than two seconds.
+      const force = setTimeout(() => server.forceShutdown(), 2000);
+      server.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+      force.unref();
+      setTimeout(resolve, 2100).unref();
+    };
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+  console.log("Server stopped.");
+}
+
+/** `npm run lab NN -- client`: the lab's client demo against a running server. */
+export async function runClient(lab: Lab, target: Target, address: string): Promise<void> {
+  const hooks = fromCheckFailure(() => loadHooks(lab, target));
+  try {
+    await hooks.runClientDemo(address, (line) => console.log(line));
+  } catch (error) {
+    const code = (error as { code?: number }).code;
+    if (code === grpc.status.UNAVAILABLE || code === grpc.status.DEADLINE_EXCEEDED) {
+      throw new UserError(`No server answers at ${address}: start one in another terminal with \`npm run lab ${lab.number} -- serve\`, or pass --target.`);
+    }
+    if (error instanceof CheckFailure) throw new UserError(`${error.message}.`);
+    throw error;
+  }
+}

@@ -1,0 +1,116 @@
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { UserError } from "./errors";
+import { displayPath, type Lab, protoDir, workspaceRoot } from "./labs";
+
+/**
+ * The protoc stub step: the real protoc (npm package `protoc`, which bundles the
+ * compiler for every platform) runs the ts-proto plugin on a lab's .proto files
+ * and writes typed stubs to <lab tree>/gen. A stamp file records a hash of
+ * everything the output depends on, so a stale or missing stub is noticed
+ * without regenerating anything on the learner's hot path.
+ */
+export const tsProtoOptions = [
+  "outputServices=grpc-js",
+  "env=node",
+  "esModuleInterop=true",
+  "oneof=unions-value",
+  "forceLong=string",
+].join(",");
+
+const stampFile = ".stamp";
+
+export type StubState = "fresh" | "missing" | "stale";
+
+export function genDir(tree: string): string {
+  return path.join(tree, "gen");
+}
+
+function packageVersion(name: string): string {
+  const file = require.resolve(`${name}/package.json`, { paths: [workspaceRoot] });
+  return (JSON.parse(fs.readFileSync(file, "utf8")) as { version: string }).version;
+}
+
+/** A hash of the protos, the generator versions and the options: what the stubs depend on. */
+export function stubFingerprint(lab: Lab): string {
+  const hash = createHash("sha256");
+  hash.update(`protoc ${packageVersion("protoc")} ts-proto ${packageVersion("ts-proto")} ${tsProtoOptions}\n`);
+  for (const proto of lab.protos) {
+    hash.update(`${proto}\n`);
+    hash.update(fs.readFileSync(path.join(protoDir, proto)));
+  }
+  return hash.digest("hex");
+}
+
+export function stubState(lab: Lab, tree: string): StubState {
+  let recorded: string;
+  try {
+    recorded = fs.readFileSync(path.join(genDir(tree), stampFile), "utf8").trim();
+  } catch {
+    return "missing";
+  }
+  return recorded === stubFingerprint(lab) ? "fresh" : "stale";
+}
+
+/** The protoc executable for this platform, straight from the `protoc` package (no Node shim). */
+function protocExecutable(): string {
+  const packageDir = path.dirname(require.resolve("protoc/package.json", { paths: [workspaceRoot] }));
+  const assets = JSON.parse(fs.readFileSync(path.join(packageDir, "assets.json"), "utf8")) as Array<{
+    platform: string;
+    arch: string;
+    executable: string;
+  }>;
+  const asset = assets.find((a) => a.platform === process.platform && a.arch === process.arch);
+  if (!asset) {
+    throw new UserError(
+      `The protoc package has no compiler for ${process.platform}/${process.arch}; see docs/codegen.md for other ways to get protoc.`,
+    );
+  }
+  return path.join(packageDir, "bin", asset.executable);
+}
+
+function tsProtoPlugin(): string {
+  const bin = process.platform === "win32" ? "protoc-gen-ts_proto.cmd" : "protoc-gen-ts_proto";
+  return path.join(workspaceRoot, "node_modules", ".bin", bin);
+}
+
+/** The protoc command line, as a learner would type it (for docs and `gen` output). */
+export function protocArgs(lab: Lab, outDir: string): string[] {
+  const includeDir = path.join(path.dirname(require.resolve("protoc/package.json", { paths: [workspaceRoot] })), "include");
+  return [
+    `--plugin=protoc-gen-ts_proto=${tsProtoPlugin()}`,
+    `--ts_proto_out=${outDir}`,
+    `--ts_proto_opt=${tsProtoOptions}`,
+    `--proto_path=${protoDir}`,
+    `--proto_path=${includeDir}`,
+    ...lab.protos.map((p) => path.join(protoDir, p)),
+  ];
+}
+
+/** Regenerates the stubs of one lab tree. Only the gen/ folder is replaced. */
+export function generateStubs(lab: Lab, tree: string): void {
+  const outDir = genDir(tree);
+  fs.rmSync(outDir, { recursive: true, force: true });
+  fs.mkdirSync(outDir, { recursive: true });
+  const result = spawnSync(protocExecutable(), protocArgs(lab, outDir), { encoding: "utf8", shell: false });
+  if (result.error || result.status !== 0) {
+    const reason = (result.stderr || result.error?.message || "").trim().split("\n")[0];
+    throw new UserError(`protoc could not compile the protos of lab ${lab.number}: ${reason}`);
+  }
+  fs.writeFileSync(path.join(outDir, stampFile), `${stubFingerprint(lab)}\n`);
+}
+
+/** Generates the stubs only when they are missing or stale; returns whether it did. */
+export function ensureStubs(lab: Lab, tree: string): boolean {
+  if (stubState(lab, tree) === "fresh") return false;
+  generateStubs(lab, tree);
+  return true;
+}
+
+export function stubProblem(lab: Lab, tree: string, state: Exclude<StubState, "fresh">): string {
+  const where = displayPath(genDir(tree));
+  const what = state === "missing" ? `There are no stubs in ${where}` : `The stubs in ${where} are older than their .proto files`;
+  return `${what}: run \`npm run lab ${lab.number} -- gen\`.`;
+}
