@@ -12,9 +12,10 @@ export function step(number: number, body: () => void): void {
   });
 }
 
-/** The step a mocha test belongs to, or undefined for a test outside step(). */
-export function stepOf(test: Mocha.Runnable): number | undefined {
-  for (let suite: Mocha.Suite | undefined = test.parent; suite; suite = suite.parent) {
+/** The step a mocha test or suite belongs to, or undefined outside step(). */
+export function stepOf(node: Mocha.Runnable | Mocha.Suite): number | undefined {
+  const first = "tests" in node ? node : node.parent;
+  for (let suite: Mocha.Suite | undefined = first; suite; suite = suite.parent) {
     const number = stepOfSuite.get(suite);
     if (number !== undefined) return number;
   }

@@ -61,7 +61,7 @@ function run(request: WorkerRequest): void {
       });
       runner.on("fail", (runnable: MochaType.Runnable, error: unknown) => {
         // A failing hook counts against the check it ran for.
-        const test = runnable.type === "test" ? (runnable as MochaType.Test) : current;
+        const test = runnable instanceof Mocha.Test ? runnable : current;
         if (!test) return;
         send({ type: "result", id: plannedCheck(test).id, status: "fail", message: describeFailure(error, timeoutMs), duration_ms: Date.now() - started });
       });
@@ -71,7 +71,11 @@ function run(request: WorkerRequest): void {
 
   const mocha = new Mocha({ timeout: timeoutMs, reporter: IpcReporter as never, rootHooks: { afterEach: closeAll } });
   for (const file of request.checkFiles) mocha.addFile(file);
-  mocha.loadFiles();
+  // Loading before run() lets the plan list every check, even those a crash would stop
+  // (loadFiles is public in mocha, though its type declarations mark it protected).
+  (mocha as unknown as { loadFiles(): void }).loadFiles();
+  // Run the steps in order, whatever order the check files load in.
+  mocha.suite.suites.sort((a, b) => (stepOf(a) ?? 0) - (stepOf(b) ?? 0));
   send({ type: "plan", checks: allTests(mocha.suite).map(plannedCheck) });
   if (request.listOnly) return finish();
   mocha.run();

@@ -80,8 +80,8 @@ function runWorker(lab: Lab, tree: string, listOnly: boolean, blockedReason: str
       stderrOutsideChecks += chunk.toString();
     }
   };
-  child.stdout.on("data", capture);
-  child.stderr.on("data", capture);
+  child.stdout!.on("data", capture);
+  child.stderr!.on("data", capture);
 
   return new Promise((resolve) => {
     let silence: NodeJS.Timeout | undefined;
@@ -99,8 +99,7 @@ function runWorker(lab: Lab, tree: string, listOnly: boolean, blockedReason: str
       resetSilence();
       switch (message.type) {
         case "plan":
-          // Report in step order, whatever order the check files load in.
-          plan = [...message.checks].sort((a, b) => a.step - b.step);
+          plan = message.checks;
           break;
         case "begin":
           current = message.id;
@@ -190,12 +189,13 @@ function applyTypeErrors(lab: Lab, checks: CheckResult[], errors: TypeError[]): 
 
 export interface CheckOptions {
   target: Target;
+  /** Check the code in this folder instead of the target's usual one (grading and the runner's own tests). */
+  tree?: string;
 }
 
 /** Checks one lab: the stub step, then the learner's server and client, then types. */
-export async function checkLab(lab: Lab, { target }: CheckOptions): Promise<LabResult> {
+export async function checkLab(lab: Lab, { target, tree = treeDir(lab, target) }: CheckOptions): Promise<LabResult> {
   const started = Date.now();
-  const tree = treeDir(lab, target);
   // The reference solution is always checked with fresh stubs; a learner is told to run the stub step.
   if (target === "solution") ensureStubs(lab, tree);
   const state = stubState(lab, tree);

@@ -37,6 +37,8 @@ export async function serve(lab: Lab, target: Target, port: number): Promise<voi
   new ReflectionService(definitions).addToServer(server);
 
   const address = `localhost:${port}`;
+  // grpc-js also logs a failed bind; the sentence below says it better.
+  if (!process.env.GRPC_VERBOSITY) grpc.setLogVerbosity(grpc.logVerbosity.NONE);
   const boundPort = await new Promise<number>((resolve, reject) => {
     server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, bound) => {
       if (!error) return resolve(bound);

@@ -1,0 +1,109 @@
+/**
+ * The runner against solutions with one known fault each: every fault ends
+ * as a clear, per-check result that names the file, line or step, and never
+ * as a crash or a hang. A different but correct solution passes.
+ */
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { findLab } from "../scripts/lib/labs";
+import type { CheckResult, LabResult } from "../scripts/lib/results";
+import { checkLab } from "../scripts/lib/run-checks";
+import { type Edit, removeTrees, solutionVariant } from "./trees";
+
+const lab = findLab("01");
+const server = "src/server.ts";
+const client = "src/client.ts";
+
+function checkVariant(name: string, edits: Edit[]): Promise<LabResult> {
+  return checkLab(lab, { target: "learner", tree: solutionVariant(lab, name, edits) });
+}
+
+const side = (result: LabResult, which: CheckResult["side"]) => result.tests.filter((t) => t.side === which);
+const byId = (result: LabResult, prefix: string) => result.tests.find((t) => t.id.startsWith(prefix))!;
+
+describe("faults in the learner's code", function () {
+  this.timeout(60_000);
+  after(removeTrees);
+
+  it("a syntax error fails the server checks with file:line and leaves the client checks alone", async () => {
+    const result = await checkVariant("syntax", [{ file: server, from: "const found = features.find(", to: "const found = = features.find(" }]);
+    for (const check of side(result, "server")) assert.match(check.message ?? "", /src\/server\.ts:\d+: /, check.id);
+    assert.ok(side(result, "client").every((c) => c.status === "pass"));
+  });
+
+  it("a type error fails the steps about that file, as file:line: message", async () => {
+    const result = await checkVariant("type-error", [{ file: server, from: '{ name: "", location: call.request }', to: '{ nam: "", location: call.request }' }]);
+    assert.deepEqual(
+      result.type_errors.map((e) => e.file),
+      [server],
+    );
+    for (const check of side(result, "server")) {
+      assert.equal(check.status, "fail");
+      assert.match(check.message ?? "", /^type error: src\/server\.ts:\d+: .*nam/, check.id);
+    }
+    assert.ok(side(result, "client").every((c) => c.status === "pass"));
+  });
+
+  it("an exception in a handler is shown with its message and where it was thrown", async () => {
+    const result = await checkVariant("throws", [
+      { file: server, from: "const found = features.find(", to: 'if (call.request.latitude === 0) throw new Error("boom");\n      const found = features.find(' },
+    ]);
+    const check = byId(result, "s2.returns-an-unnamed-feature");
+    assert.equal(check.status, "fail");
+    assert.match(check.message ?? "", /your GetFeature handler threw "boom" at src\/server\.ts:\d+/);
+    assert.equal(byId(result, "s2.returns-the-named-feature").status, "pass");
+  });
+
+  it("a stream that is never ended fails on its deadline with what to do", async () => {
+    const result = await checkVariant("never-ends", [{ file: server, from: /call\.write\(feature\);\n(\s*)}\n\s*call\.end\(\);/, to: "call.write(feature);\n$1}" }]);
+    const step3 = result.tests.filter((t) => t.step === 3);
+    assert.ok(step3.every((c) => c.status === "fail" && /ListFeatures got no complete answer within 2 s: .*call\.end\(\)/.test(c.message ?? "")));
+    assert.ok(result.tests.filter((t) => t.step === 2 || t.step === 4).every((c) => c.status === "pass"));
+  });
+
+  it("an endless loop fails the check it blocks, names it, and the run still ends", async () => {
+    const result = await checkVariant("endless-loop", [{ file: client, from: "export function getFeature(client: RouteGuideClient, point: Point): Promise<Feature> {", to: "$&\n  while (point) {}" }]);
+    const blocked = result.tests.find((t) => /blocked the event loop/.test(t.message ?? ""));
+    assert.equal(blocked?.step, 6);
+    assert.ok(result.tests.filter((t) => t.step > 6).every((t) => t.status === "fail" && /not run/.test(t.message ?? "")));
+    assert.ok(side(result, "server").every((c) => c.status === "pass"));
+  });
+
+  it("process.exit() in learner code fails the check it ran in and names the cause", async () => {
+    const result = await checkVariant("exits", [{ file: client, from: "export function listFeatures(client: RouteGuideClient, rectangle: Rectangle): Promise<Feature[]> {", to: "$&\n  process.exit(3);" }]);
+    const check = result.tests.find((t) => t.step === 7)!;
+    assert.match(check.message ?? "", /process\.exit\(\)/);
+    assert.ok(result.tests.filter((t) => t.step < 7).every((c) => c.status === "pass"));
+  });
+
+  it("a timer left running is reported as a warning", async () => {
+    const result = await checkVariant("leaks", [{ file: server, from: "const server = new grpc.Server();", to: "$&\n  setInterval(() => undefined, 1000);" }]);
+    assert.equal(result.status, "pass");
+    assert.equal(result.warnings.length, 1);
+  });
+
+  it("missing stubs fail the stub step with the command to run and block the other checks", async () => {
+    const tree = solutionVariant(lab, "no-stubs");
+    fs.rmSync(path.join(tree, "gen"), { recursive: true });
+    const result = await checkLab(lab, { target: "learner", tree });
+    assert.match(result.tests[0]?.message ?? "", /npm run lab 01 -- gen/);
+    assert.ok(result.tests.length > 1);
+    assert.ok(result.tests.slice(1).every((t) => t.status === "fail" && /^not run: .*npm run lab 01 -- gen/.test(t.message ?? "")));
+  });
+
+  it("a different but correct solution passes", async () => {
+    const result = await checkVariant("other-style", [
+      // Notes kept per call, as the official Python server does.
+      { file: server, from: /const notesByLocation = new Map<string, RouteNote\[\]>\(\);/, to: "" },
+      { file: server, from: "routeChat(call) {", to: "routeChat(call) {\n      const notesByLocation = new Map<string, RouteNote[]>();" },
+      // The stream read with for await.
+      {
+        file: client,
+        from: /export function listFeatures[\s\S]*?\n}\n/,
+        to: "export async function listFeatures(client: RouteGuideClient, rectangle: Rectangle): Promise<Feature[]> {\n  const features: Feature[] = [];\n  for await (const feature of client.listFeatures(rectangle, { deadline: deadline() })) features.push(feature as Feature);\n  return features;\n}\n",
+      },
+    ]);
+    assert.equal(result.tests.filter((t) => t.status !== "pass").map((t) => `${t.id}: ${t.message}`).join("\n"), "");
+  });
+});
