@@ -46,7 +46,7 @@ function listServices(address: string): Promise<string[]> {
   return new Promise((resolve, reject) => {
     const call = client.ServerReflectionInfo({ deadline: Date.now() + 5000 }) as grpc.ClientDuplexStream<unknown, { list_services_response?: { service: Array<{ name: string }> } }>;
     call.on("data", (response) => {
-      resolve((response.list_services_response?.service ?? []).map((s) => s.name));
+      resolve((response.list_services_response?.service ?? []).map((service: { name: string }) => service.name));
       call.end();
     });
     call.on("error", reject);

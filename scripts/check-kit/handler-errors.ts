@@ -1,5 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
-import { learnerLocation } from "./failure";
+import { learnerLocation } from "./target";
 
 /**
  * When a server handler throws, grpc-js tells the client only

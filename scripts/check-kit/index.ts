@@ -1,5 +1,5 @@
 /** Helpers for writing lab checks; see docs/architecture.md ("Writing checks"). */
-export { CheckFailure, expectEqual, expectTrue, labNumber, targetDir, within } from "./failure";
+export { CheckFailure, expectEqual, expectTrue, within } from "./assert";
 export { track } from "./resources";
 export {
   bidiStreamCall,
@@ -13,4 +13,4 @@ export {
   unaryCall,
 } from "./rpc";
 export { step } from "./steps";
-export { exportedFunction, loadTarget } from "./target";
+export { exportedFunction, labNumber, loadTarget, targetDir } from "./target";

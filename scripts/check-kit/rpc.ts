@@ -1,7 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import * as path from "node:path";
-import { CheckFailure } from "./failure";
+import { CheckFailure } from "./assert";
 import { track } from "./resources";
 
 /**

@@ -1,5 +1,31 @@
 import * as path from "node:path";
-import { CheckFailure, labNumber, learnerLocation, targetDir } from "./failure";
+import { CheckFailure } from "./assert";
+
+/** The folder of the code under test: labs/NN-name or solutions/NN-name. */
+export function targetDir(): string {
+  const dir = process.env.GRPC_LABS_TARGET_DIR;
+  if (!dir) throw new Error("GRPC_LABS_TARGET_DIR is not set: checks run through `npm run lab`");
+  return dir;
+}
+
+/** The lab's number, for commands in messages ("npm run lab 01 -- gen"). */
+export function labNumber(): string {
+  return process.env.GRPC_LABS_LAB ?? "NN";
+}
+
+/** The first stack frame inside the code under test, as "src/server.ts:42", or "". */
+export function learnerLocation(error: unknown): string {
+  const stack = error instanceof Error ? (error.stack ?? "") : "";
+  const root = targetDir();
+  for (const line of stack.split("\n")) {
+    const match = /\(?((?:[A-Za-z]:)?[^():]+):(\d+):\d+\)?\s*$/.exec(line.trim());
+    const file = match?.[1];
+    if (file && path.resolve(file).startsWith(root + path.sep) && !file.includes(`${path.sep}gen${path.sep}`)) {
+      return `${path.relative(root, file).split(path.sep).join("/")}:${match[2]}`;
+    }
+  }
+  return "";
+}
 
 /** Explains why a learner file could not be loaded, as "file:line: message". */
 export function describeLoadError(error: unknown, relativeFile: string): string {

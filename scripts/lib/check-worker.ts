@@ -5,7 +5,8 @@
  * so a learner's infinite loop or process.exit() can never take it down.
  */
 import type MochaType from "mocha";
-import { CheckFailure, learnerLocation } from "../check-kit/failure";
+import { CheckFailure } from "../check-kit/assert";
+import { learnerLocation } from "../check-kit/target";
 import { installHandlerErrorCapture, takeHandlerErrors } from "../check-kit/handler-errors";
 import { closeAll } from "../check-kit/resources";
 import { stepOf } from "../check-kit/steps";

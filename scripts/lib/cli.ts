@@ -55,10 +55,10 @@ async function run(command: Command): Promise<number> {
     }
     // serve and client load grpc-js and the lab's code; keep that off the path of every other command.
     case "serve":
-      await (require("./serve") as typeof import("./serve")).serve(findLab(command.lab), command.target, command.port);
+      await (require("./serve-client") as typeof import("./serve-client")).serve(findLab(command.lab), command.target, command.port);
       return 0;
     case "client":
-      await (require("./serve") as typeof import("./serve")).runClient(findLab(command.lab), command.target, command.address);
+      await (require("./serve-client") as typeof import("./serve-client")).runClient(findLab(command.lab), command.target, command.address);
       return 0;
   }
 }

@@ -2,7 +2,7 @@ import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import * as path from "node:path";
-import { CheckFailure } from "../check-kit/failure";
+import { CheckFailure } from "../check-kit/assert";
 import { UserError } from "./errors";
 import type { LabHooks } from "./lab-hooks";
 import { type Lab, labsDir, protoDir, type Target, treeDir } from "./labs";

@@ -1,4 +1,3 @@
-import * as path from "node:path";
 import { isDeepStrictEqual } from "node:util";
 
 /**
@@ -10,32 +9,6 @@ export class CheckFailure extends Error {
     super(message);
     this.name = "CheckFailure";
   }
-}
-
-/** The folder of the code under test: labs/NN-name or solutions/NN-name. */
-export function targetDir(): string {
-  const dir = process.env.GRPC_LABS_TARGET_DIR;
-  if (!dir) throw new Error("GRPC_LABS_TARGET_DIR is not set: checks run through `npm run lab`");
-  return dir;
-}
-
-/** The lab's number, for commands in messages ("npm run lab 01 -- gen"). */
-export function labNumber(): string {
-  return process.env.GRPC_LABS_LAB ?? "NN";
-}
-
-/** The first stack frame inside the code under test, as "src/server.ts:42", or "". */
-export function learnerLocation(error: unknown): string {
-  const stack = error instanceof Error ? (error.stack ?? "") : "";
-  const root = targetDir();
-  for (const line of stack.split("\n")) {
-    const match = /\(?((?:[A-Za-z]:)?[^():]+):(\d+):\d+\)?\s*$/.exec(line.trim());
-    const file = match?.[1];
-    if (file && path.resolve(file).startsWith(root + path.sep) && !file.includes(`${path.sep}gen${path.sep}`)) {
-      return `${path.relative(root, file).split(path.sep).join("/")}:${match[2]}`;
-    }
-  }
-  return "";
 }
 
 function show(value: unknown): string {
