@@ -35,7 +35,7 @@ describe("parseArgs", () => {
   });
 
   it("rejects unknown options, commands, bad ports and missing values with a UserError", () => {
-    for (const argv of [["01", "--bogus"], ["01", "launch"], ["01", "serve", "--port", "http"], ["01", "serve", "--port"], ["01", "gen", "extra"]]) {
+    for (const argv of [["01", "--bogus"], ["01", "launch"], ["01", "serve", "--port", "http"], ["01", "serve", "--port"], ["01", "gen", "extra"], ["gen"]]) {
       assert.throws(() => parseArgs(argv), UserError, argv.join(" "));
     }
   });

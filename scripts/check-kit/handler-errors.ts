@@ -21,8 +21,25 @@ function record(method: string, error: unknown): void {
 
 type Handler = (this: unknown, ...args: unknown[]) => unknown;
 
+/** Records what a listener on the call (call.on("data", ...)) throws, too. */
+function watchListeners(method: string, call: unknown): void {
+  if (typeof call !== "object" || call === null || !("on" in call) || typeof call.on !== "function") return;
+  const on = call.on as (event: string, listener: Handler) => unknown;
+  (call as { on: typeof on }).on = function (this: unknown, event, listener) {
+    return on.call(this, event, function (this: unknown, ...args: unknown[]) {
+      try {
+        return listener.apply(this, args);
+      } catch (error) {
+        record(method, error);
+        throw error;
+      }
+    });
+  };
+}
+
 function wrap(method: string, handler: Handler, self: object): Handler {
   return function (...args: unknown[]) {
+    watchListeners(method, args[0]);
     try {
       const result = handler.apply(self, args);
       if (result instanceof Promise) result.catch((error: unknown) => record(method, error));

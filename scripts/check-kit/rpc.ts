@@ -81,6 +81,11 @@ export function describeRpcError(method: string, kind: Kind, error: grpc.Service
   switch (error.code) {
     case grpc.status.DEADLINE_EXCEEDED:
       return new CheckFailure(`${name} got no complete answer within ${rpcDeadlineMs / 1000} s: ${finishHint[kind]}`);
+    case grpc.status.INTERNAL:
+      if (/serializ/i.test(error.details)) {
+        return new CheckFailure(`${name} failed with INTERNAL: ${error.details}: a field of the response has the wrong type (int32 fields take whole numbers)`);
+      }
+      return new CheckFailure(`${name} failed with INTERNAL: ${error.details || "(no details)"}`);
     case grpc.status.UNAVAILABLE:
       return new CheckFailure(`${name} could not reach the server (${code}: ${error.details})`);
     default:

@@ -64,8 +64,11 @@ export function parseArgs(argv: string[]): ParsedArgs {
   if (flags.has("--help")) return { command: { kind: "help" }, debug };
 
   const [lab, sub = "check", ...extra] = positional;
-  if (lab === undefined) return { command: { kind: flags.has("--all") ? "gen-all" : "list" }, debug };
-  if (lab === "gen" && flags.has("--all")) return { command: { kind: "gen-all" }, debug };
+  if (lab === undefined) return { command: { kind: "list" }, debug };
+  if (lab === "gen") {
+    if (flags.has("--all")) return { command: { kind: "gen-all" }, debug };
+    throw new UserError("Say which lab to generate stubs for, as in `npm run lab 01 -- gen`, or use `npm run lab -- gen --all`.");
+  }
   if (extra.length > 0) throw new UserError(`Unexpected "${extra.join(" ")}"; run \`npm run lab -- --help\` to see the commands.`);
   if (!subcommands.includes(sub as Subcommand)) {
     throw new UserError(`Unknown command "${sub}"; use one of: ${subcommands.join(", ")}.`);

@@ -9,17 +9,26 @@ const red = paint(31);
 const dim = paint(2);
 const bold = paint(1);
 
-const sideHeading: Record<Side, string> = {
-  setup: "Setup",
-  server: "Your server, checked with a reference client",
-  client: "Your client, checked against a recording server",
-};
+function sideHeading(side: Side, target: LabResult["target"]): string {
+  const whose = target === "learner" ? "Your " : "The ";
+  if (side === "server") return `${whose}server, checked with a reference client`;
+  if (side === "client") return `${whose}client, checked against a recording server`;
+  return "Setup";
+}
 
 function checkLine(check: CheckResult): string[] {
   if (check.status === "pass") return [`      ${green("✔")} ${check.name}`];
   const lines = [`      ${red("✘")} ${check.name}`, `        ${check.message ?? "failed"}`];
   if (check.output) lines.push(...check.output.split("\n").slice(0, 5).map((l) => dim(`        | ${l}`)));
   return lines;
+}
+
+/** The failing checks of a step; checks that did not run are summed up in one line. */
+function stepDetails(checks: CheckResult[]): string[] {
+  const notRun = checks.filter((c) => c.message?.startsWith("not run"));
+  if (notRun.length <= 1) return checks.flatMap(checkLine);
+  const ran = checks.filter((c) => !notRun.includes(c));
+  return [...ran.flatMap(checkLine), `      ${red("✘")} ${notRun.length} checks ${notRun[0]!.message}`];
 }
 
 /** The step-by-step report a learner reads after `npm run lab NN`. */
@@ -35,11 +44,11 @@ export function formatReport(lab: Lab, result: LabResult): string {
     if (steps.length === 0) continue;
     const checks = result.tests.filter((t) => t.side === side);
     const passed = checks.filter((t) => t.status === "pass").length;
-    lines.push(`  ${bold(sideHeading[side])}  ${dim(`${passed}/${checks.length} checks`)}`);
+    lines.push(`  ${bold(sideHeading(side, result.target))}  ${dim(`${passed}/${checks.length} checks`)}`);
     for (const step of steps) {
       const mark = step.status === "pass" ? green("✔") : red("✘");
       lines.push(`    ${mark} Step ${step.step}  ${step.title}  ${dim(`${step.passed}/${step.total}`)}`);
-      if (step.status === "fail") lines.push(...result.tests.filter((t) => t.step === step.step).flatMap(checkLine));
+      if (step.status === "fail") lines.push(...stepDetails(result.tests.filter((t) => t.step === step.step)));
     }
     lines.push("");
   }

@@ -28,9 +28,13 @@ function sideOf(lab: Lab, step: number): Side {
   return lab.steps.find((s) => s.step === step)?.side ?? "setup";
 }
 
+/** The number of the lab's stub step (the one whose side is "setup"). */
+function stubStepOf(lab: Lab): number {
+  return lab.steps.find((s) => s.side === "setup")?.step ?? 1;
+}
+
 function stubCheck(lab: Lab, problem: string | null): CheckResult {
-  const stubStep = lab.steps.find((s) => s.side === "setup");
-  const step = stubStep?.step ?? 1;
+  const step = stubStepOf(lab);
   const passed = problem === null;
   return {
     id: checkId(step, "stubs are generated and up to date"),
@@ -202,7 +206,7 @@ export async function checkLab(lab: Lab, { target, tree = treeDir(lab, target) }
   const problem = state === "fresh" ? null : stubProblem(lab, tree, state);
 
   const types = problem ? Promise.resolve<TypeError[]>([]) : typeCheck(tree);
-  const worker = await runWorker(lab, tree, problem !== null, `not run: ${problem}`);
+  const worker = await runWorker(lab, tree, problem !== null, `not run until step ${stubStepOf(lab)} passes (the stubs)`);
   const typeErrors = await types;
 
   const checks = [stubCheck(lab, problem), ...applyTypeErrors(lab, worker.checks, typeErrors)];

@@ -3,6 +3,7 @@ import * as protoLoader from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import * as path from "node:path";
 import { CheckFailure } from "../check-kit/assert";
+import { learnerLocation } from "../check-kit/target";
 import { UserError } from "./errors";
 import type { LabHooks } from "./lab-hooks";
 import { type Lab, labsDir, protoDir, type Target, treeDir } from "./labs";
@@ -75,11 +76,13 @@ export async function runClient(lab: Lab, target: Target, address: string): Prom
   try {
     await hooks.runClientDemo(address, (line) => console.log(line));
   } catch (error) {
-    const code = (error as { code?: number }).code;
+    if (error instanceof CheckFailure) throw new UserError(`${error.message}.`);
+    const { code, details, message } = error as { code?: unknown; details?: string; message?: string };
     if (code === grpc.status.UNAVAILABLE || code === grpc.status.DEADLINE_EXCEEDED) {
       throw new UserError(`No server answers at ${address}: start one in another terminal with \`npm run lab ${lab.number} -- serve\`, or pass --target.`);
     }
-    if (error instanceof CheckFailure) throw new UserError(`${error.message}.`);
-    throw error;
+    if (typeof code === "number") throw new UserError(`The server at ${address} answered ${grpc.status[code]}: ${details || "(no details)"}.`);
+    const where = learnerLocation(error);
+    throw new UserError(`The client code threw: ${message ?? String(error)}${where ? ` (at ${where})` : ""}.`);
   }
 }

@@ -54,8 +54,13 @@ export function stubState(lab: Lab, tree: string): StubState {
   return recorded === stubFingerprint(lab) ? "fresh" : "stale";
 }
 
-/** The protoc executable for this platform, straight from the `protoc` package (no Node shim). */
+/**
+ * The protoc executable for this platform, straight from the `protoc` package
+ * (no Node shim); GRPC_LABS_PROTOC names another one where the package has
+ * none for the platform.
+ */
 function protocExecutable(): string {
+  if (process.env.GRPC_LABS_PROTOC) return process.env.GRPC_LABS_PROTOC;
   const packageDir = path.dirname(require.resolve("protoc/package.json", { paths: [workspaceRoot] }));
   const assets = JSON.parse(fs.readFileSync(path.join(packageDir, "assets.json"), "utf8")) as Array<{
     platform: string;
@@ -65,7 +70,7 @@ function protocExecutable(): string {
   const asset = assets.find((a) => a.platform === process.platform && a.arch === process.arch);
   if (!asset) {
     throw new UserError(
-      `The protoc package has no compiler for ${process.platform}/${process.arch}; see docs/codegen.md for other ways to get protoc.`,
+      `The protoc package has no compiler for ${process.platform}/${process.arch}: set GRPC_LABS_PROTOC to the path of a protoc (see docs/codegen.md).`,
     );
   }
   return path.join(packageDir, "bin", asset.executable);
@@ -97,7 +102,7 @@ export function generateStubs(lab: Lab, tree: string): void {
   const result = spawnSync(protocExecutable(), protocArgs(lab, outDir), { encoding: "utf8", shell: false });
   if (result.error || result.status !== 0) {
     const reason = (result.stderr || result.error?.message || "").trim().split("\n")[0];
-    throw new UserError(`protoc could not compile the protos of lab ${lab.number}: ${reason}`);
+    throw new UserError(`protoc could not compile the protos of lab ${lab.number}: ${reason}.`);
   }
   fs.writeFileSync(path.join(outDir, stampFile), `${stubFingerprint(lab)}\n`);
 }

@@ -8,7 +8,7 @@
  * /usr/share/doc/golang-google-grpc-dev/examples, and the libraries it needs live in
  * /usr/share/gocode. They are built offline in GOPATH mode into a temp dir.
  *
- * Run from anywhere:  node --require tsx/cjs test/interop/go-routeguide.ts
+ * Run from the repo root:  node --require tsx/cjs test/interop/go-routeguide.ts
  * Exit code: 0 all passed, 1 something failed, 2 prerequisites missing.
  */
 
@@ -40,10 +40,31 @@ const KILL_GRACE = 3 * SECOND;
 // ---------------------------------------------------------------------------
 function checkOurClientOutput(out: string): string[] {
   const failures: string[] = [];
-  if (!out.includes(BERKSHIRE)) failures.push(`GetFeature: "${BERKSHIRE}" not in output`);
+  if (!out.includes(`"${BERKSHIRE}"`)) failures.push(`GetFeature: "${BERKSHIRE}" not in output`);
   if (!/\b100\b/.test(out)) failures.push("ListFeatures: the number 100 (features listed) not in output");
-  if (!/summary/i.test(out)) failures.push("RecordRoute: no route summary in output");
-  if (!/note|message/i.test(out)) failures.push("RouteChat: no chat notes in output");
+
+  // RecordRoute: our client sends database locations, so the Go server's summary must count
+  // every point as a known feature (proves the coordinates crossed the wire intact).
+  const summary = /(\d+) points, (\d+) features/.exec(out);
+  if (!summary || Number(summary[1]) < 1 || summary[2] !== summary[1]) {
+    failures.push(`RecordRoute: want a summary "N points, N features" with N > 0, got ${JSON.stringify(summary?.[0])}`);
+  }
+
+  // RouteChat: our client sends First (0,0), Second (0,1), Third (1,0), Fourth (0,0), Fifth (1,0).
+  // Unlike our server, the Go server echoes each note together with the earlier ones at its location.
+  const chat = [...out.matchAll(/got "([^"]*)" at (\(-?\d+, -?\d+\))/g)].map((m) => `${m[1]} at ${m[2]}`);
+  const wantChat = [
+    "First message at (0, 0)",
+    "Second message at (0, 1)",
+    "Third message at (1, 0)",
+    "First message at (0, 0)",
+    "Fourth message at (0, 0)",
+    "Third message at (1, 0)",
+    "Fifth message at (1, 0)",
+  ];
+  if (JSON.stringify(chat) !== JSON.stringify(wantChat)) {
+    failures.push(`RouteChat: want ${JSON.stringify(wantChat)}, got ${JSON.stringify(chat)}`);
+  }
   return failures;
 }
 

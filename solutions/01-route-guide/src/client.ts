@@ -38,10 +38,10 @@ export function listFeatures(client: RouteGuideClient, rectangle: Rectangle): Pr
     const features: Feature[] = [];
     const call = client.listFeatures(rectangle, { deadline: deadline() });
     call.on("data", (feature: Feature) => features.push(feature));
-    // "end" comes only when the server finished with status OK; a failed
-    // stream emits "error" instead, so partial results are never returned.
-    call.on("end", () => resolve(features));
+    // A failed stream emits "error" before "end": the promise is rejected
+    // first, so a stream that breaks midway never looks like a short list.
     call.on("error", reject);
+    call.on("end", () => resolve(features));
   });
 }
 
