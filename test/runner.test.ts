@@ -10,6 +10,7 @@ import { readProgress, recordProgress } from "../scripts/lib/progress";
 import { buildResult, type CheckResult, checkId } from "../scripts/lib/results";
 import { generateStubs, stubProblem, stubState } from "../scripts/lib/stubs";
 import { parseTscOutput } from "../scripts/lib/typecheck";
+import { describeLoadError, learnerLocation } from "../scripts/check-kit/target";
 import { removeTrees, solutionVariant } from "./trees";
 
 const lab01 = findLab("01");
@@ -136,5 +137,36 @@ describe("progress", () => {
     fs.writeFileSync(file, "not json");
     assert.deepEqual(readProgress(file), { version: 1, labs: {} });
     fs.rmSync(path.dirname(file), { recursive: true });
+  });
+});
+
+describe("learner locations", () => {
+  const tree = path.join(os.tmpdir(), "my labs", "01-route-guide");
+  let saved: string | undefined;
+  before(() => {
+    saved = process.env.GRPC_LABS_TARGET_DIR;
+    process.env.GRPC_LABS_TARGET_DIR = tree;
+  });
+  after(() => {
+    if (saved === undefined) delete process.env.GRPC_LABS_TARGET_DIR;
+    else process.env.GRPC_LABS_TARGET_DIR = saved;
+  });
+
+  it("finds the first frame in the learner's files, in a path with spaces, skipping stubs", () => {
+    const error = new Error("boom");
+    error.stack = [
+      "Error: boom",
+      `    at encode (${path.join(tree, "gen", "routeguide", "route_guide.ts")}:80:3)`,
+      `    at Object.getFeature (${path.join(tree, "src", "server.ts")}:42:11)`,
+      `    at ${path.join(tree, "src", "client.ts")}:7:1`,
+    ].join("\n");
+    assert.equal(learnerLocation(error), "src/server.ts:42");
+    error.stack = `Error: boom\n    at ${path.join(tree, "src", "client.ts")}:7:1`;
+    assert.equal(learnerLocation(error), "src/client.ts:7");
+  });
+
+  it("reads a syntax error from the TypeScript loader as file:line", () => {
+    const error = new Error(`Transform failed with 1 error:\n${path.join(tree, "src", "server.ts")}:45:13: ERROR: Unexpected ";"`);
+    assert.equal(describeLoadError(error, "src/server.ts"), 'src/server.ts:45: syntax error: Unexpected ";"');
   });
 });

@@ -18,7 +18,8 @@ export function learnerLocation(error: unknown): string {
   const stack = error instanceof Error ? (error.stack ?? "") : "";
   const root = targetDir();
   for (const line of stack.split("\n")) {
-    const match = /\(?((?:[A-Za-z]:)?[^():]+):(\d+):\d+\)?\s*$/.exec(line.trim());
+    // "at fn (/path/file.ts:12:5)" or "at /path/file.ts:12:5"; paths may hold spaces.
+    const match = /(?:at |\()((?:[A-Za-z]:)?[^():]+):(\d+):\d+\)?$/.exec(line.trim());
     const file = match?.[1];
     if (file && path.resolve(file).startsWith(root + path.sep) && !file.includes(`${path.sep}gen${path.sep}`)) {
       return `${path.relative(root, file).split(path.sep).join("/")}:${match[2]}`;
@@ -31,7 +32,7 @@ export function learnerLocation(error: unknown): string {
 export function describeLoadError(error: unknown, relativeFile: string): string {
   const message = error instanceof Error ? error.message : String(error);
   // tsx (esbuild) reports syntax errors as "<abs path>:<line>:<col>: ERROR: <message>".
-  const syntax = /([^\s]+\.ts):(\d+):\d+: ERROR: (.*)/.exec(message);
+  const syntax = /^(.+\.ts):(\d+):\d+: ERROR: (.*)$/m.exec(message);
   if (syntax) {
     const file = path.relative(targetDir(), syntax[1] ?? "").split(path.sep).join("/");
     return `${file}:${syntax[2]}: syntax error: ${syntax[3]}`;
