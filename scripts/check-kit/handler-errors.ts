@@ -8,6 +8,7 @@ import { learnerLocation } from "./target";
  * wrapped; what it throws is recorded here and reported with the check.
  */
 const recorded: string[] = [];
+let report: ((message: string) => void) | undefined;
 
 export function takeHandlerErrors(): string[] {
   return recorded.splice(0);
@@ -16,7 +17,9 @@ export function takeHandlerErrors(): string[] {
 function record(method: string, error: unknown): void {
   const message = error instanceof Error ? error.message : String(error);
   const where = learnerLocation(error);
-  recorded.push(`your ${method} handler threw "${message}"${where ? ` at ${where}` : ""}`);
+  const line = `your ${method} handler threw "${message}"${where ? ` at ${where}` : ""}`;
+  recorded.push(line);
+  report?.(line);
 }
 
 type Handler = (this: unknown, ...args: unknown[]) => unknown;
@@ -53,7 +56,9 @@ function wrap(method: string, handler: Handler, self: object): Handler {
 
 let installed = false;
 
-export function installHandlerErrorCapture(): void {
+/** Wraps handlers from now on; `onError`, if given, also hears of each exception as it happens. */
+export function installHandlerErrorCapture(onError?: (message: string) => void): void {
+  report = onError;
   if (installed) return;
   installed = true;
   const addService = grpc.Server.prototype.addService;

@@ -3,6 +3,7 @@ import * as protoLoader from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import * as path from "node:path";
 import { CheckFailure } from "../check-kit/assert";
+import { installHandlerErrorCapture } from "../check-kit/handler-errors";
 import { learnerLocation } from "../check-kit/target";
 import { UserError } from "./errors";
 import type { LabHooks } from "./lab-hooks";
@@ -32,6 +33,8 @@ function fromCheckFailure<T>(work: () => T): T {
 
 /** `npm run lab NN -- serve`: the lab's server in the foreground, with server reflection. */
 export async function serve(lab: Lab, target: Target, port: number): Promise<void> {
+  // grpc-js tells a client only "UNKNOWN" when a handler throws: say here what was thrown, and where.
+  installHandlerErrorCapture((message) => console.error(message.charAt(0).toUpperCase() + message.slice(1)));
   const server = fromCheckFailure(() => loadHooks(lab, target).createServer());
   // Server reflection lets grpcurl, Postman or Evans discover the services.
   const definitions = protoLoader.loadSync(lab.protos.map((p) => path.join(protoDir, p)), { includeDirs: [protoDir] });
