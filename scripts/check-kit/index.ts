@@ -13,4 +13,4 @@ export {
   unaryCall,
 } from "./rpc";
 export { step } from "./steps";
-export { exportedFunction, labNumber, loadTarget, targetDir } from "./target";
+export { exportedFunction, loadTarget } from "./target";

@@ -81,8 +81,8 @@ function tsProtoPlugin(): string {
   return path.join(workspaceRoot, "node_modules", ".bin", bin);
 }
 
-/** The protoc command line, as a learner would type it (for docs and `gen` output). */
-export function protocArgs(lab: Lab, outDir: string): string[] {
+/** protoc's arguments: the ts-proto plugin and its options, both include paths, the lab's protos. */
+function protocArgs(lab: Lab, outDir: string): string[] {
   const includeDir = path.join(path.dirname(require.resolve("protoc/package.json", { paths: [workspaceRoot] })), "include");
   return [
     `--plugin=protoc-gen-ts_proto=${tsProtoPlugin()}`,
