@@ -181,7 +181,10 @@ function applyTypeErrors(lab: Lab, checks: CheckResult[], errors: TypeError[]): 
     const files = lab.steps.find((s) => s.step === check.step)?.files ?? [];
     const relevant = errors.filter((e) => files.includes(e.file) || !lab.learnerFiles.includes(e.file));
     if (relevant.length === 0) return check;
-    const typeMessage = `type error: ${formatTypeError(relevant[0]!)}`;
+    const first = relevant[0]!;
+    // A syntax error is already reported, at the same line, by the check that could not load the file.
+    if (check.status === "fail" && check.message?.includes(`${first.file}:${first.line}:`)) return check;
+    const typeMessage = `type error: ${formatTypeError(first)}`;
     return {
       ...check,
       status: "fail",
