@@ -8,15 +8,15 @@ import { learnerLocation } from "../check-kit/target";
 import { UserError } from "./errors";
 import type { LabHooks } from "./lab-hooks";
 import { type Lab, labsDir, protoDir, type Target, treeDir } from "./labs";
-import { stubProblem, stubState } from "./stubs";
+import { ensureStubs, stubProblem, stubState } from "./stubs";
 
 /** Loads the lab's hooks with the code under test selected, after checking its stubs. */
 function loadHooks(lab: Lab, target: Target): LabHooks {
   const tree = treeDir(lab, target);
+  // As for the checks: the solution's stubs are kept fresh, a learner is told to run the stub step.
+  if (target === "solution") ensureStubs(lab, tree);
   const state = stubState(lab, tree);
-  if (state !== "fresh") {
-    throw new UserError(target === "solution" ? `The solution's stubs are not generated: run \`npm run lab ${lab.number} -- gen --solution\`.` : stubProblem(lab, tree, state));
-  }
+  if (state !== "fresh") throw new UserError(stubProblem(lab, tree, state));
   process.env.GRPC_LABS_TARGET_DIR = tree;
   process.env.GRPC_LABS_LAB = lab.number;
   return (require(path.join(labsDir, lab.id, "lab.ts")) as { hooks: LabHooks }).hooks;
