@@ -7,9 +7,10 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { listLabs, treeDir } from "../scripts/lib/labs";
+import { listLabs, starterFile, treeDir } from "../scripts/lib/labs";
 import type { LabResult } from "../scripts/lib/results";
 import { checkLab } from "../scripts/lib/run-checks";
+import { removeTrees, starterTree } from "./trees";
 
 const failures = (result: LabResult) =>
   result.tests
@@ -17,13 +18,15 @@ const failures = (result: LabResult) =>
     .map((t) => `${t.id}: ${t.message}`)
     .join("\n");
 
+after(removeTrees);
+
 for (const lab of listLabs()) {
   describe(`lab ${lab.id}`, () => {
     let solution: LabResult;
     let starter: LabResult;
 
     before(async () => {
-      [solution, starter] = await Promise.all([checkLab(lab, { target: "solution" }), checkLab(lab, { target: "learner" })]);
+      [solution, starter] = await Promise.all([checkLab(lab, { target: "solution" }), checkLab(lab, { target: "learner", tree: starterTree(lab) })]);
     });
 
     it("numbers its steps from 1, with the stub step first", () => {
@@ -35,9 +38,9 @@ for (const lab of listLabs()) {
       assert.ok(lab.steps.slice(1).every((s) => s.side !== "setup" && s.hints.length > 0 && s.files.length > 0));
     });
 
-    it("has every learner file in both the lab and the solution, and steps only name learner files", () => {
+    it("has every learner file in both the starter and the solution, and steps only name learner files", () => {
       for (const file of lab.learnerFiles) {
-        assert.ok(fs.existsSync(path.join(treeDir(lab, "learner"), file)), `labs/${lab.id}/${file} is missing`);
+        assert.ok(fs.existsSync(starterFile(lab, file)), `the starter of ${file} is missing from labs/${lab.id}/starter/`);
         assert.ok(fs.existsSync(path.join(treeDir(lab, "solution"), file)), `solutions/${lab.id}/${file} is missing`);
       }
       for (const step of lab.steps) for (const file of step.files) assert.ok(lab.learnerFiles.includes(file), `step ${step.step} names ${file}`);

@@ -30,8 +30,15 @@ describe("parseArgs", () => {
     assert.deepEqual(command("01", "hint"), { kind: "hint", lab: "01" });
     assert.deepEqual(command("01", "serve"), { kind: "serve", lab: "01", target: "learner", port: 50051 });
     assert.deepEqual(command("01", "serve", "--solution", "--port", "0"), { kind: "serve", lab: "01", target: "solution", port: 0 });
-    assert.deepEqual(command("01", "client", "--target=example:1"), { kind: "client", lab: "01", target: "learner", address: "example:1" });
-    assert.deepEqual(command("01", "client"), { kind: "client", lab: "01", target: "learner", address: "localhost:50051" });
+    assert.deepEqual(command("01", "client", "--target=example:1"), { kind: "client", lab: "01", target: "learner", address: "example:1", args: [] });
+    assert.deepEqual(command("01", "client"), { kind: "client", lab: "01", target: "learner", address: "localhost:50051", args: [] });
+    assert.deepEqual(command("03", "client", "--room", "lobby", "--solution", "--name=alice"), {
+      kind: "client",
+      lab: "03",
+      target: "solution",
+      address: "localhost:50051",
+      args: ["--room", "lobby", "--name=alice"],
+    });
     assert.deepEqual(command("--help"), { kind: "help" });
   });
 

@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { type Lab, treeDir, workspaceRoot } from "../scripts/lib/labs";
+import { labsDir, type Lab, starterFile, treeDir, workspaceRoot } from "../scripts/lib/labs";
+import { ensureStubs } from "../scripts/lib/stubs";
 
 /** Root of the temporary lab trees; inside the workspace so they resolve node_modules. */
 export const treesRoot = path.join(workspaceRoot, ".test-trees");
@@ -26,6 +27,24 @@ export function solutionVariant(lab: Lab, name: string, edits: Edit[] = []): str
     if (after === before) throw new Error(`edit of ${edit.file} changed nothing: ${String(edit.from)}`);
     fs.writeFileSync(file, after);
   }
+  return tree;
+}
+
+/**
+ * A learner tree holding the pristine starter, as a learner sees it after the
+ * stub step: the gate checks this, not labs/NN-name/src/, which may be solved.
+ */
+export function starterTree(lab: Lab): string {
+  const tree = path.join(treesRoot, `${lab.id}-starter`);
+  fs.rmSync(tree, { recursive: true, force: true });
+  fs.mkdirSync(tree, { recursive: true });
+  fs.copyFileSync(path.join(labsDir, lab.id, "tsconfig.json"), path.join(tree, "tsconfig.json"));
+  for (const file of lab.learnerFiles) {
+    const copy = path.join(tree, ...file.split("/"));
+    fs.mkdirSync(path.dirname(copy), { recursive: true });
+    fs.copyFileSync(starterFile(lab, file), copy);
+  }
+  ensureStubs(lab, tree);
   return tree;
 }
 

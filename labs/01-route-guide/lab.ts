@@ -3,13 +3,15 @@
  * test with the standard feature database, and the calls the official
  * RouteGuide clients make, printed as they come back.
  */
+import { CheckFailure } from "../../scripts/check-kit";
 import type { LabHooks } from "../../scripts/lib/lab-hooks";
 import { createLearnerServer, learnerClientModule, loadFeatureDb, note, point } from "./checks/route-guide";
 
 export const hooks: LabHooks = {
   createServer: () => createLearnerServer(loadFeatureDb()),
 
-  async runClientDemo(address, print) {
+  async runClientDemo(address, print, args) {
+    if (args.length > 0) throw new CheckFailure(`lab 01's client takes no options, not "${args.join(" ")}"`);
     const learner = learnerClientModule();
     const client = learner.createRouteGuideClient(address);
     try {

@@ -9,7 +9,7 @@ export type Command =
   | { kind: "gen"; lab: string; target: Target }
   | { kind: "hint"; lab: string }
   | { kind: "serve"; lab: string; target: Target; port: number }
-  | { kind: "client"; lab: string; target: Target; address: string };
+  | { kind: "client"; lab: string; target: Target; address: string; args: string[] };
 
 export interface ParsedArgs {
   command: Command;
@@ -26,7 +26,7 @@ export const usage = `Usage (npm passes everything after -- to the runner):
   npm run lab 01 -- gen                        generate the typed stubs (the protoc step)
   npm run lab 01 -- hint                       show the hint for the first failing step
   npm run lab 01 -- serve [--port 50051]       run the lab's server, with server reflection
-  npm run lab 01 -- client [--target localhost:50051]
+  npm run lab 01 -- client [--target localhost:50051] [options of the lab's client]
                                                run the lab's client against a running server
 serve and client take --solution to run the reference solution.
 Add --debug to see stack traces of the runner itself.`;
@@ -38,10 +38,16 @@ export function parseArgs(argv: string[]): ParsedArgs {
   const positional: string[] = [];
   const flags = new Map<string, string | true>();
   const takesValue = new Set(["--port", "--target"]);
+  const known = new Set(["--solution", "--json", "--port", "--target", "--all", "--debug", "--help"]);
+  // After `NN client`, what the runner does not know is the lab client's own (`--room lobby`).
+  const clientArgs: string[] = [];
+  const inClient = () => positional.length >= 2 && positional[1] === "client";
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (arg.startsWith("--")) {
-      const [name = arg, inline] = arg.split("=", 2);
+    const [name = arg, inline] = arg.split("=", 2);
+    if (inClient() && !known.has(name) && arg !== "-h") {
+      clientArgs.push(arg);
+    } else if (arg.startsWith("--")) {
       if (takesValue.has(name)) {
         const value = inline ?? argv[++i];
         if (value === undefined || value.startsWith("--")) throw new UserError(`${name} needs a value, for example ${name === "--port" ? "--port 50051" : "--target localhost:50051"}.`);
@@ -55,7 +61,6 @@ export function parseArgs(argv: string[]): ParsedArgs {
       positional.push(arg);
     }
   }
-  const known = new Set(["--solution", "--json", "--port", "--target", "--all", "--debug", "--help"]);
   for (const name of flags.keys()) {
     if (!known.has(name)) throw new UserError(`Unknown option ${name}; run \`npm run lab -- --help\` to see the options.`);
   }
@@ -88,7 +93,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
     }
     case "client": {
       const address = flags.get("--target");
-      return { command: { kind: "client", lab, target, address: typeof address === "string" ? address : `localhost:${defaultPort}` }, debug };
+      return { command: { kind: "client", lab, target, address: typeof address === "string" ? address : `localhost:${defaultPort}`, args: clientArgs }, debug };
     }
   }
 }

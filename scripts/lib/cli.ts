@@ -1,6 +1,6 @@
 import { type Command, parseArgs, usage } from "./args";
 import { UserError } from "./errors";
-import { displayPath, findLab, type Lab, listLabs, treeDir } from "./labs";
+import { displayPath, ensureWorkingCopy, findLab, type Lab, listLabs, treeDir } from "./labs";
 import { readProgress, recordProgress } from "./progress";
 import { formatLabList, formatReport } from "./report";
 import { checkLab } from "./run-checks";
@@ -13,8 +13,23 @@ function generate(lab: Lab, target: "learner" | "solution", quiet = false): void
   if (!quiet) console.log(`Generated the stubs of lab ${lab.number} in ${displayPath(genDir(tree))} (${Date.now() - started} ms).`);
 }
 
+/**
+ * Makes sure each lab has the learner's working copy (labs/NN-name/src/, copied
+ * from starter/ the first time) and says so when it creates one. On stderr, so
+ * that --json output stays clean.
+ */
+function prepareWorkingCopies(labs: Lab[]): void {
+  for (const lab of labs) {
+    if (ensureWorkingCopy(lab).length > 0) {
+      console.error(`Copied the starter of lab ${lab.number} to labs/${lab.id}/src/: that is where you work.`);
+    }
+  }
+}
+
 /** Runs one command; resolves with the process exit code. */
 async function run(command: Command): Promise<number> {
+  if (command.kind === "list" || command.kind === "gen-all") prepareWorkingCopies(listLabs());
+  else if ("lab" in command && (!("target" in command) || command.target === "learner")) prepareWorkingCopies([findLab(command.lab)]);
   switch (command.kind) {
     case "help":
       console.log(usage);
@@ -58,8 +73,7 @@ async function run(command: Command): Promise<number> {
       await (require("./serve-client") as typeof import("./serve-client")).serve(findLab(command.lab), command.target, command.port);
       return 0;
     case "client":
-      await (require("./serve-client") as typeof import("./serve-client")).runClient(findLab(command.lab), command.target, command.address);
-      return 0;
+      return (require("./serve-client") as typeof import("./serve-client")).runClient(findLab(command.lab), command.target, command.address, command.args);
   }
 }
 

@@ -8,6 +8,10 @@ import type * as grpc from "@grpc/grpc-js";
 export interface LabHooks {
   /** Builds the lab's server from the code under test, with its services added but not bound. */
   createServer(): grpc.Server;
-  /** Runs the lab's client demo against a server at `address`, printing what it gets. */
-  runClientDemo(address: string, print: (line: string) => void): Promise<void>;
+  /**
+   * Runs the lab's client against a server at `address`, printing what it gets.
+   * `args` are the options after `client` that the runner does not know
+   * (`--room lobby`); resolves with an exit code, or nothing for 0.
+   */
+  runClientDemo(address: string, print: (line: string) => void, args: string[]): Promise<number | void>;
 }

@@ -29,7 +29,10 @@ export interface LabJson {
   title: string;
   /** .proto files, relative to proto/, that the stub step compiles. */
   protos: string[];
-  /** The files a learner edits, relative to the lab folder; grading takes only these. */
+  /**
+   * The files a learner edits, relative to the lab folder and all under src/;
+   * grading takes only these. Their pristine versions are in starter/.
+   */
   learnerFiles: string[];
   steps: StepMeta[];
 }
@@ -79,4 +82,28 @@ export function treeDir(lab: Lab, target: Target): string {
 /** A path relative to the workspace root, with forward slashes, for messages. */
 export function displayPath(absolute: string): string {
   return path.relative(workspaceRoot, absolute).split(path.sep).join("/");
+}
+
+/** The pristine starter version of a learner file: src/server.ts is starter/server.ts. */
+export function starterFile(lab: Lab, learnerFile: string): string {
+  const [top, ...rest] = learnerFile.split("/");
+  if (top !== "src" || rest.length === 0) throw new Error(`lab ${lab.id}: learner file ${learnerFile} is not under src/`);
+  return path.join(labsDir, lab.id, "starter", ...rest);
+}
+
+/**
+ * Gives the learner a working copy of the lab: copies every starter file whose
+ * src/ version does not exist yet. It never overwrites a file (reset does that,
+ * after a backup). Returns the files it created.
+ */
+export function ensureWorkingCopy(lab: Lab): string[] {
+  const created: string[] = [];
+  for (const file of lab.learnerFiles) {
+    const working = path.join(labsDir, lab.id, ...file.split("/"));
+    if (fs.existsSync(working)) continue;
+    fs.mkdirSync(path.dirname(working), { recursive: true });
+    fs.copyFileSync(starterFile(lab, file), working, fs.constants.COPYFILE_EXCL);
+    created.push(working);
+  }
+  return created;
 }

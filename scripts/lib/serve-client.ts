@@ -74,10 +74,10 @@ export async function serve(lab: Lab, target: Target, port: number): Promise<voi
 }
 
 /** `npm run lab NN -- client`: the lab's client demo against a running server. */
-export async function runClient(lab: Lab, target: Target, address: string): Promise<void> {
+export async function runClient(lab: Lab, target: Target, address: string, args: string[]): Promise<number> {
   const hooks = fromCheckFailure(() => loadHooks(lab, target));
   try {
-    await hooks.runClientDemo(address, (line) => console.log(line));
+    return (await hooks.runClientDemo(address, (line) => console.log(line), args)) ?? 0;
   } catch (error) {
     if (error instanceof CheckFailure) throw new UserError(`${error.message}.`);
     const { code, details, message } = error as { code?: unknown; details?: string; message?: string };
