@@ -1,0 +1,49 @@
+import * as grpc from "@grpc/grpc-js";
+import { CheckFailure, expectEqual, expectTrue, within } from "./assert";
+import { rpcDeadlineMs } from "./rpc";
+
+/**
+ * Helpers for checks of a learner's client: what a recording server saw of a
+ * call, and how the learner's promise settled.
+ */
+export interface Recording<Req> {
+  requests: Req[];
+  /** The deadline the client set (ms since the epoch), Infinity when it set none, NaN before the call. */
+  deadline: number;
+}
+
+export function record<Req>(): Recording<Req> {
+  return { requests: [], deadline: Number.NaN };
+}
+
+/** Notes the deadline of a call the recording server received. */
+export function noteDeadline(recording: Recording<unknown>, call: { getDeadline(): grpc.Deadline }): void {
+  const deadline = call.getDeadline();
+  recording.deadline = deadline instanceof Date ? deadline.getTime() : deadline;
+}
+
+export function expectDeadline(recording: Recording<unknown>, method: string): void {
+  expectTrue(Number.isFinite(recording.deadline), `${method} was called without a deadline: pass { deadline } in the call options`);
+}
+
+/** A grpc-js error to answer a call with, e.g. callback(serviceError(grpc.status.NOT_FOUND, "no such user")). */
+export function serviceError(code: grpc.status, details: string): grpc.ServiceError {
+  return Object.assign(new Error(details), { code, details, metadata: new grpc.Metadata() });
+}
+
+/** Expects the learner's promise to reject, within the call deadline, with a gRPC error carrying `code`. */
+export async function expectRejectsWith(work: Promise<unknown>, code: grpc.status, what: string): Promise<void> {
+  let outcome: unknown;
+  try {
+    outcome = await within(work, rpcDeadlineMs, what);
+  } catch (error) {
+    if (error instanceof CheckFailure) throw error;
+    const received = (error as { code?: unknown }).code;
+    if (typeof received !== "number") {
+      throw new CheckFailure(`${what}: expected it to reject with the call's error (code ${grpc.status[code]}), got an error with no gRPC code: ${String((error as Error).message ?? error)}`);
+    }
+    expectEqual(grpc.status[received], grpc.status[code], `${what}: the code of the error it rejected with`);
+    return;
+  }
+  throw new CheckFailure(`${what}: expected it to reject with ${grpc.status[code]}, but it resolved with ${JSON.stringify(outcome)}`);
+}
