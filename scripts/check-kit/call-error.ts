@@ -28,7 +28,10 @@ export function unaryOutcome<Res>(client: grpc.Client, method: string, request: 
  */
 export async function expectCallError(client: grpc.Client, method: string, request: unknown, code: grpc.status, what: string): Promise<string> {
   const outcome = await unaryOutcome(client, method, request);
-  if (outcome.code === grpc.status.OK) throw new CheckFailure(`${what}: expected ${grpc.status[code]}, but the call succeeded with ${JSON.stringify(outcome.response)}`);
+  if (outcome.code === grpc.status.OK) {
+    const response = JSON.stringify(outcome.response) ?? "";
+    throw new CheckFailure(`${what}: expected ${grpc.status[code]}, but the call succeeded with ${response.length > 120 ? `${response.slice(0, 117)}...` : response}`);
+  }
   if (outcome.code !== code) throw new CheckFailure(`${what}: expected ${grpc.status[code]}, got ${grpc.status[outcome.code] ?? outcome.code}: ${outcome.details || "(no details)"}`);
   return outcome.details;
 }

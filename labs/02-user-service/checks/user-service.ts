@@ -146,3 +146,14 @@ export async function eventually(condition: () => boolean, ms: number): Promise<
   }
   return true;
 }
+
+/** Makes every write of `store` wait `ms` first, as a slow database would: calls that overlap then finish out of order. */
+export function slowDown(store: Store, ms: number): void {
+  for (const method of ["create", "update", "delete"] as const) {
+    const original = store[method].bind(store) as (...args: unknown[]) => Promise<User>;
+    (store as unknown as Record<string, unknown>)[method] = async (...args: unknown[]) => {
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      return original(...args);
+    };
+  }
+}
