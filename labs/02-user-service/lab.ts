@@ -66,7 +66,7 @@ export const hooks: LabHooks = {
 
       print("UserCommands, bidirectional streaming:");
       const results = await learner.runCommands(client, [
-        { commandId: "rename", action: { $case: "update", value: { user: { id: user.id, name: "Katherine G. Johnson" }, updateMask: ["name"] } } },
+        { commandId: "rename", action: { $case: "update", value: { user: { ...user, name: "Katherine G. Johnson" }, updateMask: ["name"] } } },
         { commandId: "delete", action: { $case: "delete", value: { id: user.id } } },
         { commandId: "delete again", action: { $case: "delete", value: { id: user.id } } },
       ]);

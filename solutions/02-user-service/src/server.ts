@@ -55,7 +55,7 @@ const invalid = (message: string) => new RpcError(grpc.status.INVALID_ARGUMENT, 
 /** Maps any failure to the status the client gets. Unexpected errors become INTERNAL, without their details. */
 function toStatus(error: unknown): { code: grpc.status; details: string } {
   if (error instanceof RpcError) return { code: error.code, details: error.message };
-  if (error instanceof NotFoundError) return { code: grpc.status.NOT_FOUND, details: `id: ${error.message}` };
+  if (error instanceof NotFoundError) return { code: grpc.status.NOT_FOUND, details: error.message };
   if (error instanceof EmailTakenError) return { code: grpc.status.ALREADY_EXISTS, details: error.message };
   console.error(error);
   return { code: grpc.status.INTERNAL, details: "internal error" };
