@@ -4,48 +4,11 @@
  * the stream, a deadline) and that it returns what the server answered.
  */
 import * as grpc from "@grpc/grpc-js";
-import { CheckFailure, expectEqual, expectTrue, rpcDeadlineMs, step, within } from "../../../scripts/check-kit";
+import { expectDeadline, expectEqual, expectRejectsWith, noteDeadline, type Recording, record, rpcDeadlineMs, serviceError, step, within } from "../../../scripts/check-kit";
 import { type Feature, learnerClientFor, note, point, type Point, type Rectangle, type RouteNote, type RouteSummary } from "./route-guide";
 
 /** Time allowed for the learner's function to settle; the recording server always answers at once. */
 const settleMs = rpcDeadlineMs;
-
-/** What the recording server saw of one call. */
-interface Recording<Req> {
-  requests: Req[];
-  /** The deadline the client set, or Infinity when it set none. */
-  deadline: number;
-}
-
-function record<Req>(): Recording<Req> {
-  return { requests: [], deadline: Number.NaN };
-}
-
-function noteDeadline(recording: Recording<unknown>, call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerReadableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>): void {
-  const deadline = call.getDeadline();
-  recording.deadline = deadline instanceof Date ? deadline.getTime() : deadline;
-}
-
-function expectDeadline(recording: Recording<unknown>, method: string): void {
-  expectTrue(Number.isFinite(recording.deadline), `${method} was called without a deadline: pass { deadline } in the call options`);
-}
-
-/** Expects the learner's promise to reject with a gRPC error carrying `code`. */
-async function expectRejectsWith(work: Promise<unknown>, code: grpc.status, what: string): Promise<void> {
-  let outcome: unknown;
-  try {
-    outcome = await within(work, settleMs, what);
-  } catch (error) {
-    if (error instanceof CheckFailure) throw error;
-    const received = (error as { code?: unknown }).code;
-    if (typeof received !== "number") {
-      throw new CheckFailure(`${what}: expected it to reject with the call's error (code ${grpc.status[code]}), got an error with no gRPC code: ${String((error as Error).message ?? error)}`);
-    }
-    expectEqual(grpc.status[received], grpc.status[code], `${what}: the code of the error it rejected with`);
-    return;
-  }
-  throw new CheckFailure(`${what}: expected it to reject with ${grpc.status[code]}, but it resolved with ${JSON.stringify(outcome)}`);
-}
 
 const sample: Feature[] = [
   { name: "Alpha", location: point(1, 2) },
@@ -81,7 +44,7 @@ step(6, () => {
 
   it("rejects with the server's status code when the call fails", async () => {
     const recording = record<Point>();
-    const notFound = Object.assign(new Error("no such place"), { code: grpc.status.NOT_FOUND, details: "no such place", metadata: new grpc.Metadata() });
+    const notFound = serviceError(grpc.status.NOT_FOUND, "no such place");
     const { learner, client } = await learnerClientFor(unaryServer(recording, () => notFound));
     await expectRejectsWith(learner.getFeature(client, point(1, 1)), grpc.status.NOT_FOUND, "getFeature() against a server that answers NOT_FOUND");
   });
