@@ -87,7 +87,8 @@ function userHandlers(store: UserStore): UserServiceServer {
       const watch = store.watch((change) => call.write({ kind: kinds[change.kind], user: change.user }));
       for (const user of watch.existing) call.write({ kind: UserChange_Kind.KIND_EXISTING, user });
       // A cancelled call is gone: stop listening, or every later change would
-      // be written to a dead stream and the listener would leak.
+      // be written to a dead stream and the listener would leak. (A watcher
+      // that reads slowly makes call.write() buffer; lab 03 bounds that.)
       call.on("cancelled", () => watch.stop());
     },
 
@@ -101,15 +102,14 @@ function userHandlers(store: UserStore): UserServiceServer {
       let queue = Promise.resolve();
       call.on("data", (entry: CreateUserRequest) => {
         const position = index++;
-        queue = queue.then(() =>
-          users.create(entry).then(
-            (user) => void result.ids.push(user.id),
-            (error: unknown) => {
-              const { code, details } = toStatus(error);
-              result.rejected.push({ index: position, code, message: details });
-            },
-          ),
-        );
+        queue = queue.then(async () => {
+          try {
+            result.ids.push((await users.create(entry)).id);
+          } catch (error) {
+            const { code, details } = toStatus(error);
+            result.rejected.push({ index: position, code, message: details });
+          }
+        });
       });
       call.on("end", () => queue.then(() => callback(null, { ...result, createdCount: result.ids.length })));
     },
