@@ -14,6 +14,6 @@ export {
 } from "./rpc";
 export { step } from "./steps";
 export { exportedFunction, loadTarget } from "./target";
-export { type CallOutcome, expectCallError, expectNames, unaryOutcome } from "./call-error";
+export { expectCallError, expectNames, unaryOutcome } from "./call-error";
 export { expectDeadline, expectRejectsWith, noteDeadline, type Recording, record, serviceError } from "./recording";
-export { readStream, type StreamReader } from "./stream-reader";
+export { readStream } from "./stream-reader";
