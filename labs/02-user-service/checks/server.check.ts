@@ -248,11 +248,11 @@ step(4, () => {
 });
 
 step(5, () => {
-  const watch = (client: grpc.Client) => {
+  const watch = (client: grpc.Client, deadlineMs = rpcDeadlineMs) => {
     const call = (client as unknown as { watchUsers(request: object, metadata: grpc.Metadata, options: grpc.CallOptions): grpc.ClientReadableStream<WireChange> }).watchUsers(
       {},
       new grpc.Metadata(),
-      { deadline: Date.now() + rpcDeadlineMs },
+      { deadline: Date.now() + deadlineMs },
     );
     call.on("error", () => {}); // Cancelling below fails the call with CANCELLED; the reader reports other errors.
     return { call, reader: readStream(call) };
@@ -293,6 +293,13 @@ step(5, () => {
     call.cancel();
     expectTrue(await eventually(() => store.watcherCount === 0, waitMs), `watches on the store 1 s after the client cancelled: expected 0 (call watch.stop() on "cancelled"), got ${store.watcherCount}`);
     await store.create(bob);
+  });
+
+  it("stops watching the store when the call's deadline passes", async () => {
+    const { client, store } = await learnerServer([ada]);
+    const { reader } = watch(client, 300);
+    await reader.next(waitMs, "the existing user");
+    expectTrue(await eventually(() => store.watcherCount === 0, 300 + waitMs), `watches on the store 1 s after the call's deadline passed: expected 0 (grpc-js emits "cancelled" then too), got ${store.watcherCount}`);
   });
 });
 
