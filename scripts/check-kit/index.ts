@@ -12,5 +12,6 @@ export {
   serverStreamCall,
   unaryCall,
 } from "./rpc";
+export { tcpProxy, type TcpProxy } from "./proxy";
 export { step } from "./steps";
 export { exportedFunction, loadTarget } from "./target";
