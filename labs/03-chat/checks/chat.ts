@@ -79,7 +79,10 @@ export async function learnerClientFor(chat: (call: grpc.ServerDuplexStream<Clie
   return { learner, client };
 }
 
-export const describeEvent = (event: ServerEvent): string => `${event.kind} ${JSON.stringify(event[event.kind as keyof typeof event])}`;
+export function describeEvent(event: ServerEvent): string {
+  const text = `${event.kind} ${JSON.stringify(event[event.kind as keyof typeof event])}`;
+  return text.length > 100 ? `${text.slice(0, 97)}...` : text;
+}
 export const isMessage = (event: ServerEvent): event is Extract<ServerEvent, { kind: "message" }> => event.kind === "message";
 export const isJoined = (name: string) => (event: ServerEvent) => event.kind === "joined" && event.joined.name === name;
 export const isLeft = (name: string) => (event: ServerEvent) => event.kind === "left" && event.left.name === name;
