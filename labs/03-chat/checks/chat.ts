@@ -34,9 +34,9 @@ export type ServerEvent =
 /** A ClientMessage as proto-loader encodes it. */
 export type ClientMessage = { join: { room: string; name: string } } | { text: string };
 
-/** The same event as the learner's ts-proto stubs decode it. */
+/** The same event as the learner's ts-proto stubs decode it: a oneof is { $case, value }. */
 export interface LearnerEvent {
-  kind?: { $case: string; value: unknown };
+  kind?: { $case: "welcome"; value: Welcome } | { $case: "message"; value: ChatMessage } | { $case: "joined" | "left"; value: { name: string } };
 }
 
 export interface ChatLimits {
