@@ -72,7 +72,7 @@ export const hooks: LabHooks = {
     try {
       await learner.chat(client, room, name, input, (event) => describe(event).forEach(show), abort.signal);
       if (terminal) readline.clearLine(process.stdout, 0);
-      print(abort.signal.aborted ? "You cancelled: left the room." : "The server ended the chat.");
+      print(abort.signal.aborted ? "Cancelled: you left the room." : "The server ended the chat: you left the room.");
     } finally {
       process.removeListener("SIGINT", leave);
       input.close();
