@@ -87,6 +87,9 @@ export const isMessage = (event: ServerEvent): event is Extract<ServerEvent, { k
 export const isJoined = (name: string) => (event: ServerEvent) => event.kind === "joined" && event.joined.name === name;
 export const isLeft = (name: string) => (event: ServerEvent) => event.kind === "left" && event.left.name === name;
 
+/** A member on a connection of its own, as a user, or sharing one with the other "shared" members. */
+type Connection = "own" | "shared";
+
 type Waiter = { ready: () => boolean; resolve: () => void; reject: (error: Error) => void; what: string };
 
 /**
@@ -105,10 +108,11 @@ export class Member {
   private constructor(
     address: string,
     readonly name: string,
+    connection: Connection,
   ) {
     const Client = loadService(proto, service);
-    // A channel option of its own gives this member its own connection.
-    const client = new Client(address, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 });
+    // A subchannel pool of its own gives this member its own connection; otherwise grpc-js shares one.
+    const client = new Client(address, grpc.credentials.createInsecure(), connection === "own" ? { "grpc.use_local_subchannel_pool": 1 } : {});
     this.call = (client as unknown as { chat(options: grpc.CallOptions): grpc.ClientDuplexStream<ClientMessage, ServerEvent> }).chat({ deadline: Date.now() + sessionMs });
     track(() => {
       this.call.cancel();
@@ -132,16 +136,16 @@ export class Member {
   }
 
   /** Opens a Chat call and sends `first`, without waiting for an answer; `name` is for messages. */
-  static open(address: string, name: string, first: ClientMessage): Member {
-    const member = new Member(address, name);
+  static open(address: string, name: string, first: ClientMessage, connection: Connection = "own"): Member {
+    const member = new Member(address, name, connection);
     member.send(first);
     return member;
   }
 
   /** Joins and waits for the Welcome. */
-  static async join(address: string, room: string, name: string): Promise<Member> {
-    const member = Member.open(address, name, { join: { room, name } });
-    await member.waitFor((e) => e.kind === "welcome", "expected a welcome as the answer to its join");
+  static async join(address: string, room: string, name: string, connection: Connection = "own", ms = promptlyMs): Promise<Member> {
+    const member = Member.open(address, name, { join: { room, name } }, connection);
+    await member.waitFor((e) => e.kind === "welcome", "expected a welcome as the answer to its join", ms);
     return member;
   }
 
