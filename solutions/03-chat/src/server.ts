@@ -45,6 +45,7 @@ interface Room {
 }
 
 function chatHandlers(limits: ChatLimits): ChatServiceServer {
+  // Every room, by name. An empty room is kept, so its history awaits the next joiner.
   const rooms = new Map<string, Room>();
 
   /**
@@ -88,6 +89,8 @@ function chatHandlers(limits: ChatLimits): ChatServiceServer {
     const { room, name } = member;
     if (room.members.get(name) !== member) return;
     room.members.delete(name);
+    // Nothing more goes to a member that left: free what waited for it.
+    member.queue = [];
     broadcast(room, { kind: { $case: "left", value: { name } } });
   }
 
@@ -123,6 +126,7 @@ function chatHandlers(limits: ChatLimits): ChatServiceServer {
         } else if (kind?.$case === "text") {
           const said: ChatMessage = { from: member.name, text: kind.value };
           const { room } = member;
+          // A new array, not push(): a welcome still waiting in a queue keeps the history it was given.
           room.history = [...room.history, said].slice(-limits.historySize);
           // One loop of writes: every member gets messages in the order this handler saw them.
           broadcast(room, { kind: { $case: "message", value: said } }, member);
