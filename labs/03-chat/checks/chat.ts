@@ -4,7 +4,7 @@
  * chat client (proto-loader, its own connection) that records every event.
  */
 import * as grpc from "@grpc/grpc-js";
-import { CheckFailure, exportedFunction, listen, loadService, loadTarget, referenceServer, track, within } from "../../../scripts/check-kit";
+import { CheckFailure, exportedFunction, listen, loadService, loadTarget, referenceServer, track } from "../../../scripts/check-kit";
 
 export const proto = "chat/v1/chat.proto";
 export const service = "chat.v1.ChatService";
@@ -207,8 +207,12 @@ export class Member {
   }
 
   /** Waits for the call to end, and returns its status. */
-  finished(what: string, ms = promptlyMs): Promise<grpc.StatusObject> {
-    return within(this.status, ms, `${this.name}: ${what}`);
+  async finished(what: string, ms = promptlyMs): Promise<grpc.StatusObject> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new CheckFailure(`${this.name}: ${what}, but the call was still open after ${ms / 1000} s`)), ms);
+    });
+    return Promise.race([this.status, timeout]).finally(() => clearTimeout(timer));
   }
 }
 

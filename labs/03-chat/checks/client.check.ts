@@ -87,20 +87,36 @@ function asLearnerEvent(event: ServerEvent): LearnerEvent {
   return { kind: { $case: kind, value: fields[kind] } } as LearnerEvent;
 }
 
-/** Polls until `ready()` holds; fails with `what` after `ms`. */
-async function until(ready: () => boolean, what: string, ms = promptlyMs): Promise<void> {
-  const started = Date.now();
-  while (!ready()) {
-    if (Date.now() - started > ms) throw new CheckFailure(`${what} within ${ms / 1000} s`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+/** The learner's chat() under way: its promise, and how it has settled so far. */
+class LearnerChat {
+  readonly done: Promise<void>;
+  private outcome: { resolved: true } | { error: unknown } | undefined;
 
-/** Calls the learner's chat(); the returned promise never goes unhandled, even when a check stops early. */
-function startChat(learner: Awaited<ReturnType<typeof learnerClientFor>>, lines: Lines, events: LearnerEvent[], signal?: AbortSignal): Promise<void> {
-  const done = learner.learner.chat(learner.client, "lobby", "alice", lines, (event) => events.push(event), signal);
-  done.catch(() => {});
-  return done;
+  constructor(setup: Awaited<ReturnType<typeof learnerClientFor>>, lines: Lines, events: LearnerEvent[], signal?: AbortSignal) {
+    this.done = setup.learner.chat(setup.client, "lobby", "alice", lines, (event) => events.push(event), signal);
+    // Recorded, so the promise never goes unhandled, even when a check stops early.
+    this.done.then(
+      () => (this.outcome = { resolved: true }),
+      (error: unknown) => (this.outcome = { error }),
+    );
+  }
+
+  /** Polls until `ready()` holds; fails with `what` after `ms`, or at once when chat() settles first. */
+  async until(ready: () => boolean, what: string, ms = promptlyMs): Promise<void> {
+    const started = Date.now();
+    while (!ready()) {
+      const outcome = this.outcome;
+      if (outcome && "error" in outcome) {
+        const code = (outcome.error as { code?: unknown }).code;
+        // The learner's own error (a TODO) is reported as is, with its location.
+        if (typeof code !== "number") throw outcome.error;
+        throw new CheckFailure(`${what}, but chat() rejected first with ${grpc.status[code]}: ${(outcome.error as Error).message}`);
+      }
+      if (outcome) throw new CheckFailure(`${what}, but chat() resolved first`);
+      if (Date.now() - started > ms) throw new CheckFailure(`${what} within ${ms / 1000} s`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
 }
 
 /** Expects the learner's promise to reject with a gRPC error carrying `code`. */
@@ -124,12 +140,12 @@ step(6, () => {
     const recording = newRecording();
     const setup = await learnerClientFor(recorder(recording, { onFirst: (call) => call.write(welcome) }));
     const lines = new Lines(["hello", "how are you?"]);
-    const done = startChat(setup, lines, []);
-    await until(() => recording.received.length >= 3, "expected the server to receive the join and both lines");
+    const chat = new LearnerChat(setup, lines, []);
+    await chat.until(() => recording.received.length >= 3, "expected the server to receive the join and both lines");
     expectEqual(recording.received, [{ join: { room: "lobby", name: "alice" } }, { text: "hello" }, { text: "how are you?" }], "what the server received");
     expectTrue(!recording.halfClosed, "the client half-closed its stream before the end of input: call end() only when the lines run out");
     lines.end();
-    await within(done, promptlyMs, "chat() after the end of input (half-close with call.end(); the server then ends the call)");
+    await within(chat.done, promptlyMs, "chat() after the end of input (half-close with call.end(); the server then ends the call)");
     expectTrue(recording.halfClosed, "the server never saw the client half-close: call end() when the lines run out");
   });
 
@@ -138,12 +154,12 @@ step(6, () => {
     const setup = await learnerClientFor(recorder(recording, { onFirst: (call) => call.write(welcome) }));
     const lines = new Lines();
     const events: LearnerEvent[] = [];
-    const done = startChat(setup, lines, events);
-    await until(() => events.length >= 1, "expected onEvent to get the welcome while the call is still open (hand events over from call.on(\"data\"), not at the end)");
+    const chat = new LearnerChat(setup, lines, events);
+    await chat.until(() => events.length >= 1, "expected onEvent to get the welcome while the call is still open (hand events over from call.on(\"data\"), not at the end)");
     for (const event of later) recording.call!.write(event);
-    await until(() => events.length >= 1 + later.length, `expected onEvent to get the ${later.length} events the server sent after the welcome`);
+    await chat.until(() => events.length >= 1 + later.length, `expected onEvent to get the ${later.length} events the server sent after the welcome`);
     lines.end();
-    await within(done, promptlyMs, "chat() after the end of input");
+    await within(chat.done, promptlyMs, "chat() after the end of input");
     expectEqual(events, [welcome, ...later].map(asLearnerEvent), "the events onEvent received");
   });
 
@@ -163,8 +179,7 @@ step(6, () => {
     const events: LearnerEvent[] = [];
     const lines = new Lines(["bye"]);
     lines.end();
-    const done = startChat(setup, lines, events);
-    await within(done, promptlyMs, "chat() (resolve on the call's \"end\" event)");
+    await within(new LearnerChat(setup, lines, events).done, promptlyMs, "chat() (resolve on the call's \"end\" event)");
     expectEqual(events, [welcome, ...farewell].map(asLearnerEvent), "the events onEvent received, including those the server sent after the client's half-close");
   });
 
@@ -175,8 +190,8 @@ step(6, () => {
     const total = 2000;
     const big = "x".repeat(16 * 1024);
     const lines = new Lines(Array.from({ length: total }, () => big));
-    startChat(setup, lines, []);
-    await until(() => recording.received.length >= 1, "expected the server to receive the join");
+    const chat = new LearnerChat(setup, lines, []);
+    await chat.until(() => recording.received.length >= 1, "expected the server to receive the join");
     await new Promise((resolve) => setTimeout(resolve, 300));
     expectTrue(lines.taken < total / 4, `chat() took ${lines.taken} of ${total} lines of 16 KiB while the server read none: when write() returns false, wait for "drain" before taking the next line`);
   });
@@ -187,7 +202,7 @@ step(7, () => {
     const recording = newRecording();
     const setup = await learnerClientFor(recorder(recording, { onFirst: (call) => call.emit("error", { code: grpc.status.ALREADY_EXISTS, details: "the name alice is taken" }) }));
     const lines = new Lines();
-    await expectRejectsWith(startChat(setup, lines, []), grpc.status.ALREADY_EXISTS, "chat() against a server that answers the join with ALREADY_EXISTS");
+    await expectRejectsWith(new LearnerChat(setup, lines, []).done, grpc.status.ALREADY_EXISTS, "chat() against a server that answers the join with ALREADY_EXISTS");
   });
 
   it("rejects when the server ends the call with an error midway, after handing over the events before it", async () => {
@@ -195,12 +210,12 @@ step(7, () => {
     const setup = await learnerClientFor(recorder(recording, { onFirst: (call) => call.write(welcome) }));
     const lines = new Lines();
     const events: LearnerEvent[] = [];
-    const done = startChat(setup, lines, events);
-    await until(() => events.length >= 1, "expected onEvent to get the welcome");
+    const chat = new LearnerChat(setup, lines, events);
+    await chat.until(() => events.length >= 1, "expected onEvent to get the welcome");
     lines.push("a line");
-    await until(() => recording.received.length >= 2, "expected the server to receive the line");
+    await chat.until(() => recording.received.length >= 2, "expected the server to receive the line");
     recording.call!.emit("error", { code: grpc.status.RESOURCE_EXHAUSTED, details: "alice reads too slowly" });
-    await expectRejectsWith(done, grpc.status.RESOURCE_EXHAUSTED, "chat() when the server ends the call with RESOURCE_EXHAUSTED");
+    await expectRejectsWith(chat.done, grpc.status.RESOURCE_EXHAUSTED, "chat() when the server ends the call with RESOURCE_EXHAUSTED");
     expectEqual(events, [asLearnerEvent(welcome)], "the events onEvent received before the error");
   });
 
@@ -209,12 +224,12 @@ step(7, () => {
     const setup = await learnerClientFor(recorder(recording, { onFirst: (call) => call.write(welcome) }));
     const events: LearnerEvent[] = [];
     const abort = new AbortController();
-    const done = startChat(setup, new Lines(), events, abort.signal);
-    await until(() => events.length >= 1, "expected onEvent to get the welcome");
+    const chat = new LearnerChat(setup, new Lines(), events, abort.signal);
+    await chat.until(() => events.length >= 1, "expected onEvent to get the welcome");
     abort.abort();
-    await until(() => recording.cancelled, "expected the server to see the call cancelled after the signal aborted (call.cancel())");
+    await chat.until(() => recording.cancelled, "expected the server to see the call cancelled after the signal aborted (call.cancel())");
     try {
-      await within(done, promptlyMs, "chat() after the signal aborted");
+      await within(chat.done, promptlyMs, "chat() after the signal aborted");
     } catch (error) {
       if (error instanceof CheckFailure) throw error;
       const code = (error as { code?: number }).code;
