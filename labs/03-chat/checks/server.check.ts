@@ -189,6 +189,15 @@ step(4, () => {
     expectEqual(alice.events.filter((e) => !isWelcome(e)), [], "what a member saw of a call that never joined");
   });
 
+  it("rejects a second join on the same call with FAILED_PRECONDITION, and the member leaves", async () => {
+    const address = await learnerServer();
+    const [alice, bob] = await joinAll(address, "lobby", ["alice", "bob"]);
+    bob!.send({ join: { room: "kitchen", name: "bob" } });
+    const status = await bob!.finished("expected a second join on bob's call to end it with FAILED_PRECONDITION");
+    expectEqual(grpc.status[status.code], "FAILED_PRECONDITION", "the status of a second join on the same call");
+    await alice!.waitFor(isLeft("bob"), "expected to see bob leave once the server ended his call");
+  });
+
   it("rejects a join with an empty name or room with INVALID_ARGUMENT", async () => {
     const address = await learnerServer();
     for (const [room, name] of [["lobby", ""], ["", "alice"]] as const) {
