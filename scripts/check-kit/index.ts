@@ -12,6 +12,7 @@ export {
   serverStreamCall,
   unaryCall,
 } from "./rpc";
+export { tcpProxy, type TcpProxy } from "./proxy";
 export { step } from "./steps";
 export { exportedFunction, loadTarget } from "./target";
 export { expectCallError, expectNames, unaryOutcome } from "./call-error";

@@ -1,0 +1,239 @@
+/**
+ * Lab 03, steps 6 and 7: the learner's chat() against a recording server
+ * that the check scripts. The check feeds chat() its lines one at a time, so
+ * it can tell what the client sent when, and it records what the server
+ * received: the join, the texts, the half-close, a cancellation.
+ */
+import * as grpc from "@grpc/grpc-js";
+import { CheckFailure, expectEqual, expectTrue, step, within } from "../../../scripts/check-kit";
+import { type ClientMessage, type LearnerEvent, learnerClientFor, promptlyMs, type ServerEvent } from "./chat";
+
+type ServerCall = grpc.ServerDuplexStream<ClientMessage, ServerEvent>;
+
+/** Lines for chat(), given one at a time by the check; counts how many chat() has taken. */
+class Lines implements AsyncIterable<string> {
+  taken = 0;
+  private queued: string[] = [];
+  private ended = false;
+  private wake: (() => void) | undefined;
+
+  constructor(lines: string[] = []) {
+    this.queued.push(...lines);
+  }
+
+  push(...lines: string[]): void {
+    this.queued.push(...lines);
+    this.wake?.();
+  }
+
+  /** The end of input, as when the user presses Ctrl-D. */
+  end(): void {
+    this.ended = true;
+    this.wake?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<string> {
+    for (;;) {
+      const line = this.queued.shift();
+      if (line !== undefined) {
+        this.taken++;
+        yield line;
+      } else if (this.ended) {
+        return;
+      } else {
+        await new Promise<void>((resolve) => (this.wake = resolve));
+      }
+    }
+  }
+}
+
+/** What the recording server saw of the call. */
+interface Recording {
+  received: Array<{ join: { room: string; name: string } } | { text: string }>;
+  halfClosed: boolean;
+  cancelled: boolean;
+  call?: ServerCall;
+}
+
+/** A Chat handler that records the call and hands it to `script` once the first message arrives. */
+function recorder(recording: Recording, script: { onFirst?: (call: ServerCall) => void; onEnd?: (call: ServerCall) => void } = {}) {
+  return (call: ServerCall) => {
+    recording.call = call;
+    call.on("data", (message: { join?: { room: string; name: string }; text?: string; kind?: string }) => {
+      recording.received.push(message.kind === "join" ? { join: { room: message.join!.room, name: message.join!.name } } : { text: message.text ?? "" });
+      if (recording.received.length === 1) script.onFirst?.(call);
+    });
+    call.on("end", () => {
+      recording.halfClosed = true;
+      if (script.onEnd) script.onEnd(call);
+      else call.end();
+    });
+    call.on("cancelled", () => (recording.cancelled = true));
+  };
+}
+
+const newRecording = (): Recording => ({ received: [], halfClosed: false, cancelled: false });
+
+const welcome: ServerEvent = { kind: "welcome", welcome: { room: "lobby", members: ["bob"], history: [{ from: "bob", text: "earlier" }] } };
+const later: ServerEvent[] = [
+  { kind: "message", message: { from: "bob", text: "hi alice" } },
+  { kind: "joined", joined: { name: "carol" } },
+  { kind: "left", left: { name: "bob" } },
+];
+
+/** The events above as the learner's ts-proto stubs decode them. */
+function asLearnerEvent(event: ServerEvent): LearnerEvent {
+  const { kind, ...fields } = event as ServerEvent & Record<string, unknown>;
+  return { kind: { $case: kind, value: fields[kind] } } as LearnerEvent;
+}
+
+/** The learner's chat() under way: its promise, and how it has settled so far. */
+class LearnerChat {
+  readonly done: Promise<void>;
+  private outcome: { resolved: true } | { error: unknown } | undefined;
+
+  constructor(setup: Awaited<ReturnType<typeof learnerClientFor>>, lines: Lines, events: LearnerEvent[], signal?: AbortSignal) {
+    this.done = setup.learner.chat(setup.client, "lobby", "alice", lines, (event) => events.push(event), signal);
+    // Recorded, so the promise never goes unhandled, even when a check stops early.
+    this.done.then(
+      () => (this.outcome = { resolved: true }),
+      (error: unknown) => (this.outcome = { error }),
+    );
+  }
+
+  /** Polls until `ready()` holds; fails with `what` after `ms`, or at once when chat() settles first. */
+  async until(ready: () => boolean, what: string, ms = promptlyMs): Promise<void> {
+    const started = Date.now();
+    while (!ready()) {
+      const outcome = this.outcome;
+      if (outcome && "error" in outcome) {
+        const code = (outcome.error as { code?: unknown }).code;
+        // The learner's own error (a TODO) is reported as is, with its location.
+        if (typeof code !== "number") throw outcome.error;
+        throw new CheckFailure(`${what}, but chat() rejected first with ${grpc.status[code]}: ${(outcome.error as Error).message}`);
+      }
+      if (outcome) throw new CheckFailure(`${what}, but chat() resolved first`);
+      if (Date.now() - started > ms) throw new CheckFailure(`${what} within ${ms / 1000} s`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+}
+
+/** Expects the learner's promise to reject with a gRPC error carrying `code`. */
+async function expectRejectsWith(work: Promise<void>, code: grpc.status, what: string): Promise<void> {
+  try {
+    await within(work, promptlyMs, what);
+  } catch (error) {
+    if (error instanceof CheckFailure) throw error;
+    const received = (error as { code?: unknown }).code;
+    if (typeof received !== "number") {
+      throw new CheckFailure(`${what}: expected it to reject with the call's error (code ${grpc.status[code]}), got an error with no gRPC code: ${String((error as Error).message ?? error)}`);
+    }
+    expectEqual(grpc.status[received], grpc.status[code], `${what}: the code of the error it rejected with`);
+    return;
+  }
+  throw new CheckFailure(`${what}: expected it to reject with ${grpc.status[code]}, but it resolved`);
+}
+
+step(6, () => {
+  it("joins first, then sends each line in order, and half-closes at the end of input", async () => {
+    const recording = newRecording();
+    const setup = await learnerClientFor(recorder(recording, { onFirst: (call) => call.write(welcome) }));
+    const lines = new Lines(["hello", "how are you?"]);
+    const chat = new LearnerChat(setup, lines, []);
+    await chat.until(() => recording.received.length >= 3, "expected the server to receive the join and both lines");
+    expectEqual(recording.received, [{ join: { room: "lobby", name: "alice" } }, { text: "hello" }, { text: "how are you?" }], "what the server received");
+    expectTrue(!recording.halfClosed, "the client half-closed its stream before the end of input: call end() only when the lines run out");
+    lines.end();
+    await within(chat.done, promptlyMs, "chat() after the end of input (half-close with call.end(); the server then ends the call)");
+    expectTrue(recording.halfClosed, "the server never saw the client half-close: call end() when the lines run out");
+  });
+
+  it("hands each event to onEvent as it arrives, in order", async () => {
+    const recording = newRecording();
+    const setup = await learnerClientFor(recorder(recording, { onFirst: (call) => call.write(welcome) }));
+    const lines = new Lines();
+    const events: LearnerEvent[] = [];
+    const chat = new LearnerChat(setup, lines, events);
+    await chat.until(() => events.length >= 1, "expected onEvent to get the welcome while the call is still open (hand events over from call.on(\"data\"), not at the end)");
+    for (const event of later) recording.call!.write(event);
+    await chat.until(() => events.length >= 1 + later.length, `expected onEvent to get the ${later.length} events the server sent after the welcome`);
+    lines.end();
+    await within(chat.done, promptlyMs, "chat() after the end of input");
+    expectEqual(events, [welcome, ...later].map(asLearnerEvent), "the events onEvent received");
+  });
+
+  it("keeps reading after the half-close until the server ends the call", async () => {
+    const recording = newRecording();
+    const farewell: ServerEvent[] = [
+      { kind: "message", message: { from: "bob", text: "bye alice" } },
+      { kind: "left", left: { name: "bob" } },
+    ];
+    const onEnd = (call: ServerCall) =>
+      // The server answers the half-close a moment later: a client that stops reading at its own end misses this.
+      setTimeout(() => {
+        for (const event of farewell) call.write(event);
+        call.end();
+      }, 50);
+    const setup = await learnerClientFor(recorder(recording, { onFirst: (call) => call.write(welcome), onEnd }));
+    const events: LearnerEvent[] = [];
+    const lines = new Lines(["bye"]);
+    lines.end();
+    await within(new LearnerChat(setup, lines, events).done, promptlyMs, "chat() (resolve on the call's \"end\" event)");
+    expectEqual(events, [welcome, ...farewell].map(asLearnerEvent), "the events onEvent received, including those the server sent after the client's half-close");
+  });
+
+  it("waits for \"drain\" when the server does not keep up, instead of buffering every line", async () => {
+    const recording = newRecording();
+    // This server reads the join, then stops reading: the client's writes fill the connection.
+    const setup = await learnerClientFor(recorder(recording, { onFirst: (call) => (call.write(welcome), call.pause()) }));
+    const total = 2000;
+    const big = "x".repeat(16 * 1024);
+    const lines = new Lines(Array.from({ length: total }, () => big));
+    const chat = new LearnerChat(setup, lines, []);
+    await chat.until(() => recording.received.length >= 1, "expected the server to receive the join");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expectTrue(lines.taken < total / 4, `chat() took ${lines.taken} of ${total} lines of 16 KiB while the server read none: when write() returns false, wait for "drain" before taking the next line`);
+  });
+});
+
+step(7, () => {
+  it("rejects with the server's error, even while waiting for the next line", async () => {
+    const recording = newRecording();
+    const setup = await learnerClientFor(recorder(recording, { onFirst: (call) => call.emit("error", { code: grpc.status.ALREADY_EXISTS, details: "the name alice is taken" }) }));
+    const lines = new Lines();
+    await expectRejectsWith(new LearnerChat(setup, lines, []).done, grpc.status.ALREADY_EXISTS, "chat() against a server that answers the join with ALREADY_EXISTS");
+  });
+
+  it("rejects when the server ends the call with an error midway, after handing over the events before it", async () => {
+    const recording = newRecording();
+    const setup = await learnerClientFor(recorder(recording, { onFirst: (call) => call.write(welcome) }));
+    const lines = new Lines();
+    const events: LearnerEvent[] = [];
+    const chat = new LearnerChat(setup, lines, events);
+    await chat.until(() => events.length >= 1, "expected onEvent to get the welcome");
+    lines.push("a line");
+    await chat.until(() => recording.received.length >= 2, "expected the server to receive the line");
+    recording.call!.emit("error", { code: grpc.status.RESOURCE_EXHAUSTED, details: "alice reads too slowly" });
+    await expectRejectsWith(chat.done, grpc.status.RESOURCE_EXHAUSTED, "chat() when the server ends the call with RESOURCE_EXHAUSTED");
+    expectEqual(events, [asLearnerEvent(welcome)], "the events onEvent received before the error");
+  });
+
+  it("cancels the call when the signal aborts, and then resolves", async () => {
+    const recording = newRecording();
+    const setup = await learnerClientFor(recorder(recording, { onFirst: (call) => call.write(welcome) }));
+    const events: LearnerEvent[] = [];
+    const abort = new AbortController();
+    const chat = new LearnerChat(setup, new Lines(), events, abort.signal);
+    await chat.until(() => events.length >= 1, "expected onEvent to get the welcome");
+    abort.abort();
+    await chat.until(() => recording.cancelled, "expected the server to see the call cancelled after the signal aborted (call.cancel())");
+    try {
+      await within(chat.done, promptlyMs, "chat() after the signal aborted");
+    } catch (error) {
+      if (error instanceof CheckFailure) throw error;
+      const code = (error as { code?: number }).code;
+      throw new CheckFailure(`chat() rejected after the signal aborted (${code === undefined ? String(error) : grpc.status[code]}): leaving with Ctrl-C is not an error, resolve instead`);
+    }
+  });
+});
