@@ -47,13 +47,14 @@ export function asRole(role: string): grpc.Metadata {
 interface WarehouseModule {
   WarehouseUnavailableError: new (message: string) => Error;
   OutOfStockError: new (sku: string, available: number, requested: number) => Error;
+  InMemoryWarehouse: new (levels: Record<string, number>, outageRate?: number) => Warehouse;
 }
 
-function warehouseModule(): WarehouseModule {
+/** The learner's src/warehouse.ts, which the starter ships complete. */
+export function warehouseModule(): WarehouseModule {
   const file = "src/warehouse.ts";
   const module = loadTarget<WarehouseModule>(file);
-  exportedFunction(module, "WarehouseUnavailableError", file);
-  exportedFunction(module, "OutOfStockError", file);
+  for (const name of ["WarehouseUnavailableError", "OutOfStockError", "InMemoryWarehouse"]) exportedFunction(module, name, file);
   return module;
 }
 
@@ -61,7 +62,12 @@ function warehouseModule(): WarehouseModule {
  * A warehouse whose failures the check controls: from call number `failFrom`
  * on (1-based, counting stock() and take()), every call throws `failure()`.
  */
-export class ScriptedWarehouse {
+export interface Warehouse {
+  stock(sku: string): Promise<number>;
+  take(sku: string, quantity: number): Promise<number>;
+}
+
+export class ScriptedWarehouse implements Warehouse {
   readonly levels = new Map(Object.entries(stockLevels));
   calls = 0;
   failFrom = Infinity;
@@ -100,15 +106,24 @@ export interface ServerSetup {
 /** What the learner's server logged with logger.error, each call's arguments in order. */
 export type LogRecord = unknown[][];
 
-type CreateServer = (options: { catalog: Item[]; warehouse: ScriptedWarehouse; logger: Pick<Console, "error">; rateLimit: { limit: number; windowMs: number } }) => grpc.Server;
+/** What the learner's src/server.ts must export. */
+export interface InventoryOptions {
+  catalog: Item[];
+  warehouse: Warehouse;
+  logger: Pick<Console, "error">;
+  rateLimit: { limit: number; windowMs: number };
+}
+
+export function createLearnerServer(options: InventoryOptions): grpc.Server {
+  const file = "src/server.ts";
+  return exportedFunction<(options: InventoryOptions) => grpc.Server>(loadTarget(file), "createInventoryServer", file)(options);
+}
 
 /** Starts the learner's server with the standard catalogue; returns a reference client for it and what it logged. */
 export async function learnerServer(setup: ServerSetup = {}): Promise<{ client: grpc.Client; warehouse: ScriptedWarehouse; logged: LogRecord }> {
-  const file = "src/server.ts";
-  const create = exportedFunction<CreateServer>(loadTarget(file), "createInventoryServer", file);
   const warehouse = setup.warehouse ?? new ScriptedWarehouse();
   const logged: LogRecord = [];
-  const server = create({
+  const server = createLearnerServer({
     catalog: catalog.map((item) => ({ ...item })),
     warehouse,
     logger: { error: (...args: unknown[]) => logged.push(args) },
@@ -164,8 +179,7 @@ export function learnerClientModule(): ClientModule {
 }
 
 /** How the scripted server answers one ReserveStock attempt. */
-export type Answer = { reservation: Reservation } | { code: grpc.status; details?: RichDetail[] };
-type RichDetail = StatusDetail;
+export type Answer = { reservation: Reservation } | { code: grpc.status; details?: StatusDetail[] };
 
 /** One attempt the scripted server received: the request and when it arrived. */
 export interface Attempt {
@@ -194,14 +208,14 @@ export async function scriptedReserveServer(script: Answer[]): Promise<{ learner
 }
 
 /** A status error as a reference server sends it, with a google.rpc.Status when there are details. */
-export function failure(code: grpc.status, details: RichDetail[] = []): grpc.ServerErrorResponse {
+export function failure(code: grpc.status, details: StatusDetail[] = []): grpc.ServerErrorResponse {
   const message = `scripted ${grpc.status[code]}`;
   const metadata = details.length > 0 ? richStatusMetadata({ code, message, details }) : new grpc.Metadata();
   return Object.assign(new Error(message), { code, details: message, metadata });
 }
 
 /** A real ServiceError for `failure`, as a grpc-js client receives it over the wire. */
-export async function receivedError(code: grpc.status, details: RichDetail[] = []): Promise<grpc.ServiceError> {
+export async function receivedError(code: grpc.status, details: StatusDetail[] = []): Promise<grpc.ServiceError> {
   const address = await referenceServer(proto, service, {
     getItem(_call: unknown, callback: grpc.sendUnaryData<Item>) {
       callback(failure(code, details));

@@ -30,10 +30,11 @@ export interface InventoryOptions {
   rateLimit: { limit: number; windowMs: number };
 }
 
-/** The ErrorInfo domain: who defines the `reason` values this server sends. */
+/** The ErrorInfo domain (step 5): who defines the `reason` values this server sends. */
 export const errorDomain = "inventory.example.com";
 
-const skuPattern = /^[A-Z0-9-]{3,20}$/;
+/** A valid SKU: 3 to 20 capital letters, digits or dashes. */
+export const skuPattern = /^[A-Z0-9-]{3,20}$/;
 
 /** Builds the server; the runner binds it to a port (`npm run lab 04 -- serve`) and the checks to a free one. */
 export function createInventoryServer(options: InventoryOptions): grpc.Server {
