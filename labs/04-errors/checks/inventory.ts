@@ -44,9 +44,14 @@ export function asRole(role: string): grpc.Metadata {
   return metadata;
 }
 
+/** The warehouse interface of src/warehouse.ts. */
+export interface Warehouse {
+  stock(sku: string): Promise<number>;
+  take(sku: string, quantity: number): Promise<number>;
+}
+
 interface WarehouseModule {
   WarehouseUnavailableError: new (message: string) => Error;
-  OutOfStockError: new (sku: string, available: number, requested: number) => Error;
   InMemoryWarehouse: new (levels: Record<string, number>, outageRate?: number) => Warehouse;
 }
 
@@ -54,39 +59,32 @@ interface WarehouseModule {
 export function warehouseModule(): WarehouseModule {
   const file = "src/warehouse.ts";
   const module = loadTarget<WarehouseModule>(file);
-  for (const name of ["WarehouseUnavailableError", "OutOfStockError", "InMemoryWarehouse"]) exportedFunction(module, name, file);
+  for (const name of ["WarehouseUnavailableError", "InMemoryWarehouse"]) exportedFunction(module, name, file);
   return module;
 }
 
 /**
  * A warehouse whose failures the check controls: from call number `failFrom`
  * on (1-based, counting stock() and take()), every call throws `failure()`.
+ * Otherwise it is the lab's own InMemoryWarehouse with the standard stock.
  */
-export interface Warehouse {
-  stock(sku: string): Promise<number>;
-  take(sku: string, quantity: number): Promise<number>;
-}
-
 export class ScriptedWarehouse implements Warehouse {
-  readonly levels = new Map(Object.entries(stockLevels));
-  calls = 0;
-  failFrom = Infinity;
-  failure: () => Error = () => new (warehouseModule().WarehouseUnavailableError)("the warehouse did not answer in time");
+  private readonly stocked = new (warehouseModule().InMemoryWarehouse)(stockLevels);
+  private calls = 0;
+  private failFrom = Infinity;
+  private failure: () => Error = () => new (warehouseModule().WarehouseUnavailableError)("the warehouse did not answer in time");
 
   async stock(sku: string): Promise<number> {
     this.maybeFail();
-    return this.levels.get(sku) ?? 0;
+    return this.stocked.stock(sku);
   }
 
   async take(sku: string, quantity: number): Promise<number> {
     this.maybeFail();
-    const available = this.levels.get(sku) ?? 0;
-    if (quantity > available) throw new (warehouseModule().OutOfStockError)(sku, available, quantity);
-    this.levels.set(sku, available - quantity);
-    return available - quantity;
+    return this.stocked.take(sku, quantity);
   }
 
-  /** Every call from now on fails with what `failure` returns (a WarehouseUnavailableError by default). */
+  /** Every call from the `call`-th on fails with what `failure` returns (a WarehouseUnavailableError by default). */
   failFromCall(call: number, failure?: () => Error): void {
     this.failFrom = call;
     if (failure) this.failure = failure;
