@@ -14,7 +14,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { type InventoryServer, InventoryService, type Item } from "../gen/inventory/v1/inventory";
-import type { Warehouse } from "./warehouse";
+import { OutOfStockError, type Warehouse, WarehouseUnavailableError } from "./warehouse";
 
 export interface InventoryOptions {
   /** The items the server starts with. */

@@ -8,8 +8,9 @@
  * (which field was wrong, when to retry) travel in the trailer
  * `grpc-status-details-bin` as a google.rpc.Status (step 5).
  *
- * Every handler here returns its response or throws; `answer` turns that into
- * exactly one callback, so no path can answer twice.
+ * Every unary handler here returns its response or throws; `answer` turns
+ * that into exactly one callback, so no path can answer twice, and `toStatus`
+ * decides in one place which code each kind of error gets.
  */
 import * as grpc from "@grpc/grpc-js";
 import { randomUUID } from "node:crypto";
