@@ -1,5 +1,7 @@
 /** Helpers for writing lab checks; see docs/architecture.md ("Writing checks"). */
+export { watchAnswers } from "./answers";
 export { CheckFailure, expectEqual, expectTrue, within } from "./assert";
+export { expectCode, serverStreamOutcome, type StreamOutcome, unaryOutcome, type UnaryOutcome } from "./outcomes";
 export { track } from "./resources";
 export {
   bidiStreamCall,
@@ -13,6 +15,7 @@ export {
   unaryCall,
 } from "./rpc";
 export { tcpProxy, type TcpProxy } from "./proxy";
+export { readRichStatus, type RichStatus, richStatusMetadata, type StatusDetail, statusDetailsKey } from "./rich-status";
 export { step } from "./steps";
 export { exportedFunction, loadTarget } from "./target";
 export { expectCallError, expectNames, unaryOutcome } from "./call-error";
