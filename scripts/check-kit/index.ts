@@ -1,5 +1,6 @@
 /** Helpers for writing lab checks; see docs/architecture.md ("Writing checks"). */
 export { CheckFailure, expectEqual, expectTrue, within } from "./assert";
+export { type CallOutcome, expectStatus, unaryOutcome } from "./outcome";
 export { track } from "./resources";
 export {
   bidiStreamCall,
