@@ -56,7 +56,7 @@ export async function serve(lab: Lab, target: Target, port: number): Promise<voi
     });
   });
   const who = target === "solution" ? "reference solution" : "your server";
-  const tls = hooks.serverCredentials ? " (TLS)" : "";
+  const tls = credentials._isSecure() ? " (TLS)" : "";
   console.log(`Lab ${lab.number} (${who}) listening on localhost:${boundPort}${tls}, with server reflection. Press Ctrl-C to stop.`);
 
   await new Promise<void>((resolve) => {
