@@ -7,7 +7,7 @@ import * as grpc from "@grpc/grpc-js";
 import { type JWTPayload, SignJWT, UnsecuredJWT } from "jose";
 import { generateKeyPairSync, type KeyObject, randomBytes } from "node:crypto";
 import { exportedFunction, listen, loadTarget, referenceClient, referenceServer, track } from "../../../scripts/check-kit";
-import { type CertificateAuthority, createCertificateAuthority, type KeyPairPem } from "../../../scripts/check-kit/pki";
+import type { CertificateAuthority, KeyPairPem } from "../../../scripts/check-kit/pki";
 
 export interface Caller {
   subject: string;
@@ -83,6 +83,8 @@ let fixtures: Promise<Fixtures> | undefined;
 
 export function getFixtures(): Promise<Fixtures> {
   fixtures ??= (async () => {
+    // Loaded here, in the first check, rather than with the checks: it takes a while to load.
+    const { createCertificateAuthority } = require("../../../scripts/check-kit/pki") as typeof import("../../../scripts/check-kit/pki");
     const [labCa, otherCa] = await Promise.all([createCertificateAuthority("grpc-labs check CA"), createCertificateAuthority("Some other CA")]);
     const localhost = ["localhost", "127.0.0.1"];
     const [server, serverForOtherHost, serverFromOtherCa, alice, bob, mallory] = await Promise.all([
