@@ -2,9 +2,12 @@
  * Lab 05's checks catch the classic mistakes: each variant of the reference
  * solution below has one security hole, and the check about that attack (and
  * only checks of that step) must fail. A different but correct solution passes.
+ * And `serve` and `client` work over mutual TLS with the certificates `gen` made.
  */
 import * as assert from "node:assert/strict";
-import { findLab } from "../scripts/lib/labs";
+import { spawn } from "node:child_process";
+import * as path from "node:path";
+import { findLab, workspaceRoot } from "../scripts/lib/labs";
 import type { LabResult } from "../scripts/lib/results";
 import { checkLab } from "../scripts/lib/run-checks";
 import { type Edit, removeTrees, solutionVariant } from "./trees";
@@ -164,5 +167,37 @@ describe("lab 05 checks against insecure variants of the solution", function () 
     ]);
     assert.deepEqual(failing(result), []);
     assert.deepEqual(result.type_errors, []);
+  });
+});
+
+describe("lab 05 serve and client", function () {
+  this.timeout(60_000);
+  const runner = path.join(workspaceRoot, "scripts", "lab.cjs");
+
+  it("serves the solution over mutual TLS with the certificates of gen, and the client demo gets through it", async () => {
+    const server = spawn(process.execPath, [runner, "05", "serve", "--solution", "--port", "0"], { cwd: workspaceRoot });
+    try {
+      const port = await new Promise<string>((resolve, reject) => {
+        let stdout = "";
+        server.stdout.on("data", (chunk: Buffer) => {
+          stdout += chunk.toString();
+          const match = /listening on localhost:(\d+) \(TLS\)/.exec(stdout);
+          if (match) resolve(match[1]!);
+        });
+        server.on("exit", () => reject(new Error(`serve stopped: ${stdout}`)));
+      });
+      const client = spawn(process.execPath, [runner, "05", "client", "--solution", "--target", `localhost:${port}`], { cwd: workspaceRoot });
+      let output = "";
+      client.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+      client.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+      const code = await new Promise((resolve) => client.on("exit", resolve));
+      assert.equal(code, 0, output);
+      assert.match(output, /"subject":"alice","roles":\[\],"method":"mtls"/);
+      assert.match(output, /"subject":"carol","roles":\["reader"\],"method":"jwt"/);
+      assert.match(output, /correct horse battery staple/);
+      assert.match(output, /PERMISSION_DENIED/);
+    } finally {
+      server.kill("SIGINT");
+    }
   });
 });
