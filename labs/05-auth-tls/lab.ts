@@ -66,7 +66,13 @@ export const hooks: LabHooks = {
         print(`  ${what}: ${JSON.stringify(await work())}`);
       } catch (error) {
         const { code, details } = error as { code?: number; details?: string };
-        if (typeof code !== "number" || code === grpc.status.UNAVAILABLE) throw error;
+        if (typeof code !== "number") throw error;
+        if (code === grpc.status.UNAVAILABLE) {
+          // Either nothing listens there, or the TLS handshake failed: grpc-js says UNAVAILABLE for both.
+          throw new CheckFailure(
+            `${what} could not reach ${address} (${String(details).split("\n")[0]}): check that \`npm run lab 05 -- serve\` is running and that createVaultClient uses TLS with the lab's CA`,
+          );
+        }
         print(`  ${what}: ${grpc.status[code]} (${details})`);
       }
     };
