@@ -15,6 +15,7 @@ export const certsDir = path.join(__dirname, "certs");
 const year = 365 * 24 * 3600_000;
 
 export const setup: LabSetup["setup"] = async () => {
+  // api-key.txt is written last: when it exists, the whole set does.
   if (fs.existsSync(path.join(certsDir, "api-key.txt"))) return;
   fs.mkdirSync(certsDir, { recursive: true });
   fs.writeFileSync(path.join(certsDir, ".gitignore"), "# Private keys: never commit them.\n*\n");
