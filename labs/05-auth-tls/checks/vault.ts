@@ -101,13 +101,13 @@ export function getFixtures(): Promise<Fixtures> {
   return fixtures;
 }
 
-export async function labServerTls(): Promise<ServerTls> {
+async function labServerTls(): Promise<ServerTls> {
   const { labCa, server } = await getFixtures();
   return { ca: labCa.cert, ...server };
 }
 
 /** Server credentials made by the check, not the learner: TLS, and with `mutual` a required client certificate. */
-export async function referenceServerCredentials(mutual: boolean): Promise<grpc.ServerCredentials> {
+async function referenceServerCredentials(mutual: boolean): Promise<grpc.ServerCredentials> {
   const { labCa, server } = await getFixtures();
   return grpc.ServerCredentials.createSsl(labCa.cert, [{ cert_chain: server.cert, private_key: server.key }], mutual);
 }
@@ -118,8 +118,8 @@ export async function tlsClient(address: string, certificate?: KeyPairPem): Prom
   return referenceClient(proto, service, address, grpc.credentials.createSsl(labCa.cert, certificate?.key, certificate?.cert));
 }
 
-export const issuer = "https://issuer.check.grpc-labs.test";
-export const audience = "vault";
+const issuer = "https://issuer.check.grpc-labs.test";
+const audience = "vault";
 
 /** A fresh configuration for the learner's server: secret values and the API key are new each run. */
 export async function authConfig(): Promise<AuthConfig> {
