@@ -2,6 +2,7 @@
 export { watchAnswers } from "./answers";
 export { CheckFailure, expectEqual, expectTrue, within } from "./assert";
 export { expectCode, serverStreamOutcome, type StreamOutcome, unaryOutcome, type UnaryOutcome } from "./outcomes";
+export { type CallOutcome, expectStatus, unaryOutcome } from "./outcome";
 export { track } from "./resources";
 export {
   bidiStreamCall,

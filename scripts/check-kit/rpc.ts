@@ -37,28 +37,28 @@ export function loadService(proto: string, serviceName: string): grpc.ServiceCli
   return node as grpc.ServiceClientConstructor;
 }
 
-/** Binds a server to a free port on 127.0.0.1; it is shut down after the check. */
-export function listen(server: grpc.Server): Promise<string> {
+/** Binds a server to a free port on 127.0.0.1 (plaintext unless given credentials); it is shut down after the check. */
+export function listen(server: grpc.Server, credentials = grpc.ServerCredentials.createInsecure()): Promise<string> {
   track(() => server.forceShutdown());
   return new Promise((resolve, reject) => {
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, port) =>
+    server.bindAsync("127.0.0.1:0", credentials, (error, port) =>
       error ? reject(error) : resolve(`127.0.0.1:${port}`),
     );
   });
 }
 
-export function referenceClient(proto: string, serviceName: string, address: string): grpc.Client {
+export function referenceClient(proto: string, serviceName: string, address: string, credentials = grpc.credentials.createInsecure()): grpc.Client {
   const Client = loadService(proto, serviceName);
-  const client = new Client(address, grpc.credentials.createInsecure());
+  const client = new Client(address, credentials);
   track(() => client.close());
   return client;
 }
 
 /** A server that the check implements, used to test the learner's client. */
-export function referenceServer(proto: string, serviceName: string, handlers: grpc.UntypedServiceImplementation): Promise<string> {
+export function referenceServer(proto: string, serviceName: string, handlers: grpc.UntypedServiceImplementation, credentials?: grpc.ServerCredentials): Promise<string> {
   const server = new grpc.Server();
   server.addService(loadService(proto, serviceName).service, handlers);
-  return listen(server);
+  return listen(server, credentials);
 }
 
 type Kind = "unary" | "server streaming" | "client streaming" | "bidirectional streaming";

@@ -4,13 +4,16 @@ import { displayPath, ensureWorkingCopy, findLab, type Lab, listLabs, treeDir } 
 import { readProgress, recordProgress } from "./progress";
 import { formatLabList, formatReport } from "./report";
 import { checkLab } from "./run-checks";
+import { runLabSetup } from "./setup";
 import { generateStubs, genDir } from "./stubs";
 
-function generate(lab: Lab, target: "learner" | "solution", quiet = false): void {
+async function generate(lab: Lab, target: "learner" | "solution", quiet = false): Promise<void> {
   const tree = treeDir(lab, target);
   const started = Date.now();
   generateStubs(lab, tree);
   if (!quiet) console.log(`Generated the stubs of lab ${lab.number} in ${displayPath(genDir(tree))} (${Date.now() - started} ms).`);
+  const done = await runLabSetup(lab);
+  if (done && !quiet) console.log(done);
 }
 
 /**
@@ -39,13 +42,13 @@ async function run(command: Command): Promise<number> {
       return 0;
     case "gen-all":
       for (const lab of listLabs()) {
-        generate(lab, "learner", true);
-        generate(lab, "solution", true);
+        await generate(lab, "learner", true);
+        await generate(lab, "solution", true);
       }
       console.log("Generated the stubs of every lab and solution.");
       return 0;
     case "gen":
-      generate(findLab(command.lab), command.target);
+      await generate(findLab(command.lab), command.target);
       return 0;
     case "check": {
       const lab = findLab(command.lab);

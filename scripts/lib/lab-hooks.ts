@@ -9,9 +9,23 @@ export interface LabHooks {
   /** Builds the lab's server from the code under test, with its services added but not bound. */
   createServer(): grpc.Server;
   /**
+   * Optional: the credentials `serve` binds with (lab 05: TLS from the code
+   * under test); a plaintext port when absent.
+   */
+  serverCredentials?(): grpc.ServerCredentials;
+  /**
    * Runs the lab's client against a server at `address`, printing what it gets.
    * `args` are the options after `client` that the runner does not know
    * (`--room lobby`); resolves with an exit code, or nothing for 0.
    */
   runClientDemo(address: string, print: (line: string) => void, args: string[]): Promise<number | void>;
+}
+
+/**
+ * What the module named by lab.json's optional "setup" exports: work the stub
+ * step does besides protoc (lab 05 writes its certificates). It must be
+ * idempotent; it resolves with one line saying what it did, or nothing.
+ */
+export interface LabSetup {
+  setup(): Promise<string | void>;
 }

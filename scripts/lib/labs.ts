@@ -35,6 +35,11 @@ export interface LabJson {
    */
   learnerFiles: string[];
   steps: StepMeta[];
+  /**
+   * Optional: a module in the lab folder whose `setup()` the stub step runs
+   * after protoc, for what the lab needs besides stubs (lab 05: certificates).
+   */
+  setup?: string;
 }
 
 export interface Lab extends LabJson {

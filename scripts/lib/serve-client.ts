@@ -35,7 +35,9 @@ function fromCheckFailure<T>(work: () => T): T {
 export async function serve(lab: Lab, target: Target, port: number): Promise<void> {
   // grpc-js tells a client only "UNKNOWN" when a handler throws: say here what was thrown, and where.
   installHandlerErrorCapture((message) => console.error(message.charAt(0).toUpperCase() + message.slice(1)));
-  const server = fromCheckFailure(() => loadHooks(lab, target).createServer());
+  const hooks = fromCheckFailure(() => loadHooks(lab, target));
+  const server = fromCheckFailure(() => hooks.createServer());
+  const credentials = fromCheckFailure(() => hooks.serverCredentials?.() ?? grpc.ServerCredentials.createInsecure());
   // Server reflection lets grpcurl, Postman or Evans discover the services.
   const definitions = protoLoader.loadSync(lab.protos.map((p) => path.join(protoDir, p)), { includeDirs: [protoDir] });
   new ReflectionService(definitions).addToServer(server);
@@ -44,7 +46,7 @@ export async function serve(lab: Lab, target: Target, port: number): Promise<voi
   // grpc-js also logs a failed bind; the sentence below says it better.
   if (!process.env.GRPC_VERBOSITY) grpc.setLogVerbosity(grpc.logVerbosity.NONE);
   const boundPort = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, bound) => {
+    server.bindAsync(address, credentials, (error, bound) => {
       if (!error) return resolve(bound);
       if (/EADDRINUSE|address already in use/i.test(error.message)) {
         reject(new UserError(`Port ${port} is in use: stop the other server or pick another port with --port ${port + 1}.`));
@@ -54,7 +56,8 @@ export async function serve(lab: Lab, target: Target, port: number): Promise<voi
     });
   });
   const who = target === "solution" ? "reference solution" : "your server";
-  console.log(`Lab ${lab.number} (${who}) listening on localhost:${boundPort}, with server reflection. Press Ctrl-C to stop.`);
+  const tls = credentials._isSecure() ? " (TLS)" : "";
+  console.log(`Lab ${lab.number} (${who}) listening on localhost:${boundPort}${tls}, with server reflection. Press Ctrl-C to stop.`);
 
   await new Promise<void>((resolve) => {
     const stop = () => {
