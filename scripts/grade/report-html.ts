@@ -38,7 +38,7 @@ export function reportHtml(labs: Lab[], students: StudentResult[], title = "grpc
     `<title>${html(title)}</title>`,
     `<style>${styles}</style></head><body>`,
     `<h1>${html(title)}</h1>`,
-    `<p id="overview">${sorted.length} students, ${labs.length} labs; mean total ${mean.toFixed(1)} / ${max}.</p>`,
+    `<p id="overview">${sorted.length} students, ${labs.length} ${labs.length === 1 ? "lab" : "labs"}; mean total ${mean.toFixed(1)} / ${max}.</p>`,
     "<h2>Students × labs</h2>",
     '<table id="heatmap"><thead><tr><th>Student</th>',
     ...labs.map((l) => `<th title="${html(l.title)}">${html(l.number)}</th>`),
