@@ -113,7 +113,14 @@ function listSubmissions(dir: string): { submissions: Submission[]; skipped: str
   const counts = new Map<string, number>();
   for (const f of found) counts.set(f.name, (counts.get(f.name) ?? 0) + 1);
   // alice/ and alice.zip both: keep both, under their full entry names.
-  const submissions = found.map((f) => ({ student: counts.get(f.name)! > 1 ? path.basename(f.entry) : f.name, entry: f.entry }));
+  const files = new Set<string>();
+  const submissions = found.map((f) => {
+    let student = counts.get(f.name)! > 1 ? path.basename(f.entry) : f.name;
+    // Names that differ only in characters a file name cannot hold get a number.
+    for (let n = 2; files.has(fileNameOf(student)); n++) student = `${f.name}-${n}`;
+    files.add(fileNameOf(student));
+    return { student, entry: f.entry };
+  });
   return { submissions, skipped };
 }
 
@@ -259,7 +266,7 @@ async function run(argv: string[]): Promise<number> {
       },
     }));
   } catch (error) {
-    throw new UserError(`${(error as Error).message.split("\n")[0]} Run \`npm run grade -- --help\` to see the options.`);
+    throw new UserError(`${(error as Error).message.split("\n")[0]!.split(". ")[0]!.replace(/\.?$/, ".")} Run \`npm run grade -- --help\` to see the options.`);
   }
   if (values.help) {
     console.log(usage);

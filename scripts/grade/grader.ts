@@ -15,7 +15,7 @@ import { checkLab } from "../lib/run-checks";
 import { generateStubs, genDir } from "../lib/stubs";
 import type { Differences, Manifest } from "./manifest";
 import { gradeIsolated, type Limits } from "./sandbox";
-import { extractLab, FileProblem, type LabSubmission, locateLabs, openSubmission, tampering } from "./submission";
+import { extractLab, FileProblem, type LabSubmission, locateLabs, maxListedFiles, openSubmission, tampering } from "./submission";
 
 export interface StudentResult {
   version: 1;
@@ -184,6 +184,7 @@ async function gradeStudent(
     const source = openSubmission(submission.entry);
     try {
       const layout = locateLabs(source.paths(), options.labs);
+      if (source.paths().length >= maxListedFiles) notes.push(`the submission has more than ${maxListedFiles} files: only the first ${maxListedFiles} were looked at`);
       extracted = options.labs.map((lab) => extractLab(source, layout, lab));
       tampered = tampering(source, layout, options.pristine);
       if (source.unsafe.length > 0) notes.push(`ignored ${source.unsafe.length} unsafe entries (absolute paths or ".."): ${source.unsafe.slice(0, 3).join(", ")}`);

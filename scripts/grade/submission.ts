@@ -13,6 +13,8 @@ import { ZipArchive, type ZipEntry, ZipError } from "./zip";
 
 /** A learner file larger than this is not source code. */
 export const maxLearnerFileBytes = 512 * 1024;
+/** Files looked at in a submission folder; a clone without node_modules has a few hundred. */
+export const maxListedFiles = 20000;
 const maxProtectedFileBytes = 8 * 1024 * 1024;
 
 /** Why one file of a submission could not be used, as the end of a sentence ("is not a text file"). */
@@ -42,7 +44,7 @@ export class FolderSource implements SubmissionSource {
   }
 
   paths(): string[] {
-    this.listing ??= walkFiles(this.root);
+    this.listing ??= walkFiles(this.root, maxListedFiles);
     return this.listing;
   }
 
@@ -73,7 +75,7 @@ export class ZipSource implements SubmissionSource {
       if (entry.isDirectory) continue;
       const segments = entry.name.split("/");
       if (entry.name.startsWith("/") || /^[A-Za-z]:/.test(entry.name) || segments.includes("..")) this.unsafe.push(entry.name);
-      else if (!segments.some((s) => s === "node_modules" || s === ".git")) this.byName.set(segments.filter((s) => s && s !== ".").join("/"), entry);
+      else if (!segments.some((s) => s === "node_modules" || s === ".git" || s === "__MACOSX")) this.byName.set(segments.filter((s) => s && s !== ".").join("/"), entry);
     }
   }
 
