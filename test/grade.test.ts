@@ -87,7 +87,7 @@ describe("npm run grade", function () {
     fs.writeFileSync(path.join(tampered, "solutions", lab.id, solvedFile), "export {};\n");
 
     const crashing = (first: string) => filesOf(lab, (f) => (f === solvedFile ? `${first}\n${solutionOf(lab, f)}` : solutionOf(lab, f)));
-    folderSubmission(at("exits"), { [lab.id]: crashing("process.exit(0);") }, "clone");
+    folderSubmission(at("exits"), { [lab.id]: crashing('process.stdout.write("x".repeat(5_000_000));\nprocess.exit(0);') }, "clone");
     const throwing = crashing('throw new Error("broken at load");');
     writeZip(at("throws.zip"), Object.entries(throwing).map(([f, data]) => ({ name: `grpc-labs-main/labs/${lab.id}/${f}`, data })));
 
@@ -139,8 +139,10 @@ describe("npm run grade", function () {
     assert.match(fs.readFileSync(path.join(out, "feedback", "tampered.md"), "utf8"), /grading does not use those files/);
   });
 
-  it("turns process.exit() and a throw at load into failed checks with the reason", () => {
+  it("turns megabytes of output, process.exit() and a throw at load into failed checks with the reason", () => {
     const exits = labOf("exits");
+    assert.ok(exits.tests.every((t) => (t.output ?? "").length <= 2100));
+    assert.ok(fs.statSync(path.join(out, "results.json")).size < 1_000_000);
     assert.ok(exits.tests.some((t) => /process\.exit\(\)/.test(t.message ?? "")));
     assert.ok(exits.tests.filter((t) => stepFiles(t.step).includes(solvedFile)).every((t) => t.status === "fail"));
     const throws = labOf("throws");

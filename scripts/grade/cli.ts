@@ -182,7 +182,7 @@ async function gradeClass(options: Options): Promise<number> {
   const max = results[0]?.max_score ?? 0;
   const mean = results.reduce((s, r) => s + r.score, 0) / results.length;
   console.log(
-    `Graded ${results.length} students × ${options.labs.length} ${options.labs.length === 1 ? "lab" : "labs"} in ${elapsed(Date.now() - started)}${reused ? ` (${reused} kept from the earlier run)` : ""}; mean ${mean.toFixed(1)} / ${max}.`,
+    `Graded ${results.length} ${results.length === 1 ? "student" : "students"} × ${options.labs.length} ${options.labs.length === 1 ? "lab" : "labs"} in ${elapsed(Date.now() - started)}${reused ? ` (${reused} kept from the earlier run)` : ""}; mean ${mean.toFixed(1)} / ${max}.`,
   );
   for (const r of results) {
     const troubles = r.labs.filter(labTrouble).map((l) => `lab ${l.number}: ${labTrouble(l)}`);

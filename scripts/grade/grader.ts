@@ -73,10 +73,20 @@ function bounded(result: LabResult): LabResult {
   return {
     ...result,
     message: result.message === null ? null : cut(result.message, messageLimit),
-    tests: result.tests.map((t) => ({ ...t, message: t.message === null ? null : cut(t.message, messageLimit), output: t.output === null ? null : cut(t.output, 2000) })),
+    tests: result.tests.map((t) => ({ ...t, message: t.message === null ? null : cut(t.message, messageLimit), output: t.output === null ? null : cut(t.output, 2100) })),
     type_errors: result.type_errors.slice(0, 20).map((e) => ({ ...e, message: cut(e.message, 500) })),
     warnings: result.warnings.slice(0, 20).map((w) => cut(w, messageLimit)),
   };
+}
+
+const outOfMemory = /Reached heap limit|heap out of memory/;
+
+/** A check process killed by V8's heap limit (--memory) says so, instead of "ended (SIGABRT)". */
+function namingMemory(result: LabResult, limits: Limits): LabResult {
+  const tests = result.tests.map((t): CheckResult =>
+    t.status === "fail" && outOfMemory.test(t.output ?? "") ? { ...t, message: `ran out of memory: the code used more than ${limits.memoryMb} MB during this check` } : t,
+  );
+  return { ...result, tests };
 }
 
 /** A result for a lab whose checks did not run (or did not finish): every check fails with the reason. */
@@ -222,7 +232,7 @@ async function gradeStudent(
         report();
       }
     });
-    const result = outcome.kind === "result" ? bounded(outcome.result) : synthesized(lab, plan, outcome.message);
+    const result = outcome.kind === "result" ? bounded(namingMemory(outcome.result, options.limits)) : synthesized(lab, plan, outcome.message);
     return withProblems(lab, result, part.problems, warnings);
   });
   const labs = await Promise.all(jobs);
