@@ -2,9 +2,10 @@
  * Grades one lab of one submission in isolation: a fresh temporary tree that
  * holds only the instructor's tsconfig, fresh stubs and the learner files, and
  * a child process (check-one.ts) in its own process group, with a time limit,
- * a heap limit and capped output. The whole group is killed when the child is
- * done or out of time, so an endless loop, process.exit(), a crash, a server
- * left open or spawned processes end there, and the tree is removed.
+ * a heap limit, capped output and a minimal environment. The whole group is
+ * killed when the child is done or out of time, so an endless loop,
+ * process.exit(), a crash, a server left open or spawned processes end
+ * there, and the tree is removed.
  * Not a security sandbox: the code runs as the instructor's user (see
  * docs/instructor-guide.md).
  */
@@ -25,6 +26,14 @@ export interface Limits {
 export type Outcome = { kind: "result"; result: LabResult } | { kind: "failure"; message: string };
 
 const stderrLimit = 16 * 1024;
+/** What the checked code may see of the grader's environment: no tokens or credentials. */
+const passedEnv = ["PATH", "Path", "PATHEXT", "SystemRoot", "SYSTEMROOT", "windir", "ComSpec", "TEMP", "TMP", "TMPDIR", "HOME", "USERPROFILE", "LANG", "LC_ALL", "TZ", "NO_COLOR"];
+
+function childEnv(limits: Limits): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const name of passedEnv) if (process.env[name] !== undefined) env[name] = process.env[name];
+  return { ...env, NODE_OPTIONS: `--max-old-space-size=${limits.memoryMb}` };
+}
 const running = new Set<number>();
 
 /** Kills a child and everything it started. */
@@ -91,7 +100,7 @@ export async function gradeIsolated(lab: Lab, files: Map<string, Buffer>, stubs:
       detached: process.platform !== "win32",
       windowsHide: true,
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --max-old-space-size=${limits.memoryMb}`.trim() },
+      env: childEnv(limits),
     });
     if (child.pid !== undefined) running.add(child.pid);
     let stderr = "";
