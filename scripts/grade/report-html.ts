@@ -1,7 +1,7 @@
 /**
  * The class report: one self-contained HTML file (inline CSS, no script, no
- * network) that opens offline. A student x lab heat map, then, per check, the
- * share of the class that passed it: which ideas the class struggles with.
+ * network) that opens offline. A student x lab heat map, the checks fewest
+ * students passed, then, per check, the share of the class that passed it.
  */
 import type { Lab } from "../lib/labs";
 import type { StudentResult } from "./grader";
@@ -63,17 +63,31 @@ export function reportHtml(labs: Lab[], students: StudentResult[], title = "grpc
     const fraction = student.max_score === 0 ? 0 : student.score / student.max_score;
     out.push(`<td class="total" style="background: ${heat(fraction)}">${student.score} / ${student.max_score}</td></tr>`);
   }
-  out.push("</tbody></table>", "<h2>Share of the class that passed each check</h2>");
-  for (const lab of labs) {
+  out.push("</tbody></table>");
+  const shares = labs.map((lab) => {
     const results = sorted.flatMap((s) => s.labs.filter((l) => l.lab === lab.id));
-    const checks = results[0]?.tests ?? [];
-    out.push(`<h3>Lab ${html(lab.number)} · ${html(lab.title)}</h3>`, `<table class="checks" data-lab="${lab.id}"><thead><tr><th>Step</th><th>Check</th><th>Passed</th></tr></thead><tbody>`);
-    for (const check of checks) {
+    return (results[0]?.tests ?? []).map((check) => {
       const passed = results.filter((r) => r.tests.some((t) => t.id === check.id && t.status === "pass")).length;
-      const share = results.length === 0 ? 0 : Math.round((100 * passed) / results.length);
+      return { lab, check, passed, of: results.length, share: results.length === 0 ? 0 : Math.round((100 * passed) / results.length) };
+    });
+  });
+  const hardest = shares
+    .flat()
+    .filter((s) => s.share < 100)
+    .sort((a, b) => a.share - b.share || a.lab.id.localeCompare(b.lab.id))
+    .slice(0, 5);
+  if (hardest.length > 0) {
+    out.push('<h2>What the class struggles with</h2><ol id="hardest">');
+    for (const h of hardest) out.push(`<li>${h.share}% passed: lab ${html(h.lab.number)}, step ${h.check.step}, ${html(h.check.name)}</li>`);
+    out.push("</ol>");
+  }
+  out.push("<h2>Share of the class that passed each check</h2>");
+  for (const [index, lab] of labs.entries()) {
+    out.push(`<h3>Lab ${html(lab.number)} · ${html(lab.title)}</h3>`, `<table class="checks" data-lab="${lab.id}"><thead><tr><th>Step</th><th>Check</th><th>Passed</th></tr></thead><tbody>`);
+    for (const { check, passed, of: total, share } of shares[index]!) {
       out.push(
         `<tr data-check="${html(check.id)}" data-share="${share}"><td>${check.step}</td><td>${html(check.name)}</td>`,
-        `<td><span class="bar"><span style="width: ${share}%"></span></span>${share}% <span class="muted">(${passed} / ${results.length})</span></td></tr>`,
+        `<td><span class="bar"><span style="width: ${share}%"></span></span>${share}% <span class="muted">(${passed} / ${total})</span></td></tr>`,
       );
     }
     out.push("</tbody></table>");

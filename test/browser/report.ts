@@ -80,8 +80,9 @@ async function main(): Promise<void> {
     assert.ok(Math.abs(inner / outer - 0.67) < 0.02, `the bar is ${inner} of ${outer} px`);
     const last = page.locator(`table.checks[data-lab="${labs[0]!.id}"] tr[data-check="${checkId(labs[0]!.steps.length, "second")}"]`);
     assert.match(await last.innerText(), /33%\s*\(1 \/ 3\)/);
+    assert.match(await page.locator("#hardest li").first().innerText(), /^33% passed: lab \d+, step 1, second/);
     if (process.env.REPORT_SCREENSHOT) await page.screenshot({ path: process.env.REPORT_SCREENSHOT, fullPage: true });
-    console.log(`report.html renders in ${await browser.version()}: heat map of ${await rows.count()} students × ${labs.length} labs, check shares as bars.`);
+    console.log(`report.html renders in ${await browser.version()}: heat map of ${await rows.count()} students × ${labs.length} lab(s), check shares as bars.`);
   } finally {
     await browser.close();
     fs.rmSync(dir, { recursive: true, force: true });
