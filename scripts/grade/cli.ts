@@ -98,13 +98,14 @@ function integrityOf(): Integrity {
 }
 
 /** The entries of a submissions folder: one folder or .zip a student. */
-function listSubmissions(dir: string): { submissions: Submission[]; skipped: string[] } {
+function listSubmissions(dir: string, out: string): { submissions: Submission[]; skipped: string[] } {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UserError(`--submissions ${dir} is not a folder.`);
   const skipped: string[] = [];
   const found: Array<{ name: string; entry: string }> = [];
   for (const name of fs.readdirSync(dir).sort()) {
-    if (name.startsWith(".")) continue;
     const entry = path.join(dir, name);
+    // Hidden files, and the output folder when it is inside the submissions folder, are no student.
+    if (name.startsWith(".") || entry === out) continue;
     const stat = fs.statSync(entry, { throwIfNoEntry: false });
     if (stat?.isDirectory()) found.push({ name, entry });
     else if (stat?.isFile() && /\.zip$/i.test(name)) found.push({ name: name.replace(/\.zip$/i, ""), entry });
@@ -137,7 +138,7 @@ async function gradeClass(options: Options): Promise<number> {
   const source = path.resolve(options.submissions!);
   if (!options.out) throw new UserError("Say where the results go: --out DIR2.");
   const out = path.resolve(options.out);
-  const { submissions, skipped } = listSubmissions(source);
+  const { submissions, skipped } = listSubmissions(source, out);
   if (submissions.length === 0) throw new UserError(`${source} holds no student folder or .zip file.`);
   const integrity = integrityOf();
   if (!integrity.pristine) console.error(`Note: ${integrityLine(integrity)} Students are graded with this workspace's files as they are.`);
