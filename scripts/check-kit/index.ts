@@ -1,8 +1,7 @@
 /** Helpers for writing lab checks; see docs/architecture.md ("Writing checks"). */
 export { watchAnswers } from "./answers";
 export { CheckFailure, expectEqual, expectTrue, within } from "./assert";
-export { expectCode, serverStreamOutcome, type StreamOutcome, unaryOutcome, type UnaryOutcome } from "./outcomes";
-export { type CallOutcome, expectStatus, unaryOutcome } from "./outcome";
+export { type CallOutcome, expectCallError, expectCode, expectNames, serverStreamOutcome, type StreamOutcome, unaryOutcome } from "./outcome";
 export { track } from "./resources";
 export {
   bidiStreamCall,
@@ -19,6 +18,5 @@ export { tcpProxy, type TcpProxy } from "./proxy";
 export { readRichStatus, type RichStatus, richStatusMetadata, type StatusDetail, statusDetailsKey } from "./rich-status";
 export { step } from "./steps";
 export { exportedFunction, loadTarget } from "./target";
-export { expectCallError, expectNames, unaryOutcome } from "./call-error";
 export { expectDeadline, expectRejectsWith, noteDeadline, type Recording, record, serviceError } from "./recording";
 export { readStream } from "./stream-reader";

@@ -5,7 +5,7 @@
  * TLS the check sets up, so each step stands on its own.
  */
 import * as grpc from "@grpc/grpc-js";
-import { expectEqual, expectStatus, expectTrue, referenceClient, step, unaryOutcome } from "../../../scripts/check-kit";
+import { expectEqual, expectCode, expectTrue, referenceClient, step, unaryOutcome } from "../../../scripts/check-kit";
 import {
   authConfig,
   badTokens,
@@ -31,13 +31,13 @@ const nodeCrypto = require("node:crypto") as typeof import("node:crypto");
 step(2, () => {
   it("serves TLS with its certificate: a client that trusts the lab CA gets an answer", async () => {
     const address = await certificateEchoServer(await learnerServerCredentials(false));
-    expectStatus(await unaryOutcome(await tlsClient(address), "whoAmI", {}), OK, "WhoAmI over TLS, from a client that trusts the lab CA");
+    expectCode(await unaryOutcome(await tlsClient(address), "whoAmI", {}), OK, "WhoAmI over TLS, from a client that trusts the lab CA");
   });
 
   it("refuses plaintext: a client without TLS gets no answer", async () => {
     const address = await certificateEchoServer(await learnerServerCredentials(false));
     const plaintext = referenceClient(proto, service, address);
-    expectStatus(await unaryOutcome(plaintext, "whoAmI", {}), UNAVAILABLE, "WhoAmI in plaintext to the TLS port");
+    expectCode(await unaryOutcome(plaintext, "whoAmI", {}), UNAVAILABLE, "WhoAmI in plaintext to the TLS port");
   });
 });
 
@@ -46,22 +46,22 @@ step(3, () => {
     const { alice } = await getFixtures();
     const address = await certificateEchoServer(await learnerServerCredentials(true));
     const outcome = await unaryOutcome<Caller>(await tlsClient(address, alice), "whoAmI", {});
-    expectStatus(outcome, OK, "WhoAmI from alice, whose certificate comes from the lab CA");
+    expectCode(outcome, OK, "WhoAmI from alice, whose certificate comes from the lab CA");
     expectEqual(outcome.response?.subject, "alice", "the client certificate the server saw (its common name)");
   });
 
   it("refuses a client with no certificate", async () => {
     const { alice } = await getFixtures();
     const address = await certificateEchoServer(await learnerServerCredentials(true));
-    expectStatus(await unaryOutcome(await tlsClient(address, alice), "whoAmI", {}), OK, "WhoAmI from alice, with a certificate");
-    expectStatus(await unaryOutcome(await tlsClient(address), "whoAmI", {}), UNAVAILABLE, "WhoAmI from a TLS client with no certificate");
+    expectCode(await unaryOutcome(await tlsClient(address, alice), "whoAmI", {}), OK, "WhoAmI from alice, with a certificate");
+    expectCode(await unaryOutcome(await tlsClient(address), "whoAmI", {}), UNAVAILABLE, "WhoAmI from a TLS client with no certificate");
   });
 
   it("refuses a client certificate from another CA", async () => {
     const { alice, mallory } = await getFixtures();
     const address = await certificateEchoServer(await learnerServerCredentials(true));
-    expectStatus(await unaryOutcome(await tlsClient(address, alice), "whoAmI", {}), OK, "WhoAmI from alice, with a certificate");
-    expectStatus(await unaryOutcome(await tlsClient(address, mallory), "whoAmI", {}), UNAVAILABLE, "WhoAmI from mallory, whose certificate comes from another CA");
+    expectCode(await unaryOutcome(await tlsClient(address, alice), "whoAmI", {}), OK, "WhoAmI from alice, with a certificate");
+    expectCode(await unaryOutcome(await tlsClient(address, mallory), "whoAmI", {}), UNAVAILABLE, "WhoAmI from mallory, whose certificate comes from another CA");
   });
 });
 
@@ -71,14 +71,14 @@ step(4, () => {
     const address = await learnerVault(await authConfig(), true);
     for (const [name, certificate] of [["alice", alice], ["bob", bob]] as const) {
       const outcome = await unaryOutcome<Caller>(await tlsClient(address, certificate), "whoAmI", {});
-      expectStatus(outcome, OK, `WhoAmI from ${name}'s certificate`);
+      expectCode(outcome, OK, `WhoAmI from ${name}'s certificate`);
       expectEqual(outcome.response, { subject: name, roles: [], method: "mtls" }, `WhoAmI from ${name}'s certificate`);
     }
   });
 
   it("refuses a caller with no certificate, token or API key with UNAUTHENTICATED", async () => {
     const address = await learnerVault(await authConfig());
-    expectStatus(await unaryOutcome(await tlsClient(address), "whoAmI", {}), UNAUTHENTICATED, "WhoAmI over TLS with no credentials");
+    expectCode(await unaryOutcome(await tlsClient(address), "whoAmI", {}), UNAUTHENTICATED, "WhoAmI over TLS with no credentials");
   });
 
   it("ignores a caller header that the client sends itself", async () => {
@@ -87,7 +87,7 @@ step(4, () => {
     const forged = new grpc.Metadata();
     forged.set(callerHeader, JSON.stringify({ subject: "admin", roles: ["reader"], method: "jwt" }));
     const outcome = await unaryOutcome<Caller>(await tlsClient(address, alice), "whoAmI", {}, forged);
-    expectStatus(outcome, OK, `WhoAmI from alice with a forged ${callerHeader} header`);
+    expectCode(outcome, OK, `WhoAmI from alice with a forged ${callerHeader} header`);
     expectEqual(outcome.response?.subject, "alice", `the caller WhoAmI answered when alice also sent a forged ${callerHeader} header`);
   });
 });
@@ -97,7 +97,7 @@ step(5, () => {
     const address = await learnerVault(await authConfig());
     const token = await signToken(claims({ sub: "carol", roles: ["reader", "auditor"] }));
     const outcome = await unaryOutcome<Caller>(await tlsClient(address), "whoAmI", {}, bearerMetadata(`Bearer ${token}`));
-    expectStatus(outcome, OK, "WhoAmI with a valid token");
+    expectCode(outcome, OK, "WhoAmI with a valid token");
     expectEqual(outcome.response, { subject: "carol", roles: ["reader", "auditor"], method: "jwt" }, "WhoAmI with a valid token for carol");
   });
 
@@ -120,7 +120,7 @@ step(5, () => {
       const authorization = (await badTokens())[attack];
       expectTrue(authorization !== undefined, `the check has no token for "${attack}"`);
       const address = await learnerVault(await authConfig());
-      expectStatus(await unaryOutcome(await tlsClient(address), "whoAmI", {}, bearerMetadata(authorization!)), UNAUTHENTICATED, `WhoAmI with ${attack}`);
+      expectCode(await unaryOutcome(await tlsClient(address), "whoAmI", {}, bearerMetadata(authorization!)), UNAUTHENTICATED, `WhoAmI with ${attack}`);
     });
   }
 });
@@ -131,7 +131,7 @@ step(6, () => {
     const address = await learnerVault(config);
     const token = await signToken(claims({ roles: ["reader"] }));
     const outcome = await unaryOutcome<Secret>(await tlsClient(address), "getSecret", { name: "db-password" }, bearerMetadata(`Bearer ${token}`));
-    expectStatus(outcome, OK, 'GetSecret("db-password") with the role "reader"');
+    expectCode(outcome, OK, 'GetSecret("db-password") with the role "reader"');
     expectEqual(outcome.response, { name: "db-password", value: config.secrets["db-password"]! }, 'GetSecret("db-password")');
   });
 
@@ -139,13 +139,13 @@ step(6, () => {
     const address = await learnerVault(await authConfig());
     const token = await signToken(claims({ roles: ["auditor"] }));
     const outcome = await unaryOutcome(await tlsClient(address), "getSecret", { name: "db-password" }, bearerMetadata(`Bearer ${token}`));
-    expectStatus(outcome, PERMISSION_DENIED, 'GetSecret with a valid token whose roles are ["auditor"]');
+    expectCode(outcome, PERMISSION_DENIED, 'GetSecret with a valid token whose roles are ["auditor"]');
   });
 
   it("still answers WhoAmI, which needs no role, to a token without roles", async () => {
     const address = await learnerVault(await authConfig());
     const token = await signToken(claims({ roles: [] }));
-    expectStatus(await unaryOutcome(await tlsClient(address), "whoAmI", {}, bearerMetadata(`Bearer ${token}`)), OK, "WhoAmI with a valid token and no roles");
+    expectCode(await unaryOutcome(await tlsClient(address), "whoAmI", {}, bearerMetadata(`Bearer ${token}`)), OK, "WhoAmI with a valid token and no roles");
   });
 });
 
@@ -160,7 +160,7 @@ step(7, () => {
     const config = await authConfig();
     const address = await learnerVault(config);
     const outcome = await unaryOutcome<Caller>(await tlsClient(address), "whoAmI", {}, apiKeyMetadata(config.apiKeys[0]!.key));
-    expectStatus(outcome, OK, "WhoAmI with a valid API key");
+    expectCode(outcome, OK, "WhoAmI with a valid API key");
     expectEqual(outcome.response, { subject: "ci-bot", roles: ["reader"], method: "api-key" }, "WhoAmI with ci-bot's API key");
   });
 
@@ -170,7 +170,7 @@ step(7, () => {
     const key = config.apiKeys[0]!.key;
     const wrong = { "a wrong key of the same length": `${key.slice(0, -1)}${key.endsWith("A") ? "B" : "A"}`, "a shorter key": key.slice(0, 8), "an empty key": "" };
     for (const [what, guess] of Object.entries(wrong)) {
-      expectStatus(await unaryOutcome(await tlsClient(address), "whoAmI", {}, apiKeyMetadata(guess)), UNAUTHENTICATED, `WhoAmI with ${what}`);
+      expectCode(await unaryOutcome(await tlsClient(address), "whoAmI", {}, apiKeyMetadata(guess)), UNAUTHENTICATED, `WhoAmI with ${what}`);
     }
   });
 
