@@ -1,5 +1,8 @@
 /** Helpers for writing lab checks; see docs/architecture.md ("Writing checks"). */
 export { CheckFailure, expectEqual, expectTrue, within } from "./assert";
+export { unusedAddress } from "./network";
+export { openServerStream, type OpenStream } from "./open-stream";
+export { reflectedFiles, reflectedServices } from "./reflection";
 export { track } from "./resources";
 export {
   bidiStreamCall,
