@@ -1,5 +1,4 @@
-import { fromBinary } from "@bufbuild/protobuf";
-import { type FileDescriptorProto, FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
+import type { FileDescriptorProto } from "@bufbuild/protobuf/wkt";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import * as path from "node:path";
@@ -50,5 +49,7 @@ export async function reflectedFiles(address: string, symbol: string): Promise<F
   if (!response.fileDescriptorResponse) {
     throw new CheckFailure(`reflection knows no file for ${symbol}: ${response.errorResponse?.errorMessage ?? "no answer"}`);
   }
+  // Loaded here, not up front: only the checks that read descriptors pay for it.
+  const [{ fromBinary }, { FileDescriptorProtoSchema }] = await Promise.all([import("@bufbuild/protobuf"), import("@bufbuild/protobuf/wkt")]);
   return response.fileDescriptorResponse.fileDescriptorProto.map((bytes) => fromBinary(FileDescriptorProtoSchema, bytes));
 }
