@@ -2,6 +2,9 @@
 export { watchAnswers } from "./answers";
 export { CheckFailure, expectEqual, expectTrue, within } from "./assert";
 export { type CallOutcome, expectCallError, expectCode, expectNames, serverStreamOutcome, type StreamOutcome, unaryOutcome } from "./outcome";
+export { unusedAddress } from "./network";
+export { openServerStream, type OpenStream } from "./open-stream";
+export { reflectedFiles, reflectedServices } from "./reflection";
 export { track } from "./resources";
 export {
   bidiStreamCall,

@@ -19,6 +19,14 @@ export interface LabHooks {
    * (`--room lobby`); resolves with an exit code, or nothing for 0.
    */
   runClientDemo(address: string, print: (line: string) => void, args: string[]): Promise<number | void>;
+  /**
+   * Optional: how `serve` stops the server on Ctrl-C (SIGINT) or SIGTERM.
+   * Without it, `serve` lets calls in flight finish for up to 2 s, then
+   * force-closes the rest.
+   */
+  shutdown?(server: grpc.Server): Promise<void>;
+  /** Optional: true when createServer's server adds server reflection itself, so `serve` adds none. */
+  addsReflection?: boolean;
 }
 
 /**

@@ -38,9 +38,11 @@ export async function serve(lab: Lab, target: Target, port: number): Promise<voi
   const hooks = fromCheckFailure(() => loadHooks(lab, target));
   const server = fromCheckFailure(() => hooks.createServer());
   const credentials = fromCheckFailure(() => hooks.serverCredentials?.() ?? grpc.ServerCredentials.createInsecure());
-  // Server reflection lets grpcurl, Postman or Evans discover the services.
-  const definitions = protoLoader.loadSync(lab.protos.map((p) => path.join(protoDir, p)), { includeDirs: [protoDir] });
-  new ReflectionService(definitions).addToServer(server);
+  if (!hooks.addsReflection) {
+    // Server reflection lets grpcurl, Postman or Evans discover the services.
+    const definitions = protoLoader.loadSync(lab.protos.map((p) => path.join(protoDir, p)), { includeDirs: [protoDir] });
+    new ReflectionService(definitions).addToServer(server);
+  }
 
   const address = `localhost:${port}`;
   // grpc-js also logs a failed bind; the sentence below says it better.
@@ -57,10 +59,20 @@ export async function serve(lab: Lab, target: Target, port: number): Promise<voi
   });
   const who = target === "solution" ? "reference solution" : "your server";
   const tls = credentials._isSecure() ? " (TLS)" : "";
-  console.log(`Lab ${lab.number} (${who}) listening on localhost:${boundPort}${tls}, with server reflection. Press Ctrl-C to stop.`);
+  const reflection = hooks.addsReflection ? "" : ", with server reflection";
+  console.log(`Lab ${lab.number} (${who}) listening on localhost:${boundPort}${tls}${reflection}. Press Ctrl-C to stop.`);
 
   await new Promise<void>((resolve) => {
     const stop = () => {
+      if (hooks.shutdown) {
+        // The lab's own shutdown; if it fails, close at once. A second Ctrl-C kills the process.
+        hooks.shutdown(server).then(resolve, (error: unknown) => {
+          console.error(`The server's shutdown failed: ${error instanceof Error ? error.message : String(error)}; closing it now.`);
+          server.forceShutdown();
+          resolve();
+        });
+        return;
+      }
       // Let calls in flight finish, but never wait more than two seconds.
       const force = setTimeout(() => server.forceShutdown(), 2000);
       server.tryShutdown(() => {

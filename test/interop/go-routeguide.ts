@@ -109,8 +109,9 @@ function checkGoClientOutput(out: string): string[] {
 // ---------------------------------------------------------------------------
 // Processes. Each runs in its own process group, so stopping it also stops
 // anything it spawned. Every process started is remembered and stopped.
+// Exported for the other interop tests (go-health.ts).
 // ---------------------------------------------------------------------------
-interface Proc {
+export interface Proc {
   label: string;
   child: ChildProcess;
   output: () => string;
@@ -120,7 +121,7 @@ interface Proc {
 
 let started: Proc[] = [];
 
-function start(label: string, cmd: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Proc {
+export function start(label: string, cmd: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Proc {
   const child = spawn(cmd, args, { ...options, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   child.stdout?.on("data", (chunk) => (out += chunk));
@@ -138,7 +139,7 @@ function start(label: string, cmd: string, args: string[], options: { cwd?: stri
   return proc;
 }
 
-function signalGroup(proc: Proc, signal: NodeJS.Signals): void {
+export function signalGroup(proc: Proc, signal: NodeJS.Signals): void {
   if (proc.child.pid === undefined) return;
   try {
     process.kill(-proc.child.pid, signal);
@@ -147,7 +148,7 @@ function signalGroup(proc: Proc, signal: NodeJS.Signals): void {
   }
 }
 
-async function stop(proc: Proc): Promise<void> {
+export async function stop(proc: Proc): Promise<void> {
   if (proc.running()) {
     signalGroup(proc, "SIGTERM");
     await withTimeout(proc.closed, KILL_GRACE, "").catch(() => undefined);
@@ -157,7 +158,7 @@ async function stop(proc: Proc): Promise<void> {
 }
 
 /** Waits for a process to end by itself; returns its exit code. */
-async function finish(proc: Proc, ms: number): Promise<number | null> {
+export async function finish(proc: Proc, ms: number): Promise<number | null> {
   try {
     return await withTimeout(proc.closed, ms, `${proc.label} did not finish`);
   } finally {
@@ -165,7 +166,7 @@ async function finish(proc: Proc, ms: number): Promise<number | null> {
   }
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${what} (timed out after ${ms / SECOND}s)`)), ms);
@@ -176,7 +177,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls `ready` until it holds; fails early if `proc` exits meanwhile. */
-async function waitUntil(what: string, proc: Proc, ready: () => boolean | Promise<boolean>): Promise<void> {
+export async function waitUntil(what: string, proc: Proc, ready: () => boolean | Promise<boolean>): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT;
   while (!(await ready())) {
     if (!proc.running()) throw new Error(`${proc.label} exited before ${what}`);
@@ -185,7 +186,7 @@ async function waitUntil(what: string, proc: Proc, ready: () => boolean | Promis
   }
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once("error", reject);
@@ -196,7 +197,7 @@ function freePort(): Promise<number> {
   });
 }
 
-function canConnect(port: number): Promise<boolean> {
+export function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect(port, "127.0.0.1");
     socket.once("connect", () => {
@@ -279,7 +280,7 @@ async function ourClientToGoServer(bin: string): Promise<string[]> {
   }
 }
 
-function printOutputs(procs: Proc[]): void {
+export function printOutputs(procs: Proc[]): void {
   for (const proc of procs) {
     const output = proc.output().trimEnd();
     console.log(`      --- ${proc.label}: ${output ? "last 40 lines of output" : "no output"} ---`);

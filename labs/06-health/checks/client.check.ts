@@ -1,0 +1,180 @@
+/**
+ * Lab 06, steps 6 and 7: the learner's probe and watcher, against health
+ * servers the checks write, which record what the client asked and answer
+ * what the check decides.
+ */
+import * as grpc from "@grpc/grpc-js";
+import { randomUUID } from "node:crypto";
+import { CheckFailure, expectEqual, expectTrue, referenceServer, step, unusedAddress, within } from "../../../scripts/check-kit";
+import { exitCodes, healthProto, healthService, type HealthResponse, jobService, jobsProto, learnerClientModule, type ProbeResult, watchController } from "./health";
+
+type Check = grpc.handleUnaryCall<{ service: string }, HealthResponse>;
+type Watch = grpc.handleServerStreamingCall<{ service: string }, HealthResponse>;
+
+/** A health server whose Check and Watch the check writes; the other methods answer UNIMPLEMENTED. */
+function healthServer(handlers: { check?: Check; watch?: Watch }): Promise<string> {
+  return referenceServer(healthProto, healthService, handlers as grpc.UntypedServiceImplementation);
+}
+
+/** A service name the learner's code cannot guess. */
+const someService = () => `probe.v1.Service${randomUUID().slice(0, 8)}`;
+
+const timeouts = { connectTimeoutMs: 500, rpcTimeoutMs: 500 };
+
+/** Runs the learner's probe, allowing for its timeouts and a slow machine. */
+function runProbe(address: string, service: string): Promise<ProbeResult> {
+  return within(learnerClientModule().probe(address, { service, ...timeouts }), 2500, "probe()");
+}
+
+function expectExit(result: ProbeResult, expected: number, situation: string): void {
+  expectEqual(result.exitCode, expected, `probe()'s exit code when ${situation}`);
+}
+
+/** Answers Check with `status`, recording the request and whether it had a deadline. */
+function answering(status: HealthResponse["status"], seen: { service?: string; deadline?: number }): Check {
+  return (call, callback) => {
+    seen.service = call.request.service;
+    const deadline = call.getDeadline();
+    seen.deadline = deadline instanceof Date ? deadline.getTime() : deadline;
+    callback(null, { status });
+  };
+}
+
+step(6, () => {
+  it("exits 0 for SERVING, asking about the service it was given, with a deadline", async () => {
+    const seen: { service?: string; deadline?: number } = {};
+    const service = someService();
+    const result = await runProbe(await healthServer({ check: answering("SERVING", seen) }), service);
+    expectEqual(seen.service, service, "the service named in the Check request");
+    expectTrue(Number.isFinite(seen.deadline), "Check was called without a deadline: pass { deadline } in the call options, or a hung server hangs the probe");
+    expectExit(result, exitCodes.serving, "the service is SERVING");
+  });
+
+  it("exits 4 for NOT_SERVING and for UNKNOWN", async () => {
+    for (const status of ["NOT_SERVING", "UNKNOWN"] as const) {
+      const result = await runProbe(await healthServer({ check: answering(status, {}) }), someService());
+      expectExit(result, exitCodes.unhealthy, `the server answers ${status}`);
+    }
+  });
+
+  it("exits 3 when Check fails: NOT_FOUND for an unknown service, UNIMPLEMENTED with no health service", async () => {
+    const notFound = await healthServer({ check: (_call, callback) => callback({ code: grpc.status.NOT_FOUND, details: "unknown service" }) });
+    expectExit(await runProbe(notFound, someService()), exitCodes.rpcFailure, "Check fails with NOT_FOUND");
+    const noHealth = await referenceServer(jobsProto, jobService, {});
+    expectExit(await runProbe(noHealth, ""), exitCodes.rpcFailure, "the server has no health service (UNIMPLEMENTED)");
+  });
+
+  it("exits 3 when the server does not answer within the RPC timeout", async () => {
+    const silent = await healthServer({ check: () => {} });
+    expectExit(await runProbe(silent, ""), exitCodes.rpcFailure, `Check gets no answer within rpcTimeoutMs (${timeouts.rpcTimeoutMs} ms)`);
+  });
+
+  it("exits 2 when nothing listens at the address", async () => {
+    expectExit(await runProbe(await unusedAddress(), ""), exitCodes.connectionFailure, "no server listens at the address");
+  });
+});
+
+step(7, () => {
+  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  /** Starts the learner's watcher; `reports` fills with what it reports. */
+  function watch(address: string, service: string) {
+    const reports: string[] = [];
+    const controller = watchController();
+    let outcome: { error?: unknown } | undefined;
+    const done = learnerClientModule().watchHealth(address, service, (status) => reports.push(status), controller.signal);
+    done.then(
+      () => (outcome = {}),
+      (error: unknown) => (outcome = { error }),
+    );
+    return { reports, controller, done, settled: () => outcome };
+  }
+
+  /** Waits until the watcher has reported `count` statuses; fails early if it settles first. */
+  async function reported(watcher: ReturnType<typeof watch>, count: number, ms: number): Promise<string[]> {
+    const until = Date.now() + ms;
+    while (watcher.reports.length < count && Date.now() < until) {
+      const outcome = watcher.settled();
+      if (outcome && "error" in outcome) {
+        const { code, message } = outcome.error as { code?: unknown; message?: string };
+        if (typeof code !== "number") throw outcome.error; // the learner's own error, shown where it was thrown
+        throw new CheckFailure(`watchHealth() rejected with ${grpc.status[code]} after reporting ${JSON.stringify(watcher.reports)}: ${message}`);
+      }
+      if (outcome) throw new CheckFailure(`watchHealth() resolved after reporting ${JSON.stringify(watcher.reports)}, before its signal aborted`);
+      await pause(20);
+    }
+    if (watcher.reports.length < count) throw new CheckFailure(`watchHealth() should have reported ${count} status${count === 1 ? "" : "es"} within ${ms / 1000} s, got ${JSON.stringify(watcher.reports)}`);
+    return watcher.reports;
+  }
+
+  it("reports each change of status, in order, for the service it was given", async () => {
+    const service = someService();
+    let asked: string | undefined;
+    const address = await healthServer({
+      watch(call) {
+        asked = call.request.service;
+        // grpc-health-check repeats a status on every setStatus: only changes are news.
+        for (const status of ["SERVING", "SERVING", "NOT_SERVING", "NOT_SERVING", "SERVING"] as const) call.write({ status });
+      },
+    });
+    const watcher = watch(address, service);
+    await reported(watcher, 3, 2000);
+    await pause(100); // room for a wrong extra report
+    expectEqual(asked, service, "the service named in the Watch request");
+    expectEqual(watcher.reports, ["SERVING", "NOT_SERVING", "SERVING"], "what watchHealth() reported for SERVING, SERVING, NOT_SERVING, NOT_SERVING, SERVING");
+  });
+
+  it("reports SERVICE_UNKNOWN for a service the server does not know", async () => {
+    const address = await healthServer({ watch: (call) => call.write({ status: "SERVICE_UNKNOWN" }) });
+    expectEqual(await reported(watch(address, someService()), 1, 2000), ["SERVICE_UNKNOWN"], "what watchHealth() reported");
+  });
+
+  it("watches again after the stream fails, and reports the status it then gets", async () => {
+    let calls = 0;
+    const address = await healthServer({
+      watch(call) {
+        calls++;
+        if (calls === 1) {
+          call.write({ status: "SERVING" });
+          setTimeout(() => call.emit("error", { code: grpc.status.UNAVAILABLE, details: "the server restarts" }), 20);
+        } else {
+          call.write({ status: "NOT_SERVING" });
+        }
+      },
+    });
+    expectEqual(await reported(watch(address, ""), 2, 3000), ["SERVING", "NOT_SERVING"], "what watchHealth() reported across a failed stream");
+    expectEqual(calls, 2, "Watch calls the server received");
+  });
+
+  it("rejects with UNIMPLEMENTED, without retrying, when the server has no health service", async () => {
+    const address = await referenceServer(jobsProto, jobService, {});
+    const { done } = watch(address, "");
+    try {
+      await within(done, 2000, "watchHealth() against a server with no health service");
+    } catch (error) {
+      if (error instanceof CheckFailure) throw error;
+      const { code, message } = error as { code?: unknown; message?: string };
+      if (typeof code !== "number") throw new CheckFailure(`watchHealth() rejected with an error that has no gRPC code (${message}): reject with the Watch call's own error`);
+      expectEqual(grpc.status[code], "UNIMPLEMENTED", "the code of the error watchHealth() rejected with");
+      return;
+    }
+    throw new CheckFailure("watchHealth() resolved against a server with no health service: reject with the Watch call's UNIMPLEMENTED error");
+  });
+
+  it("cancels the Watch call and resolves when its signal aborts", async () => {
+    let cancelled = false;
+    const address = await healthServer({
+      watch(call) {
+        call.on("cancelled", () => (cancelled = true));
+        call.write({ status: "SERVING" });
+      },
+    });
+    const watcher = watch(address, "");
+    await reported(watcher, 1, 2000);
+    watcher.controller.abort();
+    await within(watcher.done, 1000, "watchHealth() after its signal aborted");
+    const until = Date.now() + 1000;
+    while (!cancelled && Date.now() < until) await pause(20);
+    expectTrue(cancelled, "the server's Watch call was not cancelled after the signal aborted: call.cancel() it");
+  });
+});

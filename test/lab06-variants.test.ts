@@ -1,0 +1,72 @@
+/**
+ * Lab 06's checks against variants of its reference solution: each known
+ * mistake fails exactly the checks about it, and a different but correct
+ * solution passes. The mistakes are the ones graceful shutdown and health
+ * clients are known for: no forced shutdown, forcing at once, no deadline,
+ * no retry, no "shutting down" guard, repeated statuses.
+ */
+import * as assert from "node:assert/strict";
+import { findLab } from "../scripts/lib/labs";
+import type { LabResult } from "../scripts/lib/results";
+import { checkLab } from "../scripts/lib/run-checks";
+import { type Edit, removeTrees, solutionVariant } from "./trees";
+
+const lab = findLab("06");
+const server = "src/server.ts";
+const client = "src/client.ts";
+
+/** The ids of the checks that did not pass. */
+const failing = (result: LabResult) => result.tests.filter((t) => t.status !== "pass").map((t) => t.id);
+
+function checkVariant(name: string, edits: Edit[]): Promise<LabResult> {
+  return checkLab(lab, { target: "learner", tree: solutionVariant(lab, `06-${name}`, edits) });
+}
+
+/** Every check named by `prefixes` fails; every other passes, except those in `mayFail`, which may do either. */
+function expectFailing(result: LabResult, prefixes: string[], mayFail: string[] = []): void {
+  assert.deepEqual(result.type_errors, []);
+  const ids = failing(result);
+  for (const prefix of prefixes) assert.ok(ids.some((id) => id.startsWith(prefix)), `${prefix} passed; failing: ${ids.join(", ")}`);
+  const unexpected = ids.filter((id) => ![...prefixes, ...mayFail].some((prefix) => id.startsWith(prefix)));
+  assert.deepEqual(unexpected, [], "checks that failed but should have passed");
+}
+
+describe("lab 06's checks against known mistakes", function () {
+  this.timeout(120_000);
+  after(removeTrees);
+
+  it("tryShutdown with no forceShutdown, and a watcher that gives up when its stream fails", async () => {
+    const result = await checkVariant("no-force", [
+      { file: server, from: "setTimeout(() => server.forceShutdown(), graceMs)", to: "setTimeout(() => undefined, 0)" },
+      { file: client, from: "if (failure?.code === grpc.status.UNIMPLEMENTED) throw failure;", to: "$&\n      if (failure) return;" },
+    ]);
+    expectFailing(result, ["s5.ends-within-the-grace-period", "s5.keeps-reporting-not-serving", "s7.watches-again"]);
+  });
+
+  it("forceShutdown at once, and a probe with no deadline", async () => {
+    const result = await checkVariant("force-at-once", [
+      { file: server, from: "setTimeout(() => server.forceShutdown(), graceMs)", to: "setTimeout(() => server.forceShutdown(), 0)" },
+      { file: client, from: "{ deadline }, (error, reply)", to: "{}, (error, reply)" },
+    ]);
+    // Forced at once, the NOT_SERVING writes may or may not leave before the connection is cut.
+    const racy = ["s5.reports-not-serving", "s5.keeps-reporting-not-serving"];
+    expectFailing(result, ["s5.lets-a-call-in-flight-finish", "s5.refuses-new-calls", "s5.ends-within-the-grace-period", "s6.exits-0-for-serving", "s6.exits-3-when-the-server-does-not-answer"], racy);
+  });
+
+  it("health that ignores shutdown and makes the whole server follow the dependency, and a watcher that repeats statuses", async () => {
+    const result = await checkVariant("no-guard", [
+      { file: server, from: "if (!shuttingDown) health.setStatus(jobServiceName, servingWhen(up));", to: 'health.setStatus(jobServiceName, servingWhen(up));\n    health.setStatus("", servingWhen(up));' },
+      { file: client, from: "if (status !== last) onStatus((last = status));", to: "onStatus((last = status));" },
+    ]);
+    expectFailing(result, ["s3.keeps-the-whole-server-serving", "s5.keeps-reporting-not-serving", "s7.reports-each-change"]);
+  });
+
+  it("a different but correct solution passes: a probe that takes UNAVAILABLE from Check as a connection failure", async () => {
+    const result = await checkVariant("other-style", [
+      { file: client, from: /const notConnected = [\s\S]*?\n    }\n/, to: "" },
+      { file: client, from: "const { code, details } = error as grpc.ServiceError;", to: "$&\n    if (code === grpc.status.UNAVAILABLE) return { exitCode: ExitCode.CONNECTION_FAILURE, message: details };" },
+    ]);
+    assert.deepEqual(failing(result), []);
+    assert.deepEqual(result.type_errors, []);
+  });
+});
