@@ -1,5 +1,7 @@
 /** Helpers for writing lab checks; see docs/architecture.md ("Writing checks"). */
 export { CheckFailure, expectEqual, expectTrue, within } from "./assert";
+export { unusedAddress } from "./network";
+export { expectRejection } from "./rejection";
 export { track } from "./resources";
 export {
   bidiStreamCall,
