@@ -158,7 +158,7 @@ step(7, () => {
     try {
       outcome = await within(learner.runWithRetries(client, job("flaky", 1, 10), 3000), 3000 + slackMs, "runWithRetries()");
     } catch (error) {
-      explainCallError(error, (code) => `runWithRetries() against a server that fails twice with UNAVAILABLE failed with ${code} after ${attempts.length} attempts: ${hintRetryPolicy}`);
+      explainCallError(error, (code) => `runWithRetries() against a server that fails twice with UNAVAILABLE failed with ${code} after ${attempts.length} attempt${attempts.length === 1 ? "" : "s"}: ${hintRetryPolicy}`);
     }
     expectEqual(attempts.length, 3, "attempts the server saw for a call that fails twice with UNAVAILABLE");
     expectEqual(

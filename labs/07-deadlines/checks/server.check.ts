@@ -19,7 +19,7 @@ const watchMs = 500;
 async function expectWorkStopped(probe: StepProbe, since: number, what: string, hint: string): Promise<void> {
   await sleep(Math.max(0, since + graceMs + watchMs - Date.now()));
   const late = probe.startedAfter(since + graceMs);
-  expectTrue(late === 0, `your Worker started ${late} more steps over ${(graceMs + watchMs) / 1000} s after ${what}: the work must stop (${hint})`);
+  expectTrue(late === 0, `your Worker started ${late} more steps between ${graceMs / 1000} s and ${(graceMs + watchMs) / 1000} s after ${what}: the work must stop (${hint})`);
 }
 
 step(2, () => {
