@@ -7,15 +7,13 @@
 import * as grpc from "@grpc/grpc-js";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CheckFailure, expectEqual, expectRejection, expectTrue, step, unusedAddress, within } from "../../../scripts/check-kit";
-import { checkWorkerAt, deadlineOf, type Job, job, type JobResult, learnerClientAt, learnerClientFor, type Progress, whenCancelled } from "./deadlines";
+import { checkWorkerAt, deadlineOf, failure, flakyWorker, type Job, job, type JobResult, learnerClientAt, learnerClientFor, type Progress, type RunHandler, whenCancelled } from "./deadlines";
 
 /** Time the learner's function has to settle beyond its own timeout. */
 const slackMs = 1500;
 
-type RunHandler = (call: grpc.ServerUnaryCall<Job, JobResult>, callback: grpc.sendUnaryData<JobResult>) => void;
 type FollowHandler = (call: grpc.ServerWritableStream<Job, Progress>) => void;
 
-const failure = (code: grpc.status, details: string) => ({ code, details, metadata: new grpc.Metadata() });
 
 /** Rethrows what the learner's function threw, unless it is a call's error: then fails with `explain(code)`. */
 function explainCallError(error: unknown, explain: (code: string) => string): never {
@@ -126,27 +124,6 @@ step(6, () => {
     expectDeadline(deadline, begin, 1500, "Follow");
   });
 });
-
-/** What a check's Worker saw of each attempt of a call. */
-interface Attempt {
-  at: number;
-  /** The grpc-previous-rpc-attempts header grpc-js adds to a retry, if any. */
-  previous: string | undefined;
-}
-
-/** A Worker whose Run fails the first `failures` attempts with `code`, after `delayMs`, then succeeds. */
-function flakyWorker(failures: number, code = grpc.status.UNAVAILABLE, delayMs = 0): { attempts: Attempt[]; run: RunHandler } {
-  const attempts: Attempt[] = [];
-  const run: RunHandler = (call, callback) => {
-    attempts.push({ at: Date.now(), previous: call.metadata.get("grpc-previous-rpc-attempts")[0]?.toString() });
-    const attempt = attempts.length;
-    setTimeout(() => {
-      if (attempt <= failures) callback(failure(code, `attempt ${attempt} failed`));
-      else callback(null, { name: call.request.name, stepsDone: attempt });
-    }, delayMs);
-  };
-  return { attempts, run };
-}
 
 const hintRetryPolicy = "set a retryPolicy in the channel's grpc.service_config option";
 

@@ -218,3 +218,30 @@ export function expectCode(ended: Ended<unknown>, code: grpc.status, what: strin
     throw new CheckFailure(`${what}: expected the call to end with ${grpc.status[code]}, got ${grpc.status[ended.code] ?? ended.code}`);
   }
 }
+
+/** A status for a check's server to answer with. */
+export const failure = (code: grpc.status, details: string) => ({ code, details, metadata: new grpc.Metadata() });
+
+export type RunHandler = (call: grpc.ServerUnaryCall<Job, JobResult>, callback: grpc.sendUnaryData<JobResult>) => void;
+
+/** What a check's Worker saw of each attempt of a call. */
+interface Attempt {
+  at: number;
+  /** The grpc-previous-rpc-attempts header grpc-js adds to a retry, if any. */
+  previous: string | undefined;
+}
+
+/** A Worker whose Run fails the first `failures` attempts with `code`, after `delayMs`, then succeeds. */
+export function flakyWorker(failures: number, code = grpc.status.UNAVAILABLE, delayMs = 0): { attempts: Attempt[]; run: RunHandler } {
+  const attempts: Attempt[] = [];
+  const run: RunHandler = (call, callback) => {
+    attempts.push({ at: Date.now(), previous: call.metadata.get("grpc-previous-rpc-attempts")[0]?.toString() });
+    const attempt = attempts.length;
+    setTimeout(() => {
+      if (attempt <= failures) callback(failure(code, `attempt ${attempt} failed`));
+      else callback(null, { name: call.request.name, stepsDone: attempt });
+    }, delayMs);
+  };
+  return { attempts, run };
+}
+
