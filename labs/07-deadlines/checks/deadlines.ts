@@ -61,6 +61,10 @@ export function createLearnerWorker(doStep: DoStep): grpc.Server {
   return serverModule().createWorkerServer(doStep);
 }
 
+export function createLearnerFrontend(backendAddress: string): grpc.Server {
+  return serverModule().createFrontendServer(backendAddress);
+}
+
 /**
  * The learner's Worker does its work through this probe's doStep: it records
  * when each step starts, and lets a step last `stepMs(job)` (job.stepMs
@@ -103,7 +107,7 @@ export async function learnerWorker(probe: StepProbe): Promise<grpc.Client> {
 
 /** Starts the learner's Frontend on a free port, with its backend at `backendAddress`; returns a reference client for it. */
 export async function learnerFrontend(backendAddress: string): Promise<grpc.Client> {
-  const address = await listen(serverModule().createFrontendServer(backendAddress));
+  const address = await listen(createLearnerFrontend(backendAddress));
   return referenceClient(proto, frontendService, address);
 }
 
