@@ -4,7 +4,7 @@
  * the stream, a deadline) and that it returns what the server answered.
  */
 import * as grpc from "@grpc/grpc-js";
-import { CheckFailure, expectEqual, expectTrue, rpcDeadlineMs, step, within } from "../../../scripts/check-kit";
+import { expectEqual, expectRejection, expectTrue, rpcDeadlineMs, step, within } from "../../../scripts/check-kit";
 import { type Feature, learnerClientFor, note, point, type Point, type Rectangle, type RouteNote, type RouteSummary } from "./route-guide";
 
 /** Time allowed for the learner's function to settle; the recording server always answers at once. */
@@ -28,23 +28,6 @@ function noteDeadline(recording: Recording<unknown>, call: grpc.ServerUnaryCall<
 
 function expectDeadline(recording: Recording<unknown>, method: string): void {
   expectTrue(Number.isFinite(recording.deadline), `${method} was called without a deadline: pass { deadline } in the call options`);
-}
-
-/** Expects the learner's promise to reject with a gRPC error carrying `code`. */
-async function expectRejectsWith(work: Promise<unknown>, code: grpc.status, what: string): Promise<void> {
-  let outcome: unknown;
-  try {
-    outcome = await within(work, settleMs, what);
-  } catch (error) {
-    if (error instanceof CheckFailure) throw error;
-    const received = (error as { code?: unknown }).code;
-    if (typeof received !== "number") {
-      throw new CheckFailure(`${what}: expected it to reject with the call's error (code ${grpc.status[code]}), got an error with no gRPC code: ${String((error as Error).message ?? error)}`);
-    }
-    expectEqual(grpc.status[received], grpc.status[code], `${what}: the code of the error it rejected with`);
-    return;
-  }
-  throw new CheckFailure(`${what}: expected it to reject with ${grpc.status[code]}, but it resolved with ${JSON.stringify(outcome)}`);
 }
 
 const sample: Feature[] = [
@@ -83,7 +66,7 @@ step(6, () => {
     const recording = record<Point>();
     const notFound = Object.assign(new Error("no such place"), { code: grpc.status.NOT_FOUND, details: "no such place", metadata: new grpc.Metadata() });
     const { learner, client } = await learnerClientFor(unaryServer(recording, () => notFound));
-    await expectRejectsWith(learner.getFeature(client, point(1, 1)), grpc.status.NOT_FOUND, "getFeature() against a server that answers NOT_FOUND");
+    await expectRejection(learner.getFeature(client, point(1, 1)), grpc.status.NOT_FOUND, "getFeature() against a server that answers NOT_FOUND", settleMs);
   });
 });
 
@@ -116,7 +99,7 @@ step(7, () => {
   it("rejects when the stream fails midway", async () => {
     const recording = record<Rectangle>();
     const { learner, client } = await learnerClientFor(streamingServer(recording, sample, 2));
-    await expectRejectsWith(learner.listFeatures(client, rectangle), grpc.status.UNAVAILABLE, "listFeatures() against a stream that fails after 2 features");
+    await expectRejection(learner.listFeatures(client, rectangle), grpc.status.UNAVAILABLE, "listFeatures() against a stream that fails after 2 features", settleMs);
   });
 
   it("sets a deadline on the call", async () => {
