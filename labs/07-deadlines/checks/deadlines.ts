@@ -83,7 +83,9 @@ export class StepProbe {
 
   readonly doStep: DoStep = async (job) => {
     this.starts.push(Date.now());
-    for (const waiter of this.waiting.filter((w) => this.starts.length >= w.count)) waiter.resolve();
+    const due = this.waiting.filter((w) => this.starts.length >= w.count);
+    this.waiting = this.waiting.filter((w) => !due.includes(w));
+    for (const waiter of due) waiter.resolve();
     if (!this.over) await sleep(this.stepMs(job));
   };
 

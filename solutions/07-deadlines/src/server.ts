@@ -52,17 +52,17 @@ function remainingMs(call: WorkerCall): number {
 }
 
 /**
- * Runs the steps of a job, checking before each one whether it is still
- * worth doing: "cancelled" when the call is over (the client cancelled, or
- * the deadline passed), "out of time" when the time left is shorter than a
- * step, so the step could not finish in time.
+ * Runs the steps of a job, calling `afterStep` after each, and checking
+ * before each one whether it is still worth doing: "cancelled" when the call
+ * is over (the client cancelled, or the deadline passed), "out of time" when
+ * the time left is shorter than a step, so the step could not finish in time.
  */
-async function runSteps(call: WorkerCall, job: Job, doStep: DoStep, afterStep: (step: number) => void): Promise<"done" | "cancelled" | "out of time"> {
+async function runSteps(call: WorkerCall, job: Job, doStep: DoStep, afterStep?: (step: number) => void): Promise<"done" | "cancelled" | "out of time"> {
   for (let step = 1; step <= job.steps; step++) {
     if (call.cancelled) return "cancelled";
     if (remainingMs(call) < job.stepMs) return "out of time";
     await doStep(job, step);
-    afterStep(step);
+    afterStep?.(step);
   }
   return "done";
 }
@@ -73,7 +73,7 @@ function workerHandlers(doStep: DoStep): WorkerServer {
   return {
     async run(call, callback) {
       const job = call.request;
-      const outcome = await runSteps(call, job, doStep, () => {});
+      const outcome = await runSteps(call, job, doStep);
       if (outcome === "done") callback(null, { name: job.name, stepsDone: job.steps });
       // Failing fast leaves the client time to do something else.
       else if (outcome === "out of time") callback(outOfTime(job));
