@@ -158,10 +158,11 @@ step(7, () => {
     const { learner, client } = await learnerClientFor({ run });
     await expectRejection(learner.runWithRetries(client, job("down", 1, 10), 3000), grpc.status.UNAVAILABLE, "runWithRetries() against a server that always answers UNAVAILABLE", 3000 + slackMs);
     expectEqual(attempts.length, 4, `attempts the server saw for a call that always fails with UNAVAILABLE (maxAttempts 4; ${hintRetryPolicy})`);
-    // Backoff 0.1 s, 0.2 s, 0.4 s with ±20% jitter: a retry never comes earlier than 80% of it. A busy machine only makes it later.
+    // Backoff 0.1 s, 0.2 s, 0.4 s with ±20% jitter: a retry never comes earlier than 80% of it, less
+    // a coarse timer's error (Windows). A busy machine only makes it later.
     const gaps = attempts.slice(1).map((a, i) => a.at - attempts[i]!.at);
     gaps.forEach((gap, i) => {
-      const least = Math.floor(100 * 2 ** i * 0.75);
+      const least = Math.floor(100 * 2 ** i * 0.6);
       expectTrue(gap >= least, `the wait before retry ${i + 1} was ${gap} ms: expected at least ${least} ms (initialBackoff "0.1s", backoffMultiplier 2)`);
     });
   });
