@@ -14,7 +14,6 @@ const slackMs = 1500;
 
 type FollowHandler = (call: grpc.ServerWritableStream<Job, Progress>) => void;
 
-
 /** Rethrows what the learner's function threw, unless it is a call's error: then fails with `explain(code)`. */
 function explainCallError(error: unknown, explain: (code: string) => string): never {
   const code = (error as { code?: unknown }).code;
@@ -56,7 +55,7 @@ step(5, () => {
 
   it('returns { kind: "cancelled" } when the signal aborts, and the server sees the cancellation', async () => {
     const controller = new AbortController();
-    let serverSawCancel: Promise<number> | undefined;
+    let serverSawCancel: Promise<void> | undefined;
     // Never answers; aborts the client's signal as soon as the call arrives.
     const run: RunHandler = (call) => {
       serverSawCancel = whenCancelled(call);
@@ -97,7 +96,7 @@ step(6, () => {
   };
 
   it("returns the first messages of the stream, then cancels it so that the server stops", async () => {
-    let serverSawCancel: Promise<number> | undefined;
+    let serverSawCancel: Promise<void> | undefined;
     const follow = streamingServer((call) => (serverSawCancel = whenCancelled(call)));
     const { learner, client } = await learnerClientFor({ follow });
     const first = await within(learner.firstProgress(client, job("long", 1000, 20), 3, 4000), slackMs, "firstProgress(job, 3) on a stream of 1000 messages");

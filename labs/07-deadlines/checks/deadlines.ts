@@ -171,14 +171,14 @@ export function deadlineOf(call: ServerCall): number {
 }
 
 /**
- * Resolves with the time the server sees `call` cancelled. grpc-js also emits
+ * Resolves when the server sees `call` cancelled. grpc-js also emits
  * "cancelled" when a call it has answered closes: use it only on calls the
  * server has not answered.
  */
-export function whenCancelled(call: ServerCall): Promise<number> {
+export function whenCancelled(call: ServerCall): Promise<void> {
   return new Promise((resolve) => {
-    if (call.cancelled) resolve(Date.now());
-    else call.once("cancelled", () => resolve(Date.now()));
+    if (call.cancelled) resolve();
+    else call.once("cancelled", () => resolve());
   });
 }
 

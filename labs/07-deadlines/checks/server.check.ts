@@ -124,7 +124,7 @@ step(4, () => {
   });
 
   it("cancels the backend call when the client cancels", async () => {
-    let backendCancelled: Promise<number> | undefined;
+    let backendCancelled: Promise<void> | undefined;
     let arrived: () => void = () => {};
     const backendGotCall = new Promise<void>((resolve) => (arrived = resolve));
     const backend = await checkWorker({
