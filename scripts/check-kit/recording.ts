@@ -31,11 +31,15 @@ export function serviceError(code: grpc.status, details: string): grpc.ServiceEr
   return Object.assign(new Error(details), { code, details, metadata: new grpc.Metadata() });
 }
 
-/** Expects the learner's promise to reject, within the call deadline, with a gRPC error carrying `code`. */
-export async function expectRejectsWith(work: Promise<unknown>, code: grpc.status, what: string): Promise<void> {
+/**
+ * Expects the learner's promise to reject, within `ms` (the call deadline by
+ * default), with a gRPC error carrying `code`: the call's own error, not a new
+ * Error wrapping it. Returns the error for further checks.
+ */
+export async function expectRejection(work: Promise<unknown>, code: grpc.status, what: string, ms = rpcDeadlineMs): Promise<grpc.ServiceError> {
   let outcome: unknown;
   try {
-    outcome = await within(work, rpcDeadlineMs, what);
+    outcome = await within(work, ms, what);
   } catch (error) {
     if (error instanceof CheckFailure) throw error;
     const received = (error as { code?: unknown }).code;
@@ -43,7 +47,7 @@ export async function expectRejectsWith(work: Promise<unknown>, code: grpc.statu
       throw new CheckFailure(`${what}: expected it to reject with the call's error (code ${grpc.status[code]}), got an error with no gRPC code: ${String((error as Error).message ?? error)}`);
     }
     expectEqual(grpc.status[received], grpc.status[code], `${what}: the code of the error it rejected with`);
-    return;
+    return error as grpc.ServiceError;
   }
   throw new CheckFailure(`${what}: expected it to reject with ${grpc.status[code]}, but it resolved with ${JSON.stringify(outcome)}`);
 }

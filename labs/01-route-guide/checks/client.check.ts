@@ -4,7 +4,7 @@
  * the stream, a deadline) and that it returns what the server answered.
  */
 import * as grpc from "@grpc/grpc-js";
-import { expectDeadline, expectEqual, expectRejectsWith, noteDeadline, type Recording, record, rpcDeadlineMs, serviceError, step, within } from "../../../scripts/check-kit";
+import { expectDeadline, expectEqual, expectRejection, noteDeadline, type Recording, record, rpcDeadlineMs, serviceError, step, within } from "../../../scripts/check-kit";
 import { type Feature, learnerClientFor, note, point, type Point, type Rectangle, type RouteNote, type RouteSummary } from "./route-guide";
 
 /** Time allowed for the learner's function to settle; the recording server always answers at once. */
@@ -46,7 +46,7 @@ step(6, () => {
     const recording = record<Point>();
     const notFound = serviceError(grpc.status.NOT_FOUND, "no such place");
     const { learner, client } = await learnerClientFor(unaryServer(recording, () => notFound));
-    await expectRejectsWith(learner.getFeature(client, point(1, 1)), grpc.status.NOT_FOUND, "getFeature() against a server that answers NOT_FOUND");
+    await expectRejection(learner.getFeature(client, point(1, 1)), grpc.status.NOT_FOUND, "getFeature() against a server that answers NOT_FOUND");
   });
 });
 
@@ -79,7 +79,7 @@ step(7, () => {
   it("rejects when the stream fails midway", async () => {
     const recording = record<Rectangle>();
     const { learner, client } = await learnerClientFor(streamingServer(recording, sample, 2));
-    await expectRejectsWith(learner.listFeatures(client, rectangle), grpc.status.UNAVAILABLE, "listFeatures() against a stream that fails after 2 features");
+    await expectRejection(learner.listFeatures(client, rectangle), grpc.status.UNAVAILABLE, "listFeatures() against a stream that fails after 2 features");
   });
 
   it("sets a deadline on the call", async () => {

@@ -10,7 +10,7 @@ import {
   CheckFailure,
   expectDeadline,
   expectEqual,
-  expectRejectsWith,
+  expectRejection,
   expectTrue,
   noteDeadline,
   type Recording,
@@ -52,7 +52,7 @@ step(8, () => {
   it("createUser rejects with the call's error when the email is taken", async () => {
     const recording = record<UserFields>();
     const { learner, client } = await learnerClientFor({ createUser: recordingUnary(recording, () => serviceError(grpc.status.ALREADY_EXISTS, "email is taken")) });
-    await expectRejectsWith(learner.createUser(client, ada), grpc.status.ALREADY_EXISTS, "createUser() against a server that answers ALREADY_EXISTS");
+    await expectRejection(learner.createUser(client, ada), grpc.status.ALREADY_EXISTS, "createUser() against a server that answers ALREADY_EXISTS");
   });
 
   it("getUser returns the user, undefined for NOT_FOUND, and rejects on other errors", async () => {
@@ -61,7 +61,7 @@ step(8, () => {
     const { learner, client } = await learnerClientFor({ getUser: recordingUnary(recording, (_, i) => answers[i]!) });
     expectEqual(await within(learner.getUser(client, "u-42"), settleMs, "getUser()"), stored.decoded, "what getUser() returned");
     expectEqual(await within(learner.getUser(client, "u-0"), settleMs, "getUser() of an unknown id"), undefined, "what getUser() returned when the server answered NOT_FOUND");
-    await expectRejectsWith(learner.getUser(client, "u-1"), grpc.status.PERMISSION_DENIED, "getUser() against a server that answers PERMISSION_DENIED");
+    await expectRejection(learner.getUser(client, "u-1"), grpc.status.PERMISSION_DENIED, "getUser() against a server that answers PERMISSION_DENIED");
     expectEqual(recording.requests, [{ id: "u-42" }, { id: "u-0" }, { id: "u-1" }], "requests the server received");
     expectDeadline(recording, "GetUser");
   });
@@ -124,7 +124,7 @@ step(9, () => {
     const recording = record<ListRequest>();
     const { handlers } = pagingServer(recording, [[users[0]!.wire], serviceError(grpc.status.INVALID_ARGUMENT, "page_token is not valid"), []]);
     const { learner, client } = await learnerClientFor(handlers);
-    await expectRejectsWith(learner.listAllUsers(client, "", 1), grpc.status.INVALID_ARGUMENT, "listAllUsers() when the second page fails with INVALID_ARGUMENT");
+    await expectRejection(learner.listAllUsers(client, "", 1), grpc.status.INVALID_ARGUMENT, "listAllUsers() when the second page fails with INVALID_ARGUMENT");
   });
 });
 
@@ -181,7 +181,7 @@ step(10, () => {
   it("rejects with the call's error when the stream fails", async () => {
     const state = { cancelled: false };
     const { learner, client } = await learnerClientFor(watchServer(state, 1, "fail"));
-    await expectRejectsWith(learner.watchUsers(client, () => {}, new AbortController().signal), grpc.status.UNAVAILABLE, "watchUsers() against a stream that fails after 1 change");
+    await expectRejection(learner.watchUsers(client, () => {}, new AbortController().signal), grpc.status.UNAVAILABLE, "watchUsers() against a stream that fails after 1 change");
   });
 });
 
@@ -214,7 +214,7 @@ step(11, () => {
   it("rejects with the call's error when the batch fails", async () => {
     const recording = record<UserFields>();
     const { learner, client } = await learnerClientFor(batchServer(recording, serviceError(grpc.status.RESOURCE_EXHAUSTED, "batch too large")));
-    await expectRejectsWith(learner.createUsers(client, entries), grpc.status.RESOURCE_EXHAUSTED, "createUsers() against a server that answers RESOURCE_EXHAUSTED");
+    await expectRejection(learner.createUsers(client, entries), grpc.status.RESOURCE_EXHAUSTED, "createUsers() against a server that answers RESOURCE_EXHAUSTED");
   });
 });
 

@@ -120,7 +120,7 @@ class LearnerChat {
 }
 
 /** Expects the learner's promise to reject with a gRPC error carrying `code`. */
-async function expectRejectsWith(work: Promise<void>, code: grpc.status, what: string): Promise<void> {
+async function expectRejection(work: Promise<void>, code: grpc.status, what: string): Promise<void> {
   try {
     await within(work, promptlyMs, what);
   } catch (error) {
@@ -202,7 +202,7 @@ step(7, () => {
     const recording = newRecording();
     const setup = await learnerClientFor(recorder(recording, { onFirst: (call) => call.emit("error", { code: grpc.status.ALREADY_EXISTS, details: "the name alice is taken" }) }));
     const lines = new Lines();
-    await expectRejectsWith(new LearnerChat(setup, lines, []).done, grpc.status.ALREADY_EXISTS, "chat() against a server that answers the join with ALREADY_EXISTS");
+    await expectRejection(new LearnerChat(setup, lines, []).done, grpc.status.ALREADY_EXISTS, "chat() against a server that answers the join with ALREADY_EXISTS");
   });
 
   it("rejects when the server ends the call with an error midway, after handing over the events before it", async () => {
@@ -215,7 +215,7 @@ step(7, () => {
     lines.push("a line");
     await chat.until(() => recording.received.length >= 2, "expected the server to receive the line");
     recording.call!.emit("error", { code: grpc.status.RESOURCE_EXHAUSTED, details: "alice reads too slowly" });
-    await expectRejectsWith(chat.done, grpc.status.RESOURCE_EXHAUSTED, "chat() when the server ends the call with RESOURCE_EXHAUSTED");
+    await expectRejection(chat.done, grpc.status.RESOURCE_EXHAUSTED, "chat() when the server ends the call with RESOURCE_EXHAUSTED");
     expectEqual(events, [asLearnerEvent(welcome)], "the events onEvent received before the error");
   });
 
