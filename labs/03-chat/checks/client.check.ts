@@ -5,7 +5,7 @@
  * received: the join, the texts, the half-close, a cancellation.
  */
 import * as grpc from "@grpc/grpc-js";
-import { CheckFailure, expectEqual, expectTrue, step, within } from "../../../scripts/check-kit";
+import { CheckFailure, expectEqual, expectRejection, expectTrue, step, within } from "../../../scripts/check-kit";
 import { type ClientMessage, type LearnerEvent, learnerClientFor, promptlyMs, type ServerEvent } from "./chat";
 
 type ServerCall = grpc.ServerDuplexStream<ClientMessage, ServerEvent>;
@@ -119,22 +119,6 @@ class LearnerChat {
   }
 }
 
-/** Expects the learner's promise to reject with a gRPC error carrying `code`. */
-async function expectRejection(work: Promise<void>, code: grpc.status, what: string): Promise<void> {
-  try {
-    await within(work, promptlyMs, what);
-  } catch (error) {
-    if (error instanceof CheckFailure) throw error;
-    const received = (error as { code?: unknown }).code;
-    if (typeof received !== "number") {
-      throw new CheckFailure(`${what}: expected it to reject with the call's error (code ${grpc.status[code]}), got an error with no gRPC code: ${String((error as Error).message ?? error)}`);
-    }
-    expectEqual(grpc.status[received], grpc.status[code], `${what}: the code of the error it rejected with`);
-    return;
-  }
-  throw new CheckFailure(`${what}: expected it to reject with ${grpc.status[code]}, but it resolved`);
-}
-
 step(6, () => {
   it("joins first, then sends each line in order, and half-closes at the end of input", async () => {
     const recording = newRecording();
@@ -202,7 +186,7 @@ step(7, () => {
     const recording = newRecording();
     const setup = await learnerClientFor(recorder(recording, { onFirst: (call) => call.emit("error", { code: grpc.status.ALREADY_EXISTS, details: "the name alice is taken" }) }));
     const lines = new Lines();
-    await expectRejection(new LearnerChat(setup, lines, []).done, grpc.status.ALREADY_EXISTS, "chat() against a server that answers the join with ALREADY_EXISTS");
+    await expectRejection(new LearnerChat(setup, lines, []).done, grpc.status.ALREADY_EXISTS, "chat() against a server that answers the join with ALREADY_EXISTS", promptlyMs);
   });
 
   it("rejects when the server ends the call with an error midway, after handing over the events before it", async () => {
@@ -215,7 +199,7 @@ step(7, () => {
     lines.push("a line");
     await chat.until(() => recording.received.length >= 2, "expected the server to receive the line");
     recording.call!.emit("error", { code: grpc.status.RESOURCE_EXHAUSTED, details: "alice reads too slowly" });
-    await expectRejection(chat.done, grpc.status.RESOURCE_EXHAUSTED, "chat() when the server ends the call with RESOURCE_EXHAUSTED");
+    await expectRejection(chat.done, grpc.status.RESOURCE_EXHAUSTED, "chat() when the server ends the call with RESOURCE_EXHAUSTED", promptlyMs);
     expectEqual(events, [asLearnerEvent(welcome)], "the events onEvent received before the error");
   });
 
