@@ -5,6 +5,7 @@ import { readProgress, recordProgress } from "./progress";
 import { formatLabList, formatReport } from "./report";
 import { checkLab } from "./run-checks";
 import { generateStubs, genDir } from "./stubs";
+import { discardPrestartedWorker } from "./worker-process.cjs";
 
 function generate(lab: Lab, target: "learner" | "solution", quiet = false): void {
   const tree = treeDir(lab, target);
@@ -90,10 +91,13 @@ export function main(argv: string[]): void {
     }
   };
   try {
-    run(parseArgs(argv).command).then((code) => {
-      process.exitCode = code;
-    }, report);
+    run(parseArgs(argv).command)
+      .then((code) => {
+        process.exitCode = code;
+      }, report)
+      .finally(discardPrestartedWorker);
   } catch (error) {
     report(error);
+    discardPrestartedWorker();
   }
 }

@@ -16,7 +16,7 @@ export interface TypeError {
  * faster than the JavaScript compiler that ts-node needs. Call the platform
  * binary directly: the `tsc` wrapper costs one more Node start on Node 20.
  */
-function tscCommand(): { command: string; args: string[] } {
+export function tscCommand(): { command: string; args: string[] } {
   const exe = process.platform === "win32" ? "tsc.exe" : "tsc";
   try {
     const pkg = require.resolve(`@typescript/typescript-${process.platform}-${process.arch}/package.json`, {

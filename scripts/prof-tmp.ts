@@ -1,0 +1,14 @@
+const t0 = performance.now();
+const lap = (w: string) => console.error(`${(performance.now()-t0).toFixed(0).padStart(5)} ms ${w}`);
+lap("start (after tsx; process uptime " + (process.uptime()*1000).toFixed(0) + ")");
+const Mocha = require("mocha/lib/mocha.cjs");
+lap("mocha");
+require("@grpc/grpc-js"); lap("grpc-js");
+require("@grpc/proto-loader"); lap("proto-loader");
+require("/work/wt/loop/scripts/check-kit"); lap("check-kit");
+const m = new Mocha({ timeout: 5000, reporter: class { constructor(r: any) { r.on("test end", (t: any) => lap(`test ${t.title} ${t.state} ${t.duration}`)); r.on("end", () => lap("end")); } } });
+const d = "/work/wt/loop/labs/01-route-guide/checks/";
+m.addFile(d + "server.check.ts"); m.addFile(d + "client.check.ts");
+m.loadFiles(); lap("loadFiles");
+m.run(() => { lap("run done"); });
+process.on("exit", () => lap("exit"));
