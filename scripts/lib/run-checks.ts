@@ -6,7 +6,7 @@ import { buildResult, type CheckResult, checkId, type LabResult } from "./result
 import { ensureStubs, stubProblem, stubState } from "./stubs";
 import { formatTypeError, type TypeError } from "./typecheck";
 import { cachedTypeCheck } from "./typecheck-cache";
-import { spawnCheckWorker, takeCheckWorker } from "./worker-process.cjs";
+import { takeCheckWorker } from "./worker-process.cjs";
 import type { PlannedCheck, RunMessage, WorkerMessage, WorkerRequest } from "./worker-protocol";
 
 /** How long one check may take before mocha fails it. Every RPC in a check has a shorter deadline. */
@@ -74,7 +74,8 @@ export class CheckWorker {
   process(): ChildProcess {
     if (!this.usable) {
       this.stop();
-      this.child = spawnCheckWorker();
+      // The first one may have been started by scripts/lab.cjs already.
+      this.child = takeCheckWorker();
       this.tainted = false;
     }
     return this.child!;
@@ -82,6 +83,11 @@ export class CheckWorker {
 
   get usable(): boolean {
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null && this.child.connected && !this.tainted;
+  }
+
+  /** Starts a new worker now if the last one cannot be reused, so the next run need not wait for it. */
+  warm(): void {
+    if (!this.usable) this.process();
   }
 
   /** Marks the worker as not reusable (something stayed open in it). */
