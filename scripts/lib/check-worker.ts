@@ -101,7 +101,6 @@ function run(request: WorkerRequest): void {
         if (!test) return;
         send({ type: "result", id: plannedCheck(test).id, status: "fail", message: describeFailure(error, timeoutMs), duration_ms: Date.now() - started });
       });
-      runner.on("end", () => void finish(request, mocha));
     }
   }
 
@@ -114,7 +113,7 @@ function run(request: WorkerRequest): void {
   mocha.suite.suites.sort((a, b) => (stepOf(a) ?? 0) - (stepOf(b) ?? 0));
   send({ type: "plan", checks: allTests(mocha.suite).map(plannedCheck) });
   if (request.listOnly) return void finish(request, mocha);
-  mocha.run();
+  mocha.run(() => void finish(request, mocha));
 }
 
 async function finish(request: WorkerRequest, mocha: MochaType): Promise<void> {

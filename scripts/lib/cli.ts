@@ -66,13 +66,18 @@ async function watch(lab: Lab, target: Target, poll: boolean): Promise<number> {
     onFallback: (reason) => console.log(`Watching by polling: ${reason}.`),
     check: async () => {
       const started = Date.now();
-      try {
-        const result = await checkLab(lab, { target, worker });
-        if (target === "learner") recordProgress(result);
+      const show = (result: LabResult, typeChecked: boolean) => {
         process.stdout.write(clear);
         console.log(formatReport(lab, result, { compact: true }));
         const how = watcher.mode === "polling" ? " (polling)" : "";
-        console.log(`\n  Checked in ${Date.now() - started} ms. Watching ${files.map(displayPath).join(" and ")}${how}; Ctrl-C to stop.`);
+        const status = typeChecked ? `Checked in ${Date.now() - started} ms.` : `Checks done in ${Date.now() - started} ms; type-checking...`;
+        console.log(`\n  ${status} Watching ${files.map(displayPath).join(" and ")}${how}; Ctrl-C to stop.`);
+      };
+      try {
+        // The check results show as soon as they are in; the type errors follow.
+        const result = await checkLab(lab, { target, worker, onChecksFirst: (first) => show(first, false) });
+        if (target === "learner") recordProgress(result);
+        show(result, true);
       } catch (error) {
         console.error(`The check failed to run: ${error instanceof Error ? error.message : String(error)}`);
       }

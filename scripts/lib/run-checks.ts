@@ -261,10 +261,15 @@ export interface CheckOptions {
   worker?: CheckWorker;
   /** Run these check files instead of the lab's (the runner's own tests). */
   checkFiles?: string[];
+  /**
+   * Called with the check results when they are ready before the type-check
+   * (watch mode shows them at once); the returned result adds the type errors.
+   */
+  onChecksFirst?: (result: LabResult) => void;
 }
 
 /** Checks one lab: the stub step, then the learner's server and client, then types. */
-export async function checkLab(lab: Lab, { target, tree = treeDir(lab, target), worker, checkFiles: files }: CheckOptions): Promise<LabResult> {
+export async function checkLab(lab: Lab, { target, tree = treeDir(lab, target), worker, checkFiles: files, onChecksFirst }: CheckOptions): Promise<LabResult> {
   const started = Date.now();
   // The reference solution is always checked with fresh stubs; a learner is told to run the stub step.
   if (target === "solution") ensureStubs(lab, tree);
@@ -273,14 +278,16 @@ export async function checkLab(lab: Lab, { target, tree = treeDir(lab, target), 
 
   const types = problem ? Promise.resolve<TypeError[]>([]) : cachedTypeCheck(tree);
   const request: WorkerRequest = { checkFiles: files ?? checkFiles(lab), tree, lab: lab.number, listOnly: problem !== null, checkTimeoutMs, keepAlive: worker !== undefined };
+  let typesDone = false;
+  void types.then(() => (typesDone = true));
   const outcome = await runWorker(lab, request, `not run until step ${stubStepOf(lab)} passes (the stubs)`, worker);
-  const typeErrors = await types;
-
-  const checks = [stubCheck(lab, problem), ...applyTypeErrors(lab, outcome.checks, typeErrors)];
-  return buildResult(lab, target, checks, {
-    type_errors: typeErrors,
-    warnings: outcome.warnings,
-    message: outcome.checks.length === 0 ? (outcome.warnings[0] ?? "no checks found") : null,
-    duration_ms: Date.now() - started,
-  });
+  const result = (typeErrors: TypeError[]) =>
+    buildResult(lab, target, [stubCheck(lab, problem), ...applyTypeErrors(lab, outcome.checks, typeErrors)], {
+      type_errors: typeErrors,
+      warnings: outcome.warnings,
+      message: outcome.checks.length === 0 ? (outcome.warnings[0] ?? "no checks found") : null,
+      duration_ms: Date.now() - started,
+    });
+  if (onChecksFirst && !typesDone) onChecksFirst(result([]));
+  return result(await types);
 }
