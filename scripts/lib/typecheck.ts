@@ -54,7 +54,9 @@ export function parseTscOutput(output: string, tree: string): TypeError[] {
 export function typeCheck(tree: string): Promise<TypeError[]> {
   const { command, args } = tscCommand();
   return new Promise((resolve) => {
-    const child = spawn(command, [...args, "-p", path.join(tree, "tsconfig.json"), "--noEmit", "--pretty", "false"], {
+    // One thread: the check worker, running at the same time, is the longer of the two, and on
+    // a 2-core machine tsc's extra threads only take CPU from it (measured in docs/performance.md).
+    const child = spawn(command, [...args, "-p", path.join(tree, "tsconfig.json"), "--noEmit", "--pretty", "false", "--singleThreaded"], {
       cwd: workspaceRoot,
       stdio: ["ignore", "pipe", "pipe"],
     });
