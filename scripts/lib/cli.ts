@@ -60,6 +60,7 @@ async function watch(lab: Lab, target: Target, poll: boolean): Promise<number> {
   const files = lab.learnerFiles.map((file) => path.join(tree, ...file.split("/")));
   const worker = new CheckWorker();
   const clear = process.stdout.isTTY ? "\u001b[2J\u001b[3J\u001b[H" : "\n";
+  let stopping = false;
   const watcher: Watcher = new Watcher({
     files,
     poll,
@@ -67,6 +68,8 @@ async function watch(lab: Lab, target: Target, poll: boolean): Promise<number> {
     check: async () => {
       const started = Date.now();
       const show = (result: LabResult, typeChecked: boolean) => {
+        // Ctrl-C also stops the worker: a run cut short is not worth showing.
+        if (stopping) return;
         process.stdout.write(clear);
         console.log(formatReport(lab, result, { compact: true }));
         const how = watcher.mode === "polling" ? " (polling)" : "";
@@ -76,7 +79,7 @@ async function watch(lab: Lab, target: Target, poll: boolean): Promise<number> {
       try {
         // The check results show as soon as they are in; the type errors follow.
         const result = await checkLab(lab, { target, worker, onChecksFirst: (first) => show(first, false) });
-        if (target === "learner") recordProgress(result);
+        if (target === "learner" && !stopping) recordProgress(result);
         show(result, true);
       } catch (error) {
         console.error(`The check failed to run: ${error instanceof Error ? error.message : String(error)}`);
@@ -90,6 +93,7 @@ async function watch(lab: Lab, target: Target, poll: boolean): Promise<number> {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);
   });
+  stopping = true;
   watcher.close();
   worker.stop();
   return 0;

@@ -146,6 +146,7 @@ function runWorker(lab: Lab, request: WorkerRequest, blockedReason: string, kept
       child.stderr!.off("data", capture);
       child.off("message", onMessage);
       child.off("exit", settle);
+      child.off("error", onError);
       const unfinished =
         stopReason ??
         (done ? undefined : `the check process ended (${signal ?? `exit code ${code}`}) during this check: does the code call process.exit() or crash?`);
@@ -226,8 +227,11 @@ function runWorker(lab: Lab, request: WorkerRequest, blockedReason: string, kept
       }
     };
 
+    // A worker that died before it got the request: its exit settles the run.
+    const onError = (error: Error) => (stderrOutsideChecks += `${error.message}\n`);
     child.on("message", onMessage);
     child.on("exit", settle);
+    child.on("error", onError);
     resetSilence();
     child.send({ type: "run", request } satisfies RunMessage);
   });
