@@ -118,6 +118,44 @@ step(2, () => {
     }
   });
 
+  it("replaces a worker that the learner's code left a server running in, and warns", async () => {
+    const tree = solutionVariant(lab, "watch-leak");
+    const server = path.join(tree, "src", "server.ts");
+    const check = path.join(tree, "checks", "leak.check.ts");
+    fs.mkdirSync(path.dirname(check));
+    fs.writeFileSync(
+      check,
+      `import { loadTarget, step } from "../../../scripts/check-kit";
+step(2, () => {
+  it("starts the learner's server", async () => {
+    await loadTarget<{ start(): Promise<void> }>("src/server.ts").start();
+  });
+});
+`,
+    );
+    const leaky = `import * as grpc from "@grpc/grpc-js";
+export function start(): Promise<void> {
+  // Bound and never shut down.
+  return new Promise((resolve, reject) => new grpc.Server().bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())));
+}
+`;
+    const worker = new CheckWorker();
+    try {
+      fs.writeFileSync(server, leaky);
+      const first = await checkLab(lab, { target: "learner", tree, worker, checkFiles: [check] });
+      const leakingPid = worker.pid!;
+      assert.equal(first.warnings.length, 1, "a warning names what was left running");
+      assert.equal(worker.usable, false, "a worker with a server left running is not reused");
+      fs.writeFileSync(server, "export async function start(): Promise<void> {}\n");
+      const second = await checkLab(lab, { target: "learner", tree, worker, checkFiles: [check] });
+      assert.notEqual(worker.pid, leakingPid, "the next run has a fresh worker");
+      assert.deepEqual(second.warnings, []);
+      assert.throws(() => process.kill(leakingPid, 0), "the leaking worker is gone");
+    } finally {
+      worker.stop();
+    }
+  });
+
   it("runs the checks again when a file changes, once per content, with file events and with polling", async () => {
     const dir = scratch();
     const file = path.join(dir, "server.ts");
