@@ -3,20 +3,37 @@
  * CommonJS hook preloaded so the learner's TypeScript runs as is. It reports
  * each check over IPC; the runner owns timeouts, output and the final result,
  * so a learner's infinite loop or process.exit() can never take it down.
+ *
+ * The runner starts it before it knows what to check (scripts/lab.cjs does so
+ * first thing), so loading mocha, grpc-js and check-kit overlaps the runner's
+ * own start; the request then comes over IPC. In watch mode one worker serves
+ * many requests: each run reloads the lab's checks and the code under test.
  */
 import type MochaType from "mocha";
+import * as path from "node:path";
 import { CheckFailure } from "../check-kit/assert";
-import { learnerLocation } from "../check-kit/target";
 import { installHandlerErrorCapture, takeHandlerErrors } from "../check-kit/handler-errors";
 import { closeAll } from "../check-kit/resources";
 import { stepOf } from "../check-kit/steps";
+import { learnerLocation } from "../check-kit/target";
 import { checkId } from "./results";
-import type { PlannedCheck, WorkerMessage, WorkerRequest } from "./worker-protocol";
+import type { PlannedCheck, RunMessage, WorkerMessage, WorkerRequest } from "./worker-protocol";
 
 const Mocha = require("mocha/lib/mocha.cjs") as typeof MochaType;
+// Every lab's checks use these: load them while the runner is still starting.
+require("../check-kit");
 
-function send(message: WorkerMessage): void {
-  process.send?.(message);
+/** The runner's own code and check-kit stay loaded between runs; everything else is reloaded. */
+const scriptsDir = path.resolve(__dirname, "..");
+const kept = (file: string) => file.includes(`${path.sep}node_modules${path.sep}`) || file.startsWith(scriptsDir + path.sep);
+
+/** Handles that mean the code under test left something running: servers, connections, timers. */
+const leakKinds = new Set(["TCPServerWrap", "TCPSocketWrap", "Timeout", "Immediate", "UDPWrap"]);
+
+function send(message: WorkerMessage, then?: () => void): void {
+  if (!process.connected) return;
+  if (then) process.send?.(message, then);
+  else process.send?.(message);
 }
 
 function describeFailure(error: unknown, timeoutMs: number): string {
@@ -43,7 +60,25 @@ function allTests(suite: MochaType.Suite): MochaType.Test[] {
   return [...suite.tests, ...suite.suites.flatMap(allTests)];
 }
 
+/** What is still open, waiting up to `ms` for closing connections to finish closing. */
+async function openHandles(ms: number): Promise<string[]> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const open = process.getActiveResourcesInfo().filter((kind) => leakKinds.has(kind));
+    if (open.length === 0 || Date.now() >= deadline) return open;
+    await new Promise((resolve) => setTimeout(resolve, 5).unref());
+  }
+}
+
+let runs = 0;
+let busy = false;
+
 function run(request: WorkerRequest): void {
+  busy = true;
+  // A fresh copy of the checks and of the code under test for every run.
+  if (runs++ > 0) for (const file of Object.keys(require.cache)) if (!kept(file)) delete require.cache[file];
+  process.env.GRPC_LABS_TARGET_DIR = request.tree;
+  process.env.GRPC_LABS_LAB = request.lab;
   installHandlerErrorCapture();
   const timeoutMs = request.checkTimeoutMs;
 
@@ -66,7 +101,6 @@ function run(request: WorkerRequest): void {
         if (!test) return;
         send({ type: "result", id: plannedCheck(test).id, status: "fail", message: describeFailure(error, timeoutMs), duration_ms: Date.now() - started });
       });
-      runner.on("end", finish);
     }
   }
 
@@ -78,15 +112,31 @@ function run(request: WorkerRequest): void {
   // Run the steps in order, whatever order the check files load in.
   mocha.suite.suites.sort((a, b) => (stepOf(a) ?? 0) - (stepOf(b) ?? 0));
   send({ type: "plan", checks: allTests(mocha.suite).map(plannedCheck) });
-  if (request.listOnly) return finish();
-  mocha.run();
+  if (request.listOnly) return void finish(request, mocha);
+  mocha.run(() => void finish(request, mocha));
 }
 
-function finish(): void {
+async function finish(request: WorkerRequest, mocha: MochaType): Promise<void> {
   closeAll();
-  // Disconnecting lets the process exit on its own once the learner's code
-  // has closed everything; the runner reports it if something stays open.
-  process.send?.({ type: "done" } satisfies WorkerMessage, () => process.disconnect());
+  if (!request.keepAlive) {
+    // Disconnecting lets the process exit on its own once the learner's code
+    // has closed everything; the runner reports it if something stays open.
+    send({ type: "done" }, () => process.disconnect());
+    return;
+  }
+  mocha.dispose();
+  busy = false;
+  send({ type: "done", open: await openHandles(300) });
 }
 
-run(JSON.parse(process.argv[2] ?? "{}") as WorkerRequest);
+if (process.argv[2]) {
+  run(JSON.parse(process.argv[2]) as WorkerRequest);
+} else {
+  process.on("message", (message: RunMessage) => {
+    if (message.type === "run" && !busy) run(message.request);
+  });
+  // The runner went away (or did not need this worker): leave, unless a one-shot run is finishing.
+  process.on("disconnect", () => {
+    if (!busy) process.exit(0);
+  });
+}

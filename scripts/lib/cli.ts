@@ -1,11 +1,19 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { type Command, parseArgs, usage } from "./args";
+import { unifiedDiff } from "./diff";
 import { UserError } from "./errors";
-import { displayPath, ensureWorkingCopy, findLab, type Lab, listLabs, treeDir } from "./labs";
-import { readProgress, recordProgress } from "./progress";
-import { formatLabList, formatReport } from "./report";
-import { checkLab } from "./run-checks";
+import { gradedHint } from "./hints";
+import { displayPath, ensureWorkingCopy, findLab, type Lab, listLabs, type Target, treeDir } from "./labs";
+import { forgetHints, labPassed, readProgress, recordProgress } from "./progress";
+import { colorDiff, formatLabList, formatReport } from "./report";
+import { resetLab } from "./reset";
+import type { LabResult } from "./results";
+import { CheckWorker, checkLab } from "./run-checks";
 import { runLabSetup } from "./setup";
 import { generateStubs, genDir } from "./stubs";
+import { Watcher } from "./watch";
+import { discardPrestartedWorker } from "./worker-process.cjs";
 
 async function generate(lab: Lab, target: "learner" | "solution", quiet = false): Promise<void> {
   const tree = treeDir(lab, target);
@@ -29,9 +37,74 @@ function prepareWorkingCopies(labs: Lab[]): void {
   }
 }
 
+async function check(lab: Lab, target: Target, json: boolean): Promise<number> {
+  const result = await checkLab(lab, { target });
+  if (target === "learner") recordProgress(result);
+  console.log(json ? JSON.stringify(result, null, 2) : formatReport(lab, result));
+  return exitCode(result);
+}
+
+const exitCode = (result: LabResult) => (result.status === "pass" ? 0 : result.status === "error" ? 2 : 1);
+
+/** The learner's files and the solution are shown only once the lab passes, or with --force: try first. */
+function guardSolution(lab: Lab, force: boolean, command: "diff" | "solution"): void {
+  const progress = readProgress();
+  if (force || labPassed(progress, lab.id)) return;
+  const own = progress.labs[lab.id];
+  const last = own ? `your last check passed ${own.passed_steps.length} of ${own.total_steps} steps` : "you have not checked it yet";
+  throw new UserError(
+    `Lab ${lab.number} does not pass yet (${last}): try first, with \`npm run lab ${lab.number} -- hint\` when stuck. To look anyway: \`npm run lab ${lab.number} -- ${command} --force\`.`,
+    1,
+  );
+}
+
+async function watch(lab: Lab, target: Target, poll: boolean): Promise<number> {
+  const tree = treeDir(lab, target);
+  const files = lab.learnerFiles.map((file) => path.join(tree, ...file.split("/")));
+  const worker = new CheckWorker();
+  const clear = process.stdout.isTTY ? "\u001b[2J\u001b[3J\u001b[H" : "\n";
+  let stopping = false;
+  const watcher: Watcher = new Watcher({
+    files,
+    poll,
+    onFallback: (reason) => console.log(`Watching by polling: ${reason}.`),
+    check: async () => {
+      const started = Date.now();
+      const show = (result: LabResult, typeChecked: boolean) => {
+        // Ctrl-C also stops the worker: a run cut short is not worth showing.
+        if (stopping) return;
+        process.stdout.write(clear);
+        console.log(formatReport(lab, result, { compact: true }));
+        const how = watcher.mode === "polling" ? " (polling)" : "";
+        const status = typeChecked ? `Checked in ${Date.now() - started} ms.` : `Checks done in ${Date.now() - started} ms; type-checking...`;
+        console.log(`\n  ${status} Watching ${files.map(displayPath).join(" and ")}${how}; Ctrl-C to stop.`);
+      };
+      try {
+        // The check results show as soon as they are in; the type errors follow.
+        const result = await checkLab(lab, { target, worker, onChecksFirst: (first) => show(first, false) });
+        if (target === "learner" && !stopping) recordProgress(result);
+        show(result, true);
+      } catch (error) {
+        console.error(`The check failed to run: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      // Have a worker ready for the next save.
+      worker.warm();
+    },
+  });
+  await watcher.start();
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  stopping = true;
+  watcher.close();
+  worker.stop();
+  return 0;
+}
+
 /** Runs one command; resolves with the process exit code. */
 async function run(command: Command): Promise<number> {
-  if (command.kind === "list" || command.kind === "gen-all") prepareWorkingCopies(listLabs());
+  if (command.kind === "list" || command.kind === "gen-all" || command.kind === "next") prepareWorkingCopies(listLabs());
   else if ("lab" in command && (!("target" in command) || command.target === "learner")) prepareWorkingCopies([findLab(command.lab)]);
   switch (command.kind) {
     case "help":
@@ -40,6 +113,16 @@ async function run(command: Command): Promise<number> {
     case "list":
       console.log(formatLabList(listLabs(), readProgress()));
       return 0;
+    case "next": {
+      const progress = readProgress();
+      const lab = listLabs().find((l) => !labPassed(progress, l.id));
+      if (!lab) {
+        console.log("Every lab passes: well done! `npm run lab` lists them.");
+        return 0;
+      }
+      console.log(`Next: lab ${lab.number}, ${lab.title} (instructions: labs/${lab.id}/README.md).\n`);
+      return check(lab, "learner", false);
+    }
     case "gen-all":
       for (const lab of listLabs()) {
         await generate(lab, "learner", true);
@@ -50,26 +133,58 @@ async function run(command: Command): Promise<number> {
     case "gen":
       await generate(findLab(command.lab), command.target);
       return 0;
-    case "check": {
-      const lab = findLab(command.lab);
-      const result = await checkLab(lab, { target: command.target });
-      if (command.target === "learner") recordProgress(result);
-      console.log(command.json ? JSON.stringify(result, null, 2) : formatReport(lab, result));
-      return result.status === "pass" ? 0 : result.status === "error" ? 2 : 1;
-    }
+    case "check":
+      return check(findLab(command.lab), command.target, command.json);
+    case "watch":
+      return watch(findLab(command.lab), command.target, command.poll);
     case "hint": {
       const lab = findLab(command.lab);
       const result = await checkLab(lab, { target: "learner" });
       recordProgress(result);
-      const failing = result.steps.find((s) => s.status === "fail");
-      const meta = lab.steps.find((s) => s.step === failing?.step);
-      if (!meta) {
+      const hint = gradedHint(lab, result);
+      if (!hint) {
         console.log(`Every step of lab ${lab.number} passes: no hint needed.`);
         return 0;
       }
-      console.log(`Step ${meta.step}, ${meta.title}:`);
-      for (const hint of meta.hints) console.log(`  - ${hint}`);
+      console.log(`Step ${hint.step.step}, ${hint.step.title}: hint ${hint.number} of ${hint.total}`);
+      console.log(`  ${hint.text}`);
+      if (hint.number < hint.total) console.log(`Still stuck? Run \`npm run lab ${lab.number} -- hint\` again for a more specific hint.`);
+      else console.log(`That is the last hint of step ${hint.step.step}; the instructions are in labs/${lab.id}/README.md.`);
       return 1;
+    }
+    case "reset": {
+      const lab = findLab(command.lab);
+      const outcome = resetLab(lab);
+      forgetHints(lab.id);
+      if (outcome.backup) console.log(`Saved your ${outcome.saved.join(" and ")} to ${displayPath(outcome.backup)}/.`);
+      if (outcome.restored.length === 0) console.log(`Lab ${lab.number} already has its starter files: nothing to reset.`);
+      else console.log(`Restored the starter ${outcome.restored.join(" and ")} of lab ${lab.number} in labs/${lab.id}/.`);
+      return 0;
+    }
+    case "diff": {
+      const lab = findLab(command.lab);
+      guardSolution(lab, command.force, "diff");
+      const mine = treeDir(lab, "learner");
+      const theirs = treeDir(lab, "solution");
+      let same = true;
+      for (const file of lab.learnerFiles) {
+        const read = (tree: string) => (fs.existsSync(path.join(tree, file)) ? fs.readFileSync(path.join(tree, file), "utf8") : "");
+        const diff = unifiedDiff(read(mine), read(theirs), displayPath(path.join(mine, file)), displayPath(path.join(theirs, file)));
+        if (diff) {
+          same = false;
+          process.stdout.write(colorDiff(diff));
+        }
+      }
+      if (same) console.log(`Your files are the same as the solution of lab ${lab.number}.`);
+      return 0;
+    }
+    case "solution": {
+      const lab = findLab(command.lab);
+      guardSolution(lab, command.force, "solution");
+      console.log(`The reference solution of lab ${lab.number} is in ${displayPath(treeDir(lab, "solution"))}/:`);
+      for (const file of lab.learnerFiles) console.log(`  ${displayPath(path.join(treeDir(lab, "solution"), file))}`);
+      console.log(`Compare it with yours: npm run lab ${lab.number} -- diff`);
+      return 0;
     }
     // serve and client load grpc-js and the lab's code; keep that off the path of every other command.
     case "serve":
@@ -93,10 +208,13 @@ export function main(argv: string[]): void {
     }
   };
   try {
-    run(parseArgs(argv).command).then((code) => {
-      process.exitCode = code;
-    }, report);
+    run(parseArgs(argv).command)
+      .then((code) => {
+        process.exitCode = code;
+      }, report)
+      .finally(discardPrestartedWorker);
   } catch (error) {
     report(error);
+    discardPrestartedWorker();
   }
 }

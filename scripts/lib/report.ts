@@ -1,5 +1,5 @@
 import { displayPath, type Lab, type Side, treeDir } from "./labs";
-import type { Progress } from "./progress";
+import { labPassed, type Progress } from "./progress";
 import type { CheckResult, LabResult } from "./results";
 
 const useColor = process.stdout.isTTY === true && !("NO_COLOR" in process.env);
@@ -31,14 +31,18 @@ function stepDetails(checks: CheckResult[]): string[] {
   return [...ran.flatMap(checkLine), `      ${red("✘")} ${notRun.length} checks ${notRun[0]!.message}`];
 }
 
-/** The step-by-step report a learner reads after `npm run lab NN`. */
-export function formatReport(lab: Lab, result: LabResult): string {
+/**
+ * The step-by-step report a learner reads after `npm run lab NN`. `compact`
+ * (watch mode) details only the first failing step, so the report fits a screen.
+ */
+export function formatReport(lab: Lab, result: LabResult, { compact = false } = {}): string {
   const whose = result.target === "solution" ? "the reference solution" : "your code";
   const lines = [bold(`Lab ${lab.number} · ${lab.title}`) + dim(`  (${whose} in ${displayPath(treeDir(lab, result.target))})`), ""];
   if (result.status === "error") {
     lines.push(red(result.message ?? "The checks could not run."));
     return lines.join("\n");
   }
+  const firstFailing = result.steps.find((s) => s.status === "fail");
   for (const side of ["setup", "server", "client"] as const) {
     const steps = result.steps.filter((s) => s.side === side);
     if (steps.length === 0) continue;
@@ -48,14 +52,13 @@ export function formatReport(lab: Lab, result: LabResult): string {
     for (const step of steps) {
       const mark = step.status === "pass" ? green("✔") : red("✘");
       lines.push(`    ${mark} Step ${step.step}  ${step.title}  ${dim(`${step.passed}/${step.total}`)}`);
-      if (step.status === "fail") lines.push(...stepDetails(result.tests.filter((t) => t.step === step.step)));
+      if (step.status === "fail" && (!compact || step === firstFailing)) lines.push(...stepDetails(result.tests.filter((t) => t.step === step.step)));
     }
     lines.push("");
   }
   for (const warning of result.warnings) lines.push(red(`  ! ${warning}`));
   lines.push(bold(`  Score: ${result.score}/${result.max_score}`));
 
-  const firstFailing = result.steps.find((s) => s.status === "fail");
   const meta = lab.steps.find((s) => s.step === firstFailing?.step);
   if (meta) {
     lines.push("", `  Next: step ${meta.step}, ${meta.title}.${meta.files.length > 0 ? ` Edit ${meta.files.map((f) => `${displayPath(treeDir(lab, result.target))}/${f}`).join(" and ")}.` : ""}`);
@@ -72,16 +75,26 @@ function progressBar(done: number, total: number, width = 10): string {
   return `${"█".repeat(filled)}${"░".repeat(width - filled)}`;
 }
 
-/** The lab list shown by `npm run lab`. */
+/** The lab list shown by `npm run lab`: a progress bar a lab, from the last check of each. */
 export function formatLabList(labs: Lab[], progress: Progress): string {
   const lines = [bold("grpc-labs"), ""];
+  const next = labs.find((lab) => !labPassed(progress, lab.id));
   for (const lab of labs) {
     const own = progress.labs[lab.id];
     const done = own?.passed_steps.length ?? 0;
     const total = lab.steps.length;
     const status = own ? `${progressBar(done, total)} ${done}/${total} steps` : dim("not started");
-    lines.push(`  ${lab.number}  ${lab.title.padEnd(44)} ${status}`);
+    lines.push(`  ${lab.number}  ${lab.title.padEnd(44)} ${status}${lab === next ? bold("  ← next") : ""}`);
   }
-  lines.push("", `Start a lab with ${bold("npm run lab 01")}; see every command with ${bold("npm run lab -- --help")}.`);
+  const start = next ? `Continue with ${bold("npm run lab next")} (lab ${next.number})` : green("Every lab passes");
+  lines.push("", `${start}; see every command with ${bold("npm run lab -- --help")}.`);
   return lines.join("\n");
+}
+
+/** A unified diff with removed lines in red and added lines in green (on a terminal). */
+export function colorDiff(diff: string): string {
+  return diff
+    .split("\n")
+    .map((line) => (line.startsWith("+") && !line.startsWith("+++") ? green(line) : line.startsWith("-") && !line.startsWith("---") ? red(line) : line.startsWith("@@") ? dim(line) : line))
+    .join("\n");
 }

@@ -1,11 +1,13 @@
-import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { type Lab, labsDir, type Side, type Target, treeDir, workspaceRoot } from "./labs";
+import { type Lab, labsDir, type Side, type Target, treeDir } from "./labs";
 import { buildResult, type CheckResult, checkId, type LabResult } from "./results";
 import { ensureStubs, stubProblem, stubState } from "./stubs";
-import { formatTypeError, type TypeError, typeCheck } from "./typecheck";
-import type { PlannedCheck, WorkerMessage, WorkerRequest } from "./worker-protocol";
+import { formatTypeError, type TypeError } from "./typecheck";
+import { cachedTypeCheck } from "./typecheck-cache";
+import { takeCheckWorker } from "./worker-process.cjs";
+import type { PlannedCheck, RunMessage, WorkerMessage, WorkerRequest } from "./worker-protocol";
 
 /** How long one check may take before mocha fails it. Every RPC in a check has a shorter deadline. */
 export const checkTimeoutMs = 5000;
@@ -55,18 +57,58 @@ interface WorkerOutcome {
   warnings: string[];
 }
 
-/** Runs the lab's checks in a child process and turns what it reports into results. */
-function runWorker(lab: Lab, tree: string, listOnly: boolean, blockedReason: string): Promise<WorkerOutcome> {
-  const request: WorkerRequest = { checkFiles: checkFiles(lab), listOnly, checkTimeoutMs };
-  const child = spawn(
-    process.execPath,
-    ["--require", require.resolve("tsx/cjs"), path.join(__dirname, "check-worker.ts"), JSON.stringify(request)],
-    {
-      cwd: workspaceRoot,
-      stdio: ["ignore", "pipe", "pipe", "ipc"],
-      env: { ...process.env, GRPC_LABS_TARGET_DIR: tree, GRPC_LABS_LAB: lab.number },
-    },
-  );
+const leakWarning =
+  "Something your code started (a server, a channel or a timer) was still running after the checks: close it when you are done with it.";
+
+/**
+ * A check worker kept alive between runs (watch mode): each run reloads the
+ * checks and the code under test in the same process, which saves starting
+ * Node, tsx, mocha and grpc-js again. A worker that crashed, was stopped or
+ * was left with something open is not reused: `usable` turns false.
+ */
+export class CheckWorker {
+  private child: ChildProcess | undefined;
+  private tainted = false;
+
+  /** The worker process, started now if there is none that can be reused. */
+  process(): ChildProcess {
+    if (!this.usable) {
+      this.stop();
+      // The first one may have been started by scripts/lab.cjs already.
+      this.child = takeCheckWorker();
+      this.tainted = false;
+    }
+    return this.child!;
+  }
+
+  get usable(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null && this.child.connected && !this.tainted;
+  }
+
+  /** Starts a new worker now if the last one cannot be reused, so the next run need not wait for it. */
+  warm(): void {
+    if (!this.usable) this.process();
+  }
+
+  /** Marks the worker as not reusable (something stayed open in it). */
+  taint(): void {
+    this.tainted = true;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  stop(): void {
+    if (this.child && this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
+    this.child = undefined;
+  }
+}
+
+/** Runs the lab's checks in a worker process and turns what it reports into results. */
+function runWorker(lab: Lab, request: WorkerRequest, blockedReason: string, kept?: CheckWorker): Promise<WorkerOutcome> {
+  const child = kept ? kept.process() : takeCheckWorker();
+  const { listOnly } = request;
 
   const results = new Map<string, CheckResult>();
   const outputs = new Map<string, string>();
@@ -97,49 +139,14 @@ function runWorker(lab: Lab, tree: string, listOnly: boolean, blockedReason: str
         child.kill("SIGKILL");
       }, silenceLimitMs);
     };
-    resetSilence();
 
-    child.on("message", (message: WorkerMessage) => {
-      resetSilence();
-      switch (message.type) {
-        case "plan":
-          plan = message.checks;
-          break;
-        case "begin":
-          current = message.id;
-          break;
-        case "result": {
-          const planned = plan.find((p) => p.id === message.id);
-          const previous = results.get(message.id);
-          if (!planned || previous?.status === "fail") break;
-          results.set(message.id, {
-            id: message.id,
-            name: planned.name,
-            step: planned.step,
-            side: sideOf(lab, planned.step),
-            status: message.status,
-            message: message.message,
-            output: null,
-            duration_ms: message.duration_ms,
-            points: message.status === "pass" ? 1 : 0,
-            max_points: 1,
-          });
-          break;
-        }
-        case "done":
-          done = true;
-          current = undefined;
-          clearTimeout(silence);
-          silence = setTimeout(() => {
-            warnings.push("Something your code started (a server, a channel or a timer) was still running after the checks: close it when you are done with it.");
-            child.kill("SIGKILL");
-          }, exitGraceMs);
-          break;
-      }
-    });
-
-    child.on("exit", (code, signal) => {
+    const settle = (code: number | null, signal: NodeJS.Signals | null) => {
       clearTimeout(silence);
+      child.stdout!.off("data", capture);
+      child.stderr!.off("data", capture);
+      child.off("message", onMessage);
+      child.off("exit", settle);
+      child.off("error", onError);
       const unfinished =
         stopReason ??
         (done ? undefined : `the check process ended (${signal ?? `exit code ${code}`}) during this check: does the code call process.exit() or crash?`);
@@ -170,7 +177,63 @@ function runWorker(lab: Lab, tree: string, listOnly: boolean, blockedReason: str
         warnings.push(`The checks could not be loaded: ${reason}`);
       }
       resolve({ checks, warnings });
-    });
+    };
+
+    const onMessage = (message: WorkerMessage) => {
+      resetSilence();
+      switch (message.type) {
+        case "plan":
+          plan = message.checks;
+          break;
+        case "begin":
+          current = message.id;
+          break;
+        case "result": {
+          const planned = plan.find((p) => p.id === message.id);
+          const previous = results.get(message.id);
+          if (!planned || previous?.status === "fail") break;
+          results.set(message.id, {
+            id: message.id,
+            name: planned.name,
+            step: planned.step,
+            side: sideOf(lab, planned.step),
+            status: message.status,
+            message: message.message,
+            output: null,
+            duration_ms: message.duration_ms,
+            points: message.status === "pass" ? 1 : 0,
+            max_points: 1,
+          });
+          break;
+        }
+        case "done":
+          done = true;
+          current = undefined;
+          clearTimeout(silence);
+          if (kept) {
+            // A kept worker lists what is still open instead of exiting.
+            if (message.open && message.open.length > 0) {
+              warnings.push(leakWarning);
+              kept.taint();
+            }
+            settle(null, null);
+            break;
+          }
+          silence = setTimeout(() => {
+            warnings.push(leakWarning);
+            child.kill("SIGKILL");
+          }, exitGraceMs);
+          break;
+      }
+    };
+
+    // A worker that died before it got the request: its exit settles the run.
+    const onError = (error: Error) => (stderrOutsideChecks += `${error.message}\n`);
+    child.on("message", onMessage);
+    child.on("exit", settle);
+    child.on("error", onError);
+    resetSilence();
+    child.send({ type: "run", request } satisfies RunMessage);
   });
 }
 
@@ -198,25 +261,37 @@ export interface CheckOptions {
   target: Target;
   /** Check the code in this folder instead of the target's usual one (grading and the runner's own tests). */
   tree?: string;
+  /** Run the checks in this kept-alive worker (watch mode) instead of a one-shot process. */
+  worker?: CheckWorker;
+  /** Run these check files instead of the lab's (the runner's own tests). */
+  checkFiles?: string[];
+  /**
+   * Called with the check results when they are ready before the type-check
+   * (watch mode shows them at once); the returned result adds the type errors.
+   */
+  onChecksFirst?: (result: LabResult) => void;
 }
 
 /** Checks one lab: the stub step, then the learner's server and client, then types. */
-export async function checkLab(lab: Lab, { target, tree = treeDir(lab, target) }: CheckOptions): Promise<LabResult> {
+export async function checkLab(lab: Lab, { target, tree = treeDir(lab, target), worker, checkFiles: files, onChecksFirst }: CheckOptions): Promise<LabResult> {
   const started = Date.now();
   // The reference solution is always checked with fresh stubs; a learner is told to run the stub step.
   if (target === "solution") ensureStubs(lab, tree);
   const state = stubState(lab, tree);
   const problem = state === "fresh" ? null : stubProblem(lab, tree, state);
 
-  const types = problem ? Promise.resolve<TypeError[]>([]) : typeCheck(tree);
-  const worker = await runWorker(lab, tree, problem !== null, `not run until step ${stubStepOf(lab)} passes (the stubs)`);
-  const typeErrors = await types;
-
-  const checks = [stubCheck(lab, problem), ...applyTypeErrors(lab, worker.checks, typeErrors)];
-  return buildResult(lab, target, checks, {
-    type_errors: typeErrors,
-    warnings: worker.warnings,
-    message: worker.checks.length === 0 ? (worker.warnings[0] ?? "no checks found") : null,
-    duration_ms: Date.now() - started,
-  });
+  const types = problem ? Promise.resolve<TypeError[]>([]) : cachedTypeCheck(tree);
+  const request: WorkerRequest = { checkFiles: files ?? checkFiles(lab), tree, lab: lab.number, listOnly: problem !== null, checkTimeoutMs, keepAlive: worker !== undefined };
+  let typesDone = false;
+  void types.then(() => (typesDone = true));
+  const outcome = await runWorker(lab, request, `not run until step ${stubStepOf(lab)} passes (the stubs)`, worker);
+  const result = (typeErrors: TypeError[]) =>
+    buildResult(lab, target, [stubCheck(lab, problem), ...applyTypeErrors(lab, outcome.checks, typeErrors)], {
+      type_errors: typeErrors,
+      warnings: outcome.warnings,
+      message: outcome.checks.length === 0 ? (outcome.warnings[0] ?? "no checks found") : null,
+      duration_ms: Date.now() - started,
+    });
+  if (onChecksFirst && !typesDone) onChecksFirst(result([]));
+  return result(await types);
 }

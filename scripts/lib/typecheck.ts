@@ -16,7 +16,7 @@ export interface TypeError {
  * faster than the JavaScript compiler that ts-node needs. Call the platform
  * binary directly: the `tsc` wrapper costs one more Node start on Node 20.
  */
-function tscCommand(): { command: string; args: string[] } {
+export function tscCommand(): { command: string; args: string[] } {
   const exe = process.platform === "win32" ? "tsc.exe" : "tsc";
   try {
     const pkg = require.resolve(`@typescript/typescript-${process.platform}-${process.arch}/package.json`, {
@@ -54,7 +54,9 @@ export function parseTscOutput(output: string, tree: string): TypeError[] {
 export function typeCheck(tree: string): Promise<TypeError[]> {
   const { command, args } = tscCommand();
   return new Promise((resolve) => {
-    const child = spawn(command, [...args, "-p", path.join(tree, "tsconfig.json"), "--noEmit", "--pretty", "false"], {
+    // One thread: the check worker, running at the same time, is the longer of the two, and on
+    // a 2-core machine tsc's extra threads only take CPU from it (measured in docs/performance.md).
+    const child = spawn(command, [...args, "-p", path.join(tree, "tsconfig.json"), "--noEmit", "--pretty", "false", "--singleThreaded"], {
       cwd: workspaceRoot,
       stdio: ["ignore", "pipe", "pipe"],
     });
