@@ -16,6 +16,7 @@ import { installHandlerErrorCapture, takeHandlerErrors } from "../check-kit/hand
 import { closeAll } from "../check-kit/resources";
 import { stepOf } from "../check-kit/steps";
 import { learnerLocation } from "../check-kit/target";
+import { workspaceRoot } from "./labs";
 import { checkId } from "./results";
 import type { PlannedCheck, RunMessage, WorkerMessage, WorkerRequest } from "./worker-protocol";
 
@@ -70,6 +71,15 @@ async function openHandles(ms: number): Promise<string[]> {
   }
 }
 
+/** One line for a check file that does not load: "labs/04-x/checks/a.check.ts:12: syntax error: ...". */
+function describeCheckLoadError(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  // tsx (esbuild) reports syntax errors as "<abs path>:<line>:<col>: ERROR: <message>".
+  const syntax = /^(.+\.ts):(\d+):\d+: ERROR: (.*)$/m.exec(message);
+  if (syntax) return `${path.relative(workspaceRoot, syntax[1]!).split(path.sep).join("/")}:${syntax[2]}: syntax error: ${syntax[3]}`;
+  return message.split("\n")[0]!;
+}
+
 let runs = 0;
 let busy = false;
 
@@ -108,7 +118,12 @@ function run(request: WorkerRequest): void {
   for (const file of request.checkFiles) mocha.addFile(file);
   // Loading before run() lets the plan list every check, even those a crash would stop
   // (loadFiles is public in mocha, though its type declarations mark it protected).
-  (mocha as unknown as { loadFiles(): void }).loadFiles();
+  try {
+    (mocha as unknown as { loadFiles(): void }).loadFiles();
+  } catch (error) {
+    send({ type: "load-error", message: describeCheckLoadError(error) });
+    return void finish(request, mocha);
+  }
   // Run the steps in order, whatever order the check files load in.
   mocha.suite.suites.sort((a, b) => (stepOf(a) ?? 0) - (stepOf(b) ?? 0));
   send({ type: "plan", checks: allTests(mocha.suite).map(plannedCheck) });

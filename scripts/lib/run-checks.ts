@@ -13,6 +13,11 @@ import type { PlannedCheck, RunMessage, WorkerMessage, WorkerRequest } from "./w
 export const checkTimeoutMs = 5000;
 /** With no word from the worker for this long, its event loop is blocked: stop it. */
 const silenceLimitMs = checkTimeoutMs + 3000;
+/**
+ * Loading the checks, before the worker sends its plan, can take seconds on a
+ * loaded machine (a classroom laptop, a CI runner): give it longer.
+ */
+const loadLimitMs = 30000;
 /** How long the worker may take to exit after its last check before it counts as leaking. */
 const exitGraceMs = 1500;
 const outputLimit = 2000;
@@ -117,6 +122,7 @@ function runWorker(lab: Lab, request: WorkerRequest, blockedReason: string, kept
   let done = false;
   const warnings: string[] = [];
   let stderrOutsideChecks = "";
+  let loadError: string | undefined;
 
   const capture = (chunk: Buffer) => {
     if (current) {
@@ -132,12 +138,15 @@ function runWorker(lab: Lab, request: WorkerRequest, blockedReason: string, kept
   return new Promise((resolve) => {
     let silence: NodeJS.Timeout | undefined;
     let stopReason: string | undefined;
-    const resetSilence = () => {
+    const resetSilence = (limitMs = silenceLimitMs) => {
       clearTimeout(silence);
       silence = setTimeout(() => {
-        stopReason = "did not finish: the code under test blocked the event loop (an endless loop?)";
+        stopReason =
+          plan.length === 0
+            ? `did not load within ${loadLimitMs / 1000} s: does a file run an endless loop when it is loaded?`
+            : "did not finish: the code under test blocked the event loop (an endless loop?)";
         child.kill("SIGKILL");
-      }, silenceLimitMs);
+      }, limitMs);
     };
 
     const settle = (code: number | null, signal: NodeJS.Signals | null) => {
@@ -173,7 +182,7 @@ function runWorker(lab: Lab, request: WorkerRequest, blockedReason: string, kept
         };
       });
       if (plan.length === 0) {
-        const reason = stderrOutsideChecks.trim().split("\n").find((l) => l.trim()) ?? `exit code ${code}`;
+        const reason = loadError ?? stopReason ?? stderrOutsideChecks.trim().split("\n").find((l) => l.trim()) ?? (signal ? `stopped by ${signal}` : `exit code ${code}`);
         warnings.push(`The checks could not be loaded: ${reason}`);
       }
       resolve({ checks, warnings });
@@ -184,6 +193,9 @@ function runWorker(lab: Lab, request: WorkerRequest, blockedReason: string, kept
       switch (message.type) {
         case "plan":
           plan = message.checks;
+          break;
+        case "load-error":
+          loadError = message.message;
           break;
         case "begin":
           current = message.id;
@@ -232,7 +244,7 @@ function runWorker(lab: Lab, request: WorkerRequest, blockedReason: string, kept
     child.on("message", onMessage);
     child.on("exit", settle);
     child.on("error", onError);
-    resetSilence();
+    resetSilence(loadLimitMs);
     child.send({ type: "run", request } satisfies RunMessage);
   });
 }
@@ -285,13 +297,16 @@ export async function checkLab(lab: Lab, { target, tree = treeDir(lab, target), 
   let typesDone = false;
   void types.then(() => (typesDone = true));
   const outcome = await runWorker(lab, request, `not run until step ${stubStepOf(lab)} passes (the stubs)`, worker);
-  const result = (typeErrors: TypeError[]) =>
-    buildResult(lab, target, [stubCheck(lab, problem), ...applyTypeErrors(lab, outcome.checks, typeErrors)], {
+  const result = (typeErrors: TypeError[]) => {
+    const built = buildResult(lab, target, [stubCheck(lab, problem), ...applyTypeErrors(lab, outcome.checks, typeErrors)], {
       type_errors: typeErrors,
       warnings: outcome.warnings,
       message: outcome.checks.length === 0 ? (outcome.warnings[0] ?? "no checks found") : null,
       duration_ms: Date.now() - started,
     });
+    // Without its checks a lab cannot pass or fail: that is an error of the workshop, not of the learner.
+    return outcome.checks.length === 0 ? { ...built, status: "error" as const } : built;
+  };
   if (onChecksFirst && !typesDone) onChecksFirst(result([]));
   return result(await types);
 }

@@ -8,6 +8,8 @@ export interface PlannedCheck {
 /** From the worker to the runner. */
 export type WorkerMessage =
   | { type: "plan"; checks: PlannedCheck[] }
+  /** The lab's check files could not be loaded (a syntax error in a check, say): nothing runs. */
+  | { type: "load-error"; message: string }
   | { type: "begin"; id: string }
   | { type: "result"; id: string; status: "pass" | "fail"; message: string | null; duration_ms: number }
   /**
