@@ -120,7 +120,7 @@ describe("npm run lab", function () {
     assert.match(solution.stdout, /All steps pass/);
   });
 
-  it("shows every hint for the first failing step", async () => {
+  it("names the first failing step when asked for a hint", async () => {
     const run = await lab("01", "hint");
     assert.equal(run.code, 1);
     assert.match(run.stdout, /^Step 2, Server: GetFeature/);
