@@ -15,7 +15,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import { parseArgs } from "node:util";
 import * as path from "node:path";
-import { type Lab, listLabs, treeDir, workspaceRoot } from "./lib/labs";
+import { type Lab, listLabs, protoDir, treeDir, workspaceRoot } from "./lib/labs";
 import { CheckWorker, checkFiles, checkLab } from "./lib/run-checks";
 import { Watcher } from "./lib/watch";
 import { ensureStubs } from "./lib/stubs";
@@ -106,7 +106,7 @@ function measure(command: Command): Promise<Sample> {
 /**
  * Compiles the lab's checks, its solution and check-kit to JavaScript in a
  * scratch folder inside node_modules/.cache (so packages resolve), with the
- * data files beside them. Each .js is also written under its .ts name, since
+ * data files beside them. Each .js can also be loaded by its .ts name, since
  * checks load learner files by that name (loadTarget("src/server.ts")).
  */
 function buildFloor(lab: Lab): { dir: string; checks: string[]; tree: string } {
@@ -130,7 +130,8 @@ function buildFloor(lab: Lab): { dir: string; checks: string[]; tree: string } {
     for (const entry of fs.readdirSync(folder, { withFileTypes: true })) {
       const full = path.join(folder, entry.name);
       if (entry.isDirectory()) mirror(full);
-      else if (entry.name.endsWith(".js")) fs.copyFileSync(full, full.replace(/\.js$/, ".ts"));
+      // A forwarder, not a copy: loading it gives the very module the .js name gives (one class, one store).
+      else if (entry.name.endsWith(".js")) fs.writeFileSync(full.replace(/\.js$/, ".ts"), `module.exports = require("./${entry.name}");\n`);
     }
   };
   mirror(dir);
@@ -146,9 +147,12 @@ function buildFloor(lab: Lab): { dir: string; checks: string[]; tree: string } {
  * result is ready. Every save changes the code, so tsc always runs.
  */
 async function watchRecheck(lab: Lab): Promise<{ first: number[]; full: number[] }> {
-  const tree = path.join(workspaceRoot, "node_modules", ".cache", "grpc-labs", "bench", `watch-${lab.id}`);
+  // Laid out like a workspace (labs/<tree>, proto/ beside labs/): learner code may read the .proto files.
+  const scratch = path.join(workspaceRoot, "node_modules", ".cache", "grpc-labs", "bench");
+  const tree = path.join(scratch, "labs", `watch-${lab.id}`);
   fs.rmSync(tree, { recursive: true, force: true });
   fs.cpSync(treeDir(lab, "solution"), tree, { recursive: true });
+  fs.cpSync(protoDir, path.join(scratch, "proto"), { recursive: true });
   fs.writeFileSync(path.join(tree, "tsconfig.json"), JSON.stringify({ extends: path.join(workspaceRoot, "tsconfig.json"), include: ["src", "gen"] }));
   const files = lab.learnerFiles.map((file) => path.join(tree, ...file.split("/")));
   const worker = new CheckWorker();

@@ -13,7 +13,7 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { type Lab, labsDir, workspaceRoot } from "../lib/labs";
+import { type Lab, labsDir, protoDir, workspaceRoot } from "../lib/labs";
 import type { LabResult } from "../lib/results";
 
 export interface Limits {
@@ -55,12 +55,14 @@ export function killAll(): void {
   running.clear();
 }
 
-/** A tree like labs/NN-x of a workspace: the lab's tsconfig (extending ../../tsconfig.json), learner files and stubs. */
+/** A tree like labs/NN-x of a workspace: the lab's tsconfig (extending ../../tsconfig.json), learner files and stubs, with proto/ beside labs/. */
 function buildTree(lab: Lab, files: Map<string, Buffer>, stubs: string): { root: string; tree: string } {
   const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "grpc-labs-grade-")));
   fs.copyFileSync(path.join(workspaceRoot, "tsconfig.json"), path.join(root, "tsconfig.json"));
   // The instructor's dependencies, linked (a junction on Windows needs no privilege), never copied.
   fs.symlinkSync(path.join(workspaceRoot, "node_modules"), path.join(root, "node_modules"), "junction");
+  // Learner code may read the .proto files at run time (lab 06 serves them by reflection), as from its workspace.
+  fs.cpSync(protoDir, path.join(root, "proto"), { recursive: true });
   const tree = path.join(root, "labs", lab.id);
   fs.mkdirSync(tree, { recursive: true });
   fs.copyFileSync(path.join(labsDir, lab.id, "tsconfig.json"), path.join(tree, "tsconfig.json"));

@@ -9,7 +9,8 @@ const workspaceRoot = path.resolve(__dirname, "..", "..");
 
 /** A worker waiting for its request over IPC. */
 function spawnCheckWorker() {
-  return spawn(process.execPath, ["--require", require.resolve("tsx/cjs"), path.join(__dirname, "check-worker.ts")], {
+  // --expose-gc: the worker collects garbage between checks when it has grown (check-worker.ts).
+  return spawn(process.execPath, ["--expose-gc", "--require", require.resolve("tsx/cjs"), path.join(__dirname, "check-worker.ts")], {
     cwd: workspaceRoot,
     stdio: ["ignore", "pipe", "pipe", "ipc"],
   });
