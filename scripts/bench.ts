@@ -146,7 +146,7 @@ function buildFloor(lab: Lab): { dir: string; checks: string[]; tree: string } {
  * worker; each round changes a learner file and times the save until the
  * result is ready. Every save changes the code, so tsc always runs.
  */
-async function watchRecheck(lab: Lab): Promise<{ first: number[]; full: number[] }> {
+async function watchRecheck(lab: Lab): Promise<{ first: number[]; full: number[]; checks: number[] }> {
   // Laid out like a workspace (labs/<tree>, proto/ beside labs/): learner code may read the .proto files.
   const scratch = path.join(workspaceRoot, "node_modules", ".cache", "grpc-labs", "bench");
   const tree = path.join(scratch, "labs", `watch-${lab.id}`);
@@ -158,17 +158,20 @@ async function watchRecheck(lab: Lab): Promise<{ first: number[]; full: number[]
   const worker = new CheckWorker();
   let checked: (() => void) | undefined;
   let shown = 0;
+  let checksMs = 0;
   const watcher = new Watcher({
     files,
     check: async () => {
       const result = await checkLab(lab, { target: "learner", tree, worker, onChecksFirst: () => (shown = performance.now()) });
       if (result.status !== "pass") throw new Error(`watch check of lab ${lab.number} failed: ${result.tests.find((t) => t.status === "fail")?.message}`);
+      checksMs = result.tests.reduce((sum, t) => sum + t.duration_ms, 0);
       checked?.();
     },
   });
   await watcher.start();
   const first: number[] = [];
   const full: number[] = [];
+  const checks: number[] = [];
   for (let round = 0; round <= runs; round++) {
     const done = new Promise<void>((resolve) => (checked = resolve));
     const started = performance.now();
@@ -179,6 +182,7 @@ async function watchRecheck(lab: Lab): Promise<{ first: number[]; full: number[]
     if (round > 0) {
       full.push(finished - started);
       first.push((shown || finished) - started);
+      checks.push(checksMs);
     }
     worker.warm();
     // A learner types between saves.
@@ -187,7 +191,7 @@ async function watchRecheck(lab: Lab): Promise<{ first: number[]; full: number[]
   watcher.close();
   worker.stop();
   fs.rmSync(tree, { recursive: true, force: true });
-  return { first, full };
+  return { first, full, checks };
 }
 
 function npmCommand(args: string[]): { command: string; args: string[] } {
@@ -257,16 +261,17 @@ async function main(): Promise<void> {
   for (const row of rows) console.log(line(row));
   console.log(`\nTarget: at most ${targetRatio}× the floor (median) and ${targetMemoryMb} MB in any one process, for every lab: ${ok ? "met" : "NOT met"}.`);
 
-  console.log(`\nWatch mode, from saving a learner file to the check results on screen, and to the type-check too; median (min-max) of ${runs}:`);
+  console.log(`\nWatch mode, from saving a learner file to the check results on screen, and to the type-check too; median (min-max) of ${runs}.`);
+  console.log("The overhead is the time to results less the time the checks themselves took (labs 06 and 07 wait out deadlines on purpose):");
   let watchOk = true;
   for (const lab of labs) {
-    const { first, full } = await watchRecheck(lab);
-    const ms = median(first);
-    if (ms > targetWatchMs) watchOk = false;
+    const { first, full, checks } = await watchRecheck(lab);
+    const overhead = first.map((ms, i) => ms - checks[i]!);
+    if (median(overhead) > targetWatchMs) watchOk = false;
     const range = (times: number[]) => `${fmt(median(times))} ms (${fmt(Math.min(...times))}-${fmt(Math.max(...times))})`;
-    console.log(`  ${lab.number}  results ${range(first)}, type-checked ${range(full)}`);
+    console.log(`  ${lab.number}  results ${range(first)}, type-checked ${range(full)}, checks ${fmt(median(checks))} ms, overhead ${range(overhead)}`);
   }
-  console.log(`Target: under ${targetWatchMs} ms for every lab: ${watchOk ? "met" : "NOT met"}.`);
+  console.log(`Target: an overhead under ${targetWatchMs} ms for every lab: ${watchOk ? "met" : "NOT met"}.`);
   process.exitCode = ok && watchOk ? 0 : 1;
 }
 
