@@ -25,8 +25,8 @@ export interface Manifest {
 
 const protectedRoots = new Set(["labs", "proto", "scripts", "solutions", "test"]);
 const protectedTopFiles = new Set([".mocharc.json", "package-lock.json", "package.json", "tsconfig.json"]);
-/** Folders never walked: dependencies, git, generated stubs, temporary trees. */
-export const skippedFolders = new Set([".git", ".test-trees", "gen", "node_modules"]);
+/** Folders never walked: dependencies, git, generated stubs and certificates (lab 05), temporary trees. */
+export const skippedFolders = new Set([".git", ".test-trees", "certs", "gen", "node_modules"]);
 const junkFiles = new Set([".DS_Store", "Thumbs.db", "desktop.ini"]);
 
 /** Whether a workspace-relative path (forward slashes) is one of the files grading depends on. */
