@@ -79,12 +79,13 @@ function progressBar(done: number, total: number, width = 10): string {
 export function formatLabList(labs: Lab[], progress: Progress): string {
   const lines = [bold("grpc-labs"), ""];
   const next = labs.find((lab) => !labPassed(progress, lab.id));
+  const titleWidth = Math.max(0, ...labs.map((lab) => lab.title.length));
   for (const lab of labs) {
     const own = progress.labs[lab.id];
     const done = own?.passed_steps.length ?? 0;
     const total = lab.steps.length;
     const status = own ? `${progressBar(done, total)} ${done}/${total} steps` : dim("not started");
-    lines.push(`  ${lab.number}  ${lab.title.padEnd(44)} ${status}${lab === next ? bold("  ← next") : ""}`);
+    lines.push(`  ${lab.number}  ${lab.title.padEnd(titleWidth)} ${status}${lab === next ? bold("  ← next") : ""}`);
   }
   const start = next ? `Continue with ${bold("npm run lab next")} (lab ${next.number})` : green("Every lab passes");
   lines.push("", `${start}; see every command with ${bold("npm run lab -- --help")}.`);
