@@ -20,7 +20,7 @@ import {
   step,
   within,
 } from "../../../scripts/check-kit";
-import { eventually, learnerClientFor, sampleUser, type User, type UserFields, type WireChange, type WireCommandResult, type WirePage, type WireUser } from "./user-service";
+import { eventually, learnerClientFor, sampleUser, type UserFields, type WireChange, type WireCommandResult, type WirePage, type WireUser } from "./user-service";
 
 const settleMs = rpcDeadlineMs;
 const ada: UserFields = { name: "Ada Lovelace", email: "ada@example.com", roles: ["admin"] };

@@ -5,7 +5,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { expectEqual, expectTrue, openServerStream, reflectedFiles, reflectedServices, referenceClient, rpcDeadlineMs, step, unaryCall, within } from "../../../scripts/check-kit";
-import { changes, healthProto, healthService, type HealthResponse, jobService, jobsProto, learnerServer, type RunJobResponse, SimulatedDependency, startShutdown } from "./health";
+import { changes, healthService, type HealthResponse, jobService, jobsProto, learnerServer, type RunJobResponse, SimulatedDependency, startShutdown } from "./health";
 
 /** The outcome of one call: the status code's name and, when OK, the response. */
 interface Outcome<T> {
