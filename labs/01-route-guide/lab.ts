@@ -12,8 +12,8 @@ export const hooks: LabHooks = {
 
   async runClientDemo(address, print, args) {
     if (args.length > 0) throw new CheckFailure(`lab 01's client takes no options, not "${args.join(" ")}"`);
-    const learner = learnerClientModule();
-    const client = learner.createRouteGuideClient(address);
+    const learner = await learnerClientModule();
+    const client = await learner.createRouteGuideClient(address);
     try {
       const show = (p: { latitude: number; longitude: number } | undefined) => `(${p?.latitude ?? 0}, ${p?.longitude ?? 0})`;
 

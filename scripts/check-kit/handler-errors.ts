@@ -1,31 +1,18 @@
 import * as grpc from "@grpc/grpc-js";
-import { learnerLocation } from "./target";
 
 /**
  * When a server handler throws, grpc-js tells the client only
  * "UNKNOWN: Unknown error". To show the learner the real exception and where
- * it was thrown, every handler added with addService while checks run is
- * wrapped; what it throws is recorded here and reported with the check.
+ * it was thrown, every handler added with addService from now on is wrapped,
+ * and `onError` hears of each exception as it happens. The subject installs it
+ * (scripts/subject/driver.ts) and so does `serve`; it imports nothing of the
+ * judge, so it can run in the subject.
  */
-const recorded: string[] = [];
-let report: ((message: string) => void) | undefined;
-
-export function takeHandlerErrors(): string[] {
-  return recorded.splice(0);
-}
-
-function record(method: string, error: unknown): void {
-  const message = error instanceof Error ? error.message : String(error);
-  const where = learnerLocation(error);
-  const line = `your ${method} handler threw "${message}"${where ? ` at ${where}` : ""}`;
-  recorded.push(line);
-  report?.(line);
-}
-
 type Handler = (this: unknown, ...args: unknown[]) => unknown;
+type Report = (method: string, error: unknown) => void;
 
-/** Records what a listener on the call (call.on("data", ...)) throws, too. */
-function watchListeners(method: string, call: unknown): void {
+/** Reports what a listener on the call (call.on("data", ...)) throws, too. */
+function watchListeners(method: string, call: unknown, report: Report): void {
   if (typeof call !== "object" || call === null || !("on" in call) || typeof call.on !== "function") return;
   const on = call.on as (event: string, listener: Handler) => unknown;
   (call as { on: typeof on }).on = function (this: unknown, event, listener) {
@@ -33,22 +20,22 @@ function watchListeners(method: string, call: unknown): void {
       try {
         return listener.apply(this, args);
       } catch (error) {
-        record(method, error);
+        report(method, error);
         throw error;
       }
     });
   };
 }
 
-function wrap(method: string, handler: Handler, self: object): Handler {
+function wrap(method: string, handler: Handler, self: object, report: Report): Handler {
   return function (...args: unknown[]) {
-    watchListeners(method, args[0]);
+    watchListeners(method, args[0], report);
     try {
       const result = handler.apply(self, args);
-      if (result instanceof Promise) result.catch((error: unknown) => record(method, error));
+      if (result instanceof Promise) result.catch((error: unknown) => report(method, error));
       return result;
     } catch (error) {
-      record(method, error);
+      report(method, error);
       throw error;
     }
   };
@@ -56,18 +43,26 @@ function wrap(method: string, handler: Handler, self: object): Handler {
 
 let installed = false;
 
-/** Wraps handlers from now on; `onError`, if given, also hears of each exception as it happens. */
-export function installHandlerErrorCapture(onError?: (message: string) => void): void {
-  report = onError;
+/**
+ * Wraps handlers from now on. `onError` gets one sentence a thrown exception:
+ * `your GetFeature handler threw "boom" at src/server.ts:12`, where
+ * `locate(error)` gives the place ("" when unknown).
+ */
+export function installHandlerErrorCapture(onError: (message: string) => void, locate: (error: unknown) => string): void {
   if (installed) return;
   installed = true;
+  const report: Report = (method, error) => {
+    const message = error instanceof Error ? error.message : String(error);
+    const where = locate(error);
+    onError(`your ${method} handler threw "${message}"${where ? ` at ${where}` : ""}`);
+  };
   const addService = grpc.Server.prototype.addService;
   grpc.Server.prototype.addService = function (service, implementation) {
     const wrapped: grpc.UntypedServiceImplementation = {};
     for (const [key, value] of Object.entries(implementation)) {
       const path = (service as Record<string, { path?: string } | undefined>)[key]?.path;
       const method = path ? path.slice(path.lastIndexOf("/") + 1) : key;
-      wrapped[key] = typeof value === "function" ? (wrap(method, value as Handler, implementation) as never) : value;
+      wrapped[key] = typeof value === "function" ? (wrap(method, value as Handler, implementation, report) as never) : value;
     }
     return addService.call(this, service, wrapped);
   };

@@ -20,6 +20,7 @@ export {
   serverStreamCall,
   unaryCall,
 } from "./rpc";
+export { watchTimingSafeEqual } from "./spies";
 export { step } from "./steps";
 export { readStream } from "./stream-reader";
-export { exportedFunction, loadTarget } from "./target";
+export { construct, exportedFunction, fixture, isStandIn, loadTarget, settled } from "./target";

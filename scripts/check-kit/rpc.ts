@@ -3,6 +3,7 @@ import * as protoLoader from "@grpc/proto-loader";
 import * as path from "node:path";
 import { CheckFailure } from "./assert";
 import { track } from "./resources";
+import { runningSubject } from "./subject";
 
 /**
  * The reference side of a check: clients and servers built at run time from
@@ -37,13 +38,24 @@ export function loadService(proto: string, serviceName: string): grpc.ServiceCli
   return node as grpc.ServiceClientConstructor;
 }
 
-/** Binds a server to a free port on 127.0.0.1 (plaintext unless given credentials); it is shut down after the check. */
-export function listen(server: grpc.Server, credentials = grpc.ServerCredentials.createInsecure()): Promise<string> {
+/**
+ * Binds a server to a free port on 127.0.0.1 (plaintext unless given
+ * credentials); it is shut down after the check. The server is the check's
+ * own, or the learner's: a stand-in for a server in the subject, which binds
+ * it there (with the same credentials, which cross as data).
+ */
+export async function listen(server: grpc.Server, credentials = grpc.ServerCredentials.createInsecure()): Promise<string> {
+  const subject = runningSubject();
+  if (subject?.isStandIn(server)) {
+    const port = await subject.driver.bind!(server, credentials);
+    return `127.0.0.1:${String(port)}`;
+  }
+  if (!(server instanceof grpc.Server)) {
+    throw new CheckFailure(`expected a grpc.Server from the code under test, got ${server === null || server === undefined ? String(server) : typeof server}`);
+  }
   track(() => server.forceShutdown());
   return new Promise((resolve, reject) => {
-    server.bindAsync("127.0.0.1:0", credentials, (error, port) =>
-      error ? reject(error) : resolve(`127.0.0.1:${port}`),
-    );
+    server.bindAsync("127.0.0.1:0", credentials, (error, port) => (error ? reject(error) : resolve(`127.0.0.1:${port}`)));
   });
 }
 

@@ -1,5 +1,12 @@
+/**
+ * The code under test, as the checks reach it: every learner file runs in the
+ * subject process (subject.ts), never in the judge. `loadTarget` resolves with
+ * the module as data, its functions as stand-ins that run there.
+ */
 import * as path from "node:path";
+import { learnerLocationIn } from "../subject/location";
 import { CheckFailure } from "./assert";
+import { runningSubject, subject, subjectConfigured } from "./subject";
 
 /** The folder of the code under test: labs/NN-name or solutions/NN-name. */
 export function targetDir(): string {
@@ -15,28 +22,15 @@ export function labNumber(): string {
 
 /** The first stack frame inside the code under test, as "src/server.ts:42", or "". */
 export function learnerLocation(error: unknown): string {
-  const stack = error instanceof Error ? (error.stack ?? "") : "";
-  const root = targetDir();
-  for (const line of stack.split("\n")) {
-    // "at fn (/path/file.ts:12:5)" or "at /path/file.ts:12:5"; paths may hold spaces.
-    const match = /(?:at |\()((?:[A-Za-z]:)?[^():]+):(\d+):\d+\)?$/.exec(line.trim());
-    const file = match?.[1];
-    if (file && path.resolve(file).startsWith(root + path.sep) && !file.includes(`${path.sep}gen${path.sep}`)) {
-      return `${path.relative(root, file).split(path.sep).join("/")}:${match[2]}`;
-    }
-  }
-  return "";
+  return learnerLocationIn(error instanceof Error ? (error.stack ?? "") : "", targetDir());
 }
 
 /** Explains why a learner file could not be loaded, as "file:line: message". */
 export function describeLoadError(error: unknown, relativeFile: string): string {
+  if (error instanceof CheckFailure) return error.message;
+  const syntax = (error as { learnerSyntaxError?: unknown }).learnerSyntaxError;
+  if (typeof syntax === "string") return syntax;
   const message = error instanceof Error ? error.message : String(error);
-  // tsx (esbuild) reports syntax errors as "<abs path>:<line>:<col>: ERROR: <message>".
-  const syntax = /^(.+\.ts):(\d+):\d+: ERROR: (.*)$/m.exec(message);
-  if (syntax) {
-    const file = path.relative(targetDir(), syntax[1] ?? "").split(path.sep).join("/");
-    return `${file}:${syntax[2]}: syntax error: ${syntax[3]}`;
-  }
   const missing = /Cannot find module '([^']+)'/.exec(message);
   if (missing && (error as { code?: string }).code === "MODULE_NOT_FOUND") {
     const hint = missing[1]?.includes("gen/") ? `: run \`npm run lab ${labNumber()} -- gen\`` : "";
@@ -46,25 +40,73 @@ export function describeLoadError(error: unknown, relativeFile: string): string 
   return `${relativeFile} threw while loading: ${message}${where ? ` (at ${where})` : ""}`;
 }
 
-/** Loads a file of the code under test, e.g. loadTarget<ServerModule>("src/server.ts"). */
-export function loadTarget<T>(relativeFile: string): T {
-  const file = path.join(targetDir(), relativeFile);
+/**
+ * Loads a file of the code under test, e.g. await loadTarget<ServerModule>("src/server.ts").
+ * In the checks it runs in the subject; outside them (`serve` and `client`,
+ * the learner's own demos) it is loaded into this process.
+ */
+export async function loadTarget<T>(relativeFile: string): Promise<T> {
+  if (!subjectConfigured()) return loadHere<T>(relativeFile);
+  const running = await subject();
   try {
-    return require(file) as T;
+    return (await running.driver.load!(path.posix.normalize(relativeFile))) as T;
   } catch (error) {
     throw new CheckFailure(describeLoadError(error, relativeFile));
   }
 }
 
+function loadHere<T>(relativeFile: string): T {
+  try {
+    return require(path.join(targetDir(), relativeFile)) as T;
+  } catch (error) {
+    // tsx (esbuild) reports syntax errors as "<abs path>:<line>:<col>: ERROR: <message>".
+    const message = error instanceof Error ? error.message : String(error);
+    const syntax = /^(.+\.ts):(\d+):\d+: ERROR: (.*)$/m.exec(message);
+    if (syntax) throw new CheckFailure(`${path.relative(targetDir(), syntax[1] ?? "").split(path.sep).join("/")}:${syntax[2]}: syntax error: ${syntax[3]}`);
+    throw new CheckFailure(describeLoadError(error, relativeFile));
+  }
+}
+
 /** Returns the named export if it is a function, or fails saying what is missing. */
-export function exportedFunction<F extends (...args: never[]) => unknown>(
-  module: object,
-  name: string,
-  relativeFile: string,
-): F {
+export function exportedFunction<F extends (...args: never[]) => unknown>(module: object, name: string, relativeFile: string): F {
   const value = (module as Record<string, unknown>)[name];
   if (typeof value !== "function") {
     throw new CheckFailure(`${relativeFile} must export a function named ${name} (the starter has one; was it renamed?)`);
   }
   return value as F;
+}
+
+/** `new Class(...args)` for a class of the code under test; resolves with a stand-in for the object. */
+export async function construct<T>(Class: unknown, ...args: unknown[]): Promise<T> {
+  if (!subjectConfigured()) return new (Class as new (...a: unknown[]) => T)(...args);
+  return (await (await subject()).construct(Class, args)) as T;
+}
+
+/**
+ * Puts one of the lab's check fixtures (`checks/<file>`, e.g. a dependency the
+ * checks take down) into the learner's world, where the learner's code can
+ * call it synchronously; the check drives it through the stand-in it gets.
+ * A fixture file imports nothing but Node's own modules.
+ */
+export async function fixture<T>(file: string, name: string, ...args: unknown[]): Promise<T> {
+  if (!subjectConfigured()) {
+    const Fixture = (require(path.join(targetDir(), "..", "..", "labs", path.basename(targetDir()), "checks", file)) as Record<string, new (...a: unknown[]) => T>)[name]!;
+    return new Fixture(...args);
+  }
+  return (await (await subject()).driver.fixture!(file, name, args)) as T;
+}
+
+/**
+ * Waits until everything the learner's code sent the checks so far (calls of
+ * the callbacks a check passed it) has arrived: a round trip to the subject.
+ * Use it before asserting on what a callback recorded after a call over the
+ * network settled, since the two travel on different channels.
+ */
+export async function settled(): Promise<void> {
+  if (subjectConfigured()) await (await subject()).driver.ping!();
+}
+
+/** Whether `value` is a stand-in for something in the code under test (a learner's server, client or object). */
+export function isStandIn(value: unknown): boolean {
+  return runningSubject()?.isStandIn(value) ?? false;
 }

@@ -1,20 +1,24 @@
 /**
- * Runs one lab's mocha checks in a child process of the runner, with tsx's
- * CommonJS hook preloaded so the learner's TypeScript runs as is. It reports
- * each check over IPC; the runner owns timeouts, output and the final result,
- * so a learner's infinite loop or process.exit() can never take it down.
+ * The judge: runs one lab's mocha checks in a child process of the runner and
+ * reports each check over IPC. It never loads a learner file: the code under
+ * test runs in a subject process that the judge starts and talks to
+ * (check-kit/subject.ts), so nothing the learner's code does can change a
+ * verdict, the plan or the score. A subject that crashes, exits, blocks or
+ * outgrows its memory fails the check it was in; the next check gets a fresh
+ * one.
  *
- * The runner starts it before it knows what to check (scripts/lab.cjs does so
- * first thing), so loading mocha, grpc-js and check-kit overlaps the runner's
- * own start; the request then comes over IPC. In watch mode one worker serves
- * many requests: each run reloads the lab's checks and the code under test.
+ * The runner starts the judge before it knows what to check (scripts/lab.cjs
+ * does so first thing), so loading mocha, grpc-js and check-kit overlaps the
+ * runner's own start; the request then comes over IPC. In watch mode one
+ * judge serves many requests: each run reloads the lab's checks and gets a
+ * fresh subject.
  */
 import type MochaType from "mocha";
 import * as path from "node:path";
-import { CheckFailure } from "../check-kit/assert";
-import { installHandlerErrorCapture, takeHandlerErrors } from "../check-kit/handler-errors";
+import { CheckFailure, within } from "../check-kit/assert";
 import { closeAll } from "../check-kit/resources";
 import { stepOf } from "../check-kit/steps";
+import { beginCheck, checkEvents, configureSubject, runningSubject, stopSubject } from "../check-kit/subject";
 import { learnerLocation } from "../check-kit/target";
 import { workspaceRoot } from "./labs";
 import { checkId } from "./results";
@@ -28,9 +32,6 @@ require("../check-kit");
 const scriptsDir = path.resolve(__dirname, "..");
 const kept = (file: string) => file.includes(`${path.sep}node_modules${path.sep}`) || file.startsWith(scriptsDir + path.sep);
 
-/** Handles that mean the code under test left something running: servers, connections, timers. */
-const leakKinds = new Set(["TCPServerWrap", "TCPSocketWrap", "Timeout", "Immediate", "UDPWrap"]);
-
 function send(message: WorkerMessage, then?: () => void): void {
   if (!process.connected) return;
   if (then) process.send?.(message, then);
@@ -38,7 +39,10 @@ function send(message: WorkerMessage, then?: () => void): void {
 }
 
 function describeFailure(error: unknown, timeoutMs: number): string {
-  const handlerErrors = takeHandlerErrors();
+  const { handlerErrors, uncaught, fault } = checkEvents();
+  // The subject stopped during the check: that is the cause, whatever the check saw next.
+  if (fault) return fault;
+  if (uncaught.length > 0) return uncaught[0]!;
   let message: string;
   if (error instanceof CheckFailure) {
     message = error.message;
@@ -61,13 +65,15 @@ function allTests(suite: MochaType.Suite): MochaType.Test[] {
   return [...suite.tests, ...suite.suites.flatMap(allTests)];
 }
 
-/** What is still open, waiting up to `ms` for closing connections to finish closing. */
+/** What the code under test left open (servers, sockets, timers), once it had `ms` to close it. */
 async function openHandles(ms: number): Promise<string[]> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const open = process.getActiveResourcesInfo().filter((kind) => leakKinds.has(kind));
-    if (open.length === 0 || Date.now() >= deadline) return open;
-    await new Promise((resolve) => setTimeout(resolve, 5).unref());
+  const subject = runningSubject();
+  if (!subject) return [];
+  try {
+    const open = await within(subject.driver.openHandles!(ms), ms + 1000, "listing what is still open");
+    return Array.isArray(open) ? open.map(String) : [];
+  } catch {
+    return [];
   }
 }
 
@@ -89,9 +95,18 @@ function describeCheckLoadError(error: unknown): string {
 const collectAfterGrowthBytes = 32 * 1024 * 1024;
 let collectAboveBytes = 100 * 1024 * 1024;
 
-/** After each check: close what it opened, and keep memory in bounds. */
-function afterCheck(): void {
+/** After each check: close what it and the code under test opened, and keep memory in bounds. */
+async function afterCheck(): Promise<void> {
   closeAll();
+  const subject = runningSubject();
+  if (subject) {
+    try {
+      await within(subject.driver.endCheck!(), 1000, "closing what the check opened");
+    } catch {
+      // A subject that cannot close what it opened is replaced before the next check.
+      subject.stop("your code did not let the check close its servers and clients");
+    }
+  }
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc || process.memoryUsage.rss() <= collectAboveBytes) return;
   gc();
@@ -107,7 +122,7 @@ function run(request: WorkerRequest): void {
   if (runs++ > 0) for (const file of Object.keys(require.cache)) if (!kept(file)) delete require.cache[file];
   process.env.GRPC_LABS_TARGET_DIR = request.tree;
   process.env.GRPC_LABS_LAB = request.lab;
-  installHandlerErrorCapture();
+  if (!request.listOnly) configureSubject({ tree: request.tree, labId: request.labId, checksDir: request.checksDir, memoryMb: request.subjectMemoryMb });
   const timeoutMs = request.checkTimeoutMs;
 
   class IpcReporter {
@@ -117,11 +132,14 @@ function run(request: WorkerRequest): void {
       runner.on("test", (test: MochaType.Test) => {
         current = test;
         started = Date.now();
-        takeHandlerErrors();
+        beginCheck();
         send({ type: "begin", id: plannedCheck(test).id });
       });
       runner.on("pass", (test: MochaType.Test) => {
-        send({ type: "result", id: plannedCheck(test).id, status: "pass", message: null, duration_ms: Date.now() - started });
+        // What the check asserted held, but an exception nobody caught or a crash of the code under test still fails it.
+        const { uncaught, fault } = checkEvents();
+        const failure = fault ?? uncaught[0] ?? null;
+        send({ type: "result", id: plannedCheck(test).id, status: failure ? "fail" : "pass", message: failure, duration_ms: Date.now() - started });
       });
       runner.on("fail", (runnable: MochaType.Runnable, error: unknown) => {
         // A failing hook counts against the check it ran for.
@@ -151,15 +169,15 @@ function run(request: WorkerRequest): void {
 
 async function finish(request: WorkerRequest, mocha: MochaType): Promise<void> {
   closeAll();
+  const open = request.listOnly ? [] : await openHandles(300);
+  await stopSubject();
   if (!request.keepAlive) {
-    // Disconnecting lets the process exit on its own once the learner's code
-    // has closed everything; the runner reports it if something stays open.
-    send({ type: "done" }, () => process.disconnect());
+    send({ type: "done", open }, () => process.exit(0));
     return;
   }
   mocha.dispose();
   busy = false;
-  send({ type: "done", open: await openHandles(300) });
+  send({ type: "done", open });
 }
 
 if (process.argv[2]) {

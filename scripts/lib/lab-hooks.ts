@@ -3,16 +3,17 @@ import type * as grpc from "@grpc/grpc-js";
 /**
  * What a lab's labs/NN-name/lab.ts exports for `serve` and `client`. Both load
  * the code under test with check-kit's loadTarget, so `--solution` works the
- * same way as it does for the checks.
+ * same way as it does for the checks; here, outside the checks, it loads into
+ * the runner's own process (the learner's demo, not a verdict).
  */
 export interface LabHooks {
   /** Builds the lab's server from the code under test, with its services added but not bound. */
-  createServer(): grpc.Server;
+  createServer(): grpc.Server | Promise<grpc.Server>;
   /**
    * Optional: the credentials `serve` binds with (lab 05: TLS from the code
    * under test); a plaintext port when absent.
    */
-  serverCredentials?(): grpc.ServerCredentials;
+  serverCredentials?(): grpc.ServerCredentials | Promise<grpc.ServerCredentials>;
   /**
    * Runs the lab's client against a server at `address`, printing what it gets.
    * `args` are the options after `client` that the runner does not know

@@ -11,8 +11,13 @@ import type { PlannedCheck, RunMessage, WorkerMessage, WorkerRequest } from "./w
 
 /** How long one check may take before mocha fails it. Every RPC in a check has a shorter deadline. */
 export const checkTimeoutMs = 5000;
-/** With no word from the worker for this long, its event loop is blocked: stop it. */
-const silenceLimitMs = checkTimeoutMs + 3000;
+/**
+ * With no word from the judge for this long, something is wrong with the
+ * checks themselves (the learner's code runs elsewhere and cannot block it).
+ */
+const silenceLimitMs = checkTimeoutMs + 5000;
+/** The resident size above which the subject (the learner's code) is stopped, unless grading sets another. */
+export const defaultSubjectMemoryMb = 768;
 /**
  * Loading the checks, before the worker sends its plan, can take seconds on a
  * loaded machine (a classroom laptop, a CI runner): give it longer.
@@ -66,14 +71,13 @@ const leakWarning =
   "Something your code started (a server, a channel or a timer) was still running after the checks: close it when you are done with it.";
 
 /**
- * A check worker kept alive between runs (watch mode): each run reloads the
- * checks and the code under test in the same process, which saves starting
- * Node, tsx, mocha and grpc-js again. A worker that crashed, was stopped or
- * was left with something open is not reused: `usable` turns false.
+ * A judge kept alive between runs (watch mode): each run reloads the checks
+ * in the same process, which saves starting Node, tsx, mocha and grpc-js
+ * again; the code under test gets a fresh subject every run. A judge that
+ * crashed or was stopped is not reused: `usable` turns false.
  */
 export class CheckWorker {
   private child: ChildProcess | undefined;
-  private tainted = false;
 
   /** The worker process, started now if there is none that can be reused. */
   process(): ChildProcess {
@@ -81,23 +85,17 @@ export class CheckWorker {
       this.stop();
       // The first one may have been started by scripts/lab.cjs already.
       this.child = takeCheckWorker();
-      this.tainted = false;
     }
     return this.child!;
   }
 
   get usable(): boolean {
-    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null && this.child.connected && !this.tainted;
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null && this.child.connected;
   }
 
   /** Starts a new worker now if the last one cannot be reused, so the next run need not wait for it. */
   warm(): void {
     if (!this.usable) this.process();
-  }
-
-  /** Marks the worker as not reusable (something stayed open in it). */
-  taint(): void {
-    this.tainted = true;
   }
 
   get pid(): number | undefined {
@@ -144,7 +142,7 @@ function runWorker(lab: Lab, request: WorkerRequest, blockedReason: string, kept
         stopReason =
           plan.length === 0
             ? `did not load within ${loadLimitMs / 1000} s: does a file run an endless loop when it is loaded?`
-            : "did not finish: the code under test blocked the event loop (an endless loop?)";
+            : "did not finish: the checks stopped answering (is the machine very busy?)";
         child.kill("SIGKILL");
       }, limitMs);
     };
@@ -158,7 +156,7 @@ function runWorker(lab: Lab, request: WorkerRequest, blockedReason: string, kept
       child.off("error", onError);
       const unfinished =
         stopReason ??
-        (done ? undefined : `the check process ended (${signal ?? `exit code ${code}`}) during this check: does the code call process.exit() or crash?`);
+        (done ? undefined : `the check process ended (${signal ?? `exit code ${code}`}) during this check`);
       const checks = plan.map((planned): CheckResult => {
         const result = results.get(planned.id);
         const output = outputs.get(planned.id)?.trim() || null;
@@ -222,19 +220,13 @@ function runWorker(lab: Lab, request: WorkerRequest, blockedReason: string, kept
           done = true;
           current = undefined;
           clearTimeout(silence);
+          if (message.open.length > 0) warnings.push(leakWarning);
           if (kept) {
-            // A kept worker lists what is still open instead of exiting.
-            if (message.open && message.open.length > 0) {
-              warnings.push(leakWarning);
-              kept.taint();
-            }
             settle(null, null);
             break;
           }
-          silence = setTimeout(() => {
-            warnings.push(leakWarning);
-            child.kill("SIGKILL");
-          }, exitGraceMs);
+          // The judge exits at once; one that does not is stopped.
+          silence = setTimeout(() => child.kill("SIGKILL"), exitGraceMs);
           break;
       }
     };
@@ -277,6 +269,8 @@ export interface CheckOptions {
   worker?: CheckWorker;
   /** Run these check files instead of the lab's (the runner's own tests). */
   checkFiles?: string[];
+  /** Stop the learner's code above this resident size (grading's --memory). */
+  subjectMemoryMb?: number;
   /**
    * Called with the check results when they are ready before the type-check
    * (watch mode shows them at once); the returned result adds the type errors.
@@ -285,7 +279,7 @@ export interface CheckOptions {
 }
 
 /** Checks one lab: the stub step, then the learner's server and client, then types. */
-export async function checkLab(lab: Lab, { target, tree = treeDir(lab, target), worker, checkFiles: files, onChecksFirst }: CheckOptions): Promise<LabResult> {
+export async function checkLab(lab: Lab, { target, tree = treeDir(lab, target), worker, checkFiles: files, onChecksFirst, subjectMemoryMb = defaultSubjectMemoryMb }: CheckOptions): Promise<LabResult> {
   const started = Date.now();
   // The reference solution is always checked with fresh stubs; a learner is told to run the stub step.
   if (target === "solution") ensureStubs(lab, tree);
@@ -293,7 +287,17 @@ export async function checkLab(lab: Lab, { target, tree = treeDir(lab, target), 
   const problem = state === "fresh" ? null : stubProblem(lab, tree, state);
 
   const types = problem ? Promise.resolve<TypeError[]>([]) : cachedTypeCheck(tree);
-  const request: WorkerRequest = { checkFiles: files ?? checkFiles(lab), tree, lab: lab.number, listOnly: problem !== null, checkTimeoutMs, keepAlive: worker !== undefined };
+  const request: WorkerRequest = {
+    checkFiles: files ?? checkFiles(lab),
+    tree,
+    lab: lab.number,
+    labId: lab.id,
+    checksDir: path.join(labsDir, lab.id, "checks"),
+    subjectMemoryMb,
+    listOnly: problem !== null,
+    checkTimeoutMs,
+    keepAlive: worker !== undefined,
+  };
   let typesDone = false;
   void types.then(() => (typesDone = true));
   const outcome = await runWorker(lab, request, `not run until step ${stubStepOf(lab)} passes (the stubs)`, worker);

@@ -22,9 +22,9 @@ function loadHooks(lab: Lab, target: Target): LabHooks {
   return (require(path.join(labsDir, lab.id, "lab.ts")) as { hooks: LabHooks }).hooks;
 }
 
-function fromCheckFailure<T>(work: () => T): T {
+async function fromCheckFailure<T>(work: () => T | Promise<T>): Promise<T> {
   try {
-    return work();
+    return await work();
   } catch (error) {
     if (error instanceof CheckFailure) throw new UserError(`${error.message}.`);
     throw error;
@@ -34,10 +34,10 @@ function fromCheckFailure<T>(work: () => T): T {
 /** `npm run lab NN -- serve`: the lab's server in the foreground, with server reflection. */
 export async function serve(lab: Lab, target: Target, port: number): Promise<void> {
   // grpc-js tells a client only "UNKNOWN" when a handler throws: say here what was thrown, and where.
-  installHandlerErrorCapture((message) => console.error(message.charAt(0).toUpperCase() + message.slice(1)));
-  const hooks = fromCheckFailure(() => loadHooks(lab, target));
-  const server = fromCheckFailure(() => hooks.createServer());
-  const credentials = fromCheckFailure(() => hooks.serverCredentials?.() ?? grpc.ServerCredentials.createInsecure());
+  installHandlerErrorCapture((message) => console.error(message.charAt(0).toUpperCase() + message.slice(1)), learnerLocation);
+  const hooks = await fromCheckFailure(() => loadHooks(lab, target));
+  const server = await fromCheckFailure(() => hooks.createServer());
+  const credentials = await fromCheckFailure(() => hooks.serverCredentials?.() ?? grpc.ServerCredentials.createInsecure());
   if (!hooks.addsReflection) {
     // Server reflection lets grpcurl, Postman or Evans discover the services.
     const definitions = protoLoader.loadSync(lab.protos.map((p) => path.join(protoDir, p)), { includeDirs: [protoDir] });
@@ -90,7 +90,7 @@ export async function serve(lab: Lab, target: Target, port: number): Promise<voi
 
 /** `npm run lab NN -- client`: the lab's client demo against a running server. */
 export async function runClient(lab: Lab, target: Target, address: string, args: string[]): Promise<number> {
-  const hooks = fromCheckFailure(() => loadHooks(lab, target));
+  const hooks = await fromCheckFailure(() => loadHooks(lab, target));
   try {
     return (await hooks.runClientDemo(address, (line) => console.log(line), args)) ?? 0;
   } catch (error) {

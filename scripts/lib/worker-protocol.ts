@@ -1,4 +1,4 @@
-/** Messages between the runner (run-checks.ts) and the check worker (check-worker.ts). */
+/** Messages between the runner (run-checks.ts) and the judge, the check worker (check-worker.ts). */
 export interface PlannedCheck {
   id: string;
   name: string;
@@ -13,11 +13,11 @@ export type WorkerMessage =
   | { type: "begin"; id: string }
   | { type: "result"; id: string; status: "pass" | "fail"; message: string | null; duration_ms: number }
   /**
-   * Every check has run. A one-shot worker then exits on its own once the code
-   * under test has closed everything; a kept-alive worker (watch mode) lists
-   * what is still open instead (`open`: kinds of handle, e.g. "TCPServerWrap").
+   * Every check has run. `open` lists what the code under test left open
+   * after its checks (kinds of handle, e.g. "TCPServerWrap"). A one-shot judge
+   * then exits; a kept-alive one (watch mode) waits for the next request.
    */
-  | { type: "done"; open?: string[] };
+  | { type: "done"; open: string[] };
 
 /** From the runner to the worker: check one lab tree. */
 export interface WorkerRequest {
@@ -26,6 +26,12 @@ export interface WorkerRequest {
   tree: string;
   /** The lab's number, for commands in messages. */
   lab: string;
+  /** The lab's folder name ("01-route-guide"), where the subject finds the code under test. */
+  labId: string;
+  /** The lab's checks folder (fixtures that run in the subject live there). */
+  checksDir: string;
+  /** The subject is stopped above this resident size. */
+  subjectMemoryMb: number;
   /** Only list the checks (used when the stubs are missing and nothing can run). */
   listOnly: boolean;
   checkTimeoutMs: number;

@@ -41,32 +41,35 @@ export function loadFeatureDb(): Feature[] {
 }
 
 /** What the learner's src/server.ts must export. */
-type CreateServer = (features: Feature[]) => grpc.Server;
+type CreateServer = (features: Feature[]) => Promise<grpc.Server>;
 
-/** What the learner's src/client.ts must export. */
+/**
+ * What the learner's src/client.ts must export. The checks call each function
+ * in the process that runs the learner's code, so each resolves there.
+ */
 export interface ClientModule {
-  createRouteGuideClient(address: string): grpc.Client;
+  createRouteGuideClient(address: string): Promise<grpc.Client>;
   getFeature(client: grpc.Client, point: Point): Promise<Feature>;
   listFeatures(client: grpc.Client, rectangle: Rectangle): Promise<Feature[]>;
   recordRoute(client: grpc.Client, points: Point[]): Promise<RouteSummary>;
   routeChat(client: grpc.Client, notes: RouteNote[]): Promise<RouteNote[]>;
 }
 
-export function createLearnerServer(features: Feature[]): grpc.Server {
+export async function createLearnerServer(features: Feature[]): Promise<grpc.Server> {
   const file = "src/server.ts";
-  return exportedFunction<CreateServer>(loadTarget(file), "createRouteGuideServer", file)(features);
+  return exportedFunction<CreateServer>(await loadTarget(file), "createRouteGuideServer", file)(features);
 }
 
 /** Starts the learner's server on a free port with `features`; returns a reference client for it. */
 export async function learnerServer(features: Feature[] = loadFeatureDb()): Promise<grpc.Client> {
-  const address = await listen(createLearnerServer(features));
+  const address = await listen(await createLearnerServer(features));
   return referenceClient(proto, service, address);
 }
 
 /** The learner's client module, with every function the checks call. */
-export function learnerClientModule(): ClientModule {
+export async function learnerClientModule(): Promise<ClientModule> {
   const file = "src/client.ts";
-  const module = loadTarget<ClientModule>(file);
+  const module = await loadTarget<ClientModule>(file);
   for (const name of ["createRouteGuideClient", "getFeature", "listFeatures", "recordRoute", "routeChat"]) {
     exportedFunction(module, name, file);
   }
@@ -75,9 +78,9 @@ export function learnerClientModule(): ClientModule {
 
 /** Starts a recording server with `handlers`; returns the learner's module and a client it created for that server. */
 export async function learnerClientFor(handlers: grpc.UntypedServiceImplementation): Promise<{ learner: ClientModule; client: grpc.Client }> {
-  const learner = learnerClientModule();
+  const learner = await learnerClientModule();
   const address = await referenceServer(proto, service, handlers);
-  const client = learner.createRouteGuideClient(address);
+  const client = await learner.createRouteGuideClient(address);
   track(() => client.close());
   return { learner, client };
 }

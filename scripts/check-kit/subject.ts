@@ -1,0 +1,528 @@
+/**
+ * The judge's side of the subject: the process that runs the learner's code.
+ *
+ * The judge (mocha, check-kit and the lab's checks) never loads a learner
+ * file. It transpiles them to JavaScript in a folder of their own, starts a
+ * subject there under Node's permission model (reads: that folder and the
+ * dependencies; writes: a scratch folder; no child processes, workers or
+ * addons; an empty environment), and talks to it over IPC. A learner's module
+ * arrives as data with stand-ins for its functions: calling one runs it in
+ * the subject and resolves with how it settled. A learner's server is a
+ * stand-in too, which `listen()` binds there and the judge calls over a real
+ * connection.
+ *
+ * A subject that crashes, calls process.exit(), blocks its event loop or
+ * outgrows its memory fails the check it was in, with the cause; the next
+ * check gets a fresh subject.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { decode, encode, type FromSubject, type References, type Side, type Tagged, type ToSubject } from "../subject/codec";
+import { CheckFailure } from "./assert";
+
+export interface SubjectConfig {
+  /** The lab folder of the code under test (labs/NN-x, solutions/NN-x or a grading tree). */
+  tree: string;
+  /** The lab's folder name, e.g. "01-route-guide". */
+  labId: string;
+  /** The lab's checks folder, where fixtures (*.fixture.ts) live. */
+  checksDir: string;
+  /** Kill the subject above this resident size (the heap limit is set from it too). */
+  memoryMb: number;
+}
+
+/** Why the subject stopped, in one sentence about the learner's code. */
+export class SubjectFault extends CheckFailure {}
+
+const workspaceRoot = path.resolve(__dirname, "..", "..");
+const nodeModules = path.join(workspaceRoot, "node_modules");
+/** Without a word from the subject for this long (it beats every 250 ms), its event loop is blocked. */
+const silenceMs = 2000;
+const readyMs = 15000;
+
+// ---------------------------------------------------------------------------
+// The subject's folder: the learner's files as JavaScript, proto/, the driver
+
+/** Source folders of a lab tree that the subject gets: the learner's code and the stubs. */
+function sourceDirs(tree: string): string[] {
+  return fs
+    .readdirSync(tree, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && !["checks", "starter", "node_modules", "certs", "backups", "data"].includes(entry.name))
+    .map((entry) => entry.name);
+}
+
+type Esbuild = typeof import("esbuild");
+let esbuildModule: Esbuild | undefined;
+const esbuild = (): Esbuild => (esbuildModule ??= require("esbuild") as Esbuild);
+
+/** A syntax error, as the module that stands for the file: loading it throws "src/x.ts:12: syntax error: ...". */
+function syntaxErrorModule(relative: string, error: unknown): string {
+  const first = (error as { errors?: Array<{ text: string; location?: { line: number } | null }> }).errors?.[0];
+  const message = first ? `${relative}:${first.location?.line ?? 1}: syntax error: ${first.text}` : `${relative}: ${String(error)}`;
+  return `throw Object.assign(new SyntaxError(${JSON.stringify(message)}), { learnerSyntaxError: ${JSON.stringify(message)} });\n`;
+}
+
+/** Transpiles one TypeScript file to CommonJS with an inline source map, so stack traces point at the .ts file. */
+async function transpileFile(source: string, target: string, root: string): Promise<void> {
+  const code = await fs.promises.readFile(source, "utf8");
+  let output: string;
+  try {
+    output = (await esbuild().transform(code, { loader: "ts", format: "cjs", platform: "node", target: "node20", sourcemap: "inline", sourcefile: source })).code;
+  } catch (error) {
+    output = syntaxErrorModule(path.relative(root, source).split(path.sep).join("/"), error);
+  }
+  await fs.promises.writeFile(target.replace(/\.ts$/, ".js"), output);
+}
+
+/** Mirrors the folder `from` into `to`: TypeScript transpiled, everything else copied. */
+async function transpileTree(from: string, to: string, root: string): Promise<void> {
+  const jobs: Array<Promise<void>> = [];
+  const walk = (dir: string) => {
+    fs.mkdirSync(path.join(to, path.relative(from, dir)), { recursive: true });
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const source = path.join(dir, entry.name);
+      const target = path.join(to, path.relative(from, source));
+      if (entry.isDirectory()) walk(source);
+      else if (entry.isFile() && entry.name.endsWith(".ts") && !entry.name.endsWith(".d.ts")) jobs.push(transpileFile(source, target, root));
+      else if (entry.isFile()) jobs.push(fs.promises.copyFile(source, target));
+    }
+  };
+  walk(from);
+  await Promise.all(jobs);
+}
+
+let driverBundle: Promise<string> | undefined;
+function bundleDriver(): Promise<string> {
+  driverBundle ??= esbuild()
+    .build({
+      entryPoints: [path.join(__dirname, "..", "subject", "driver.ts")],
+      bundle: true,
+      platform: "node",
+      format: "cjs",
+      target: "node20",
+      external: ["@grpc/grpc-js"],
+      write: false,
+      logLevel: "silent",
+    })
+    .then((result) => result.outputFiles[0]!.text);
+  return driverBundle;
+}
+
+/** The proto/ folder beside the tree's labs/ (a grading tree has its own copy), or the workspace's. */
+function protoDirFor(tree: string): string {
+  const beside = path.resolve(tree, "..", "..", "proto");
+  return fs.existsSync(beside) ? beside : path.join(workspaceRoot, "proto");
+}
+
+/** Folders of subjects whose judge is gone are removed when the next judge starts. */
+const foldersRoot = path.join(os.tmpdir(), "grpc-labs-subjects");
+
+function removeStaleFolders(): void {
+  let entries: string[] = [];
+  try {
+    entries = fs.readdirSync(foldersRoot);
+  } catch {
+    return;
+  }
+  for (const name of entries) {
+    const pid = Number(name.split("-")[0]);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch {
+      fs.rmSync(path.join(foldersRoot, name), { recursive: true, force: true });
+    }
+  }
+}
+
+interface Folder {
+  root: string;
+  labDir: string;
+  fixtures: string;
+  scratch: string;
+}
+
+/** Builds a fresh subject folder for `config`: the learner's files transpiled, proto/, fixtures, the driver. */
+async function buildFolder(config: SubjectConfig): Promise<Folder> {
+  fs.mkdirSync(foldersRoot, { recursive: true });
+  const root = fs.realpathSync(fs.mkdtempSync(path.join(foldersRoot, `${process.pid}-`)));
+  const labDir = path.join(root, "labs", config.labId);
+  const fixtures = path.join(root, "fixtures");
+  const scratch = path.join(root, "scratch");
+  fs.mkdirSync(scratch, { recursive: true });
+  const jobs = sourceDirs(config.tree).map((dir) => transpileTree(path.join(config.tree, dir), path.join(labDir, dir), config.tree));
+  jobs.push(fs.promises.cp(protoDirFor(config.tree), path.join(root, "proto"), { recursive: true }));
+  const fixtureFiles = fs.existsSync(config.checksDir) ? fs.readdirSync(config.checksDir).filter((f) => f.endsWith(".fixture.ts")) : [];
+  fs.mkdirSync(fixtures, { recursive: true });
+  for (const file of fixtureFiles) jobs.push(transpileFile(path.join(config.checksDir, file), path.join(fixtures, file), config.checksDir));
+  jobs.push(bundleDriver().then((code) => fs.promises.writeFile(path.join(root, "driver.js"), code)));
+  await Promise.all(jobs);
+  return { root, labDir, fixtures, scratch };
+}
+
+// ---------------------------------------------------------------------------
+// The process
+
+/** What the subject may read: its folder and each installed package (not node_modules/.cache, where other runs keep things). */
+function readablePaths(folder: Folder): string[] {
+  const packages = fs
+    .readdirSync(nodeModules)
+    .filter((name) => !name.startsWith("."))
+    .map((name) => path.join(nodeModules, name));
+  return [folder.root, ...packages];
+}
+
+function permissionFlags(folder: Folder): string[] {
+  const major = Number(process.versions.node.split(".")[0]);
+  return [major >= 22 ? "--permission" : "--experimental-permission", ...readablePaths(folder).map((p) => `--allow-fs-read=${p}`), `--allow-fs-write=${folder.scratch}`];
+}
+
+/** The subject's whole environment: nothing of the judge's, the learner's or the instructor's. */
+function subjectEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { NODE_PATH: nodeModules };
+  for (const name of ["TZ", "LANG", "NO_COLOR", "SystemRoot", "__STRYKER_ACTIVE_MUTANT__"]) if (process.env[name] !== undefined) env[name] = process.env[name];
+  return env;
+}
+
+/** Resident memory of a process in MB, where the system tells (Linux); undefined elsewhere. */
+function residentMb(pid: number): number | undefined {
+  try {
+    const pages = Number(fs.readFileSync(`/proc/${pid}/statm`, "utf8").split(" ")[1]);
+    return (pages * 4096) / (1024 * 1024);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Node's own warning that the permission model is experimental (Node 20) is not the learner's output. */
+const permissionWarning = /ExperimentalWarning: Permission is an experimental feature|Use `node --trace-warnings \.\.\.` to show where the warning was created/;
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+/** What happened in the learner's code during the current check. */
+export interface CheckEvents {
+  handlerErrors: string[];
+  /** An exception nobody caught, or process.exit(): fails the check. */
+  uncaught: string[];
+  /** Why the subject stopped during the check, if it did. */
+  fault: string | undefined;
+}
+
+let events: CheckEvents = { handlerErrors: [], uncaught: [], fault: undefined };
+
+/** Starts a check: what the learner's code does from now on is the new check's. */
+export function beginCheck(): void {
+  events = { handlerErrors: [], uncaught: [], fault: undefined };
+}
+
+/** What the learner's code did during the current check. */
+export function checkEvents(): CheckEvents {
+  return events;
+}
+
+export class Subject {
+  private readonly child: ChildProcess;
+  private readonly pending = new Map<number, Pending>();
+  private nextCall = 0;
+  private readonly exported = new Map<string, object>();
+  private readonly exportIds = new WeakMap<object, string>();
+  private nextExport = 0;
+  private readonly standIns = new WeakMap<object, { owner: Side; id: string }>();
+  private readonly standInsById = new Map<string, WeakRef<object>>();
+  private silence: NodeJS.Timeout | undefined;
+  private readonly memoryWatch: NodeJS.Timeout;
+  private exitText: string | undefined;
+  private faultReason: string | undefined;
+  readonly ready: Promise<void>;
+  readonly exited: Promise<void>;
+  /** The driver's functions (scripts/subject/driver.ts). */
+  readonly driver: Record<string, (...args: unknown[]) => Promise<unknown>>;
+
+  constructor(
+    private readonly folder: Folder,
+    config: SubjectConfig,
+    output: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream },
+  ) {
+    const heapMb = Math.max(64, Math.floor(config.memoryMb * 0.75));
+    this.child = spawn(
+      process.execPath,
+      [...permissionFlags(folder), "--enable-source-maps", `--max-old-space-size=${heapMb}`, path.join(folder.root, "driver.js"), JSON.stringify({ root: config.tree, mirror: folder.labDir, fixtures: folder.fixtures })],
+      { cwd: folder.scratch, env: subjectEnv(), stdio: ["ignore", "pipe", "pipe", "ipc"], serialization: "advanced", windowsHide: true },
+    );
+    this.child.stdout!.on("data", (chunk: Buffer) => output.stdout.write(chunk));
+    this.child.stderr!.on("data", (chunk: Buffer) => {
+      const text = chunk
+        .toString()
+        .split("\n")
+        .filter((line) => !permissionWarning.test(line) && !/^\(node:\d+\) $/.test(line))
+        .join("\n");
+      if (text.trim()) output.stderr.write(text);
+    });
+    this.ready = new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new SubjectFault(`your code did not load within ${readyMs / 1000} s`)), readyMs);
+      this.child.once("message", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.child.once("exit", () => {
+        clearTimeout(timer);
+        reject(new SubjectFault(this.faultReason ?? "the process that runs your code could not start"));
+      });
+    });
+    this.ready.catch(() => undefined);
+    this.exited = new Promise((resolve) => this.child.once("exit", () => resolve()));
+    this.child.on("message", (message: FromSubject) => this.onMessage(message));
+    this.child.on("exit", (code, signal) => this.onExit(code, signal));
+    this.child.on("error", () => undefined);
+    this.watchSilence();
+    this.memoryWatch = setInterval(() => {
+      const rss = this.child.pid === undefined ? undefined : residentMb(this.child.pid);
+      if (rss !== undefined && rss > config.memoryMb) this.stop(`your code used more than ${config.memoryMb} MB of memory (it had ${Math.round(rss)} MB): is something growing without bound?`);
+    }, 200);
+    this.memoryWatch.unref();
+    const refs = this.references();
+    this.driver = new Proxy({} as Record<string, (...args: unknown[]) => Promise<unknown>>, {
+      get: (_t, method) => (typeof method === "string" ? (...args: unknown[]) => this.request({ t: "call", id: 0, target: "driver", method, args: args.map((a) => encode(a, refs)) }) : undefined),
+    });
+  }
+
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null && this.faultReason === undefined;
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** Stops the subject; `reason` fails whatever was waiting on it. */
+  stop(reason = "stopped by the judge"): void {
+    this.faultReason ??= reason;
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
+  }
+
+  /** Ends the subject. */
+  async dispose(): Promise<void> {
+    this.stop();
+    clearInterval(this.memoryWatch);
+    clearTimeout(this.silence);
+    await this.exited;
+  }
+
+  private watchSilence(): void {
+    clearTimeout(this.silence);
+    this.silence = setTimeout(() => this.stop(`your code blocked the event loop for more than ${silenceMs / 1000} s (an endless loop, or a long synchronous computation?)`), silenceMs);
+    this.silence.unref();
+  }
+
+  private onExit(code: number | null, signal: NodeJS.Signals | null): void {
+    clearTimeout(this.silence);
+    clearInterval(this.memoryWatch);
+    const how = signal ?? `exit code ${code}`;
+    this.faultReason ??= this.exitText ?? `the process that runs your code ended (${how}): did it crash?`;
+    events.fault ??= this.faultReason;
+    for (const pending of this.pending.values()) pending.reject(new SubjectFault(this.faultReason));
+    this.pending.clear();
+  }
+
+  private onMessage(message: FromSubject): void {
+    this.watchSilence();
+    const refs = this.references();
+    switch (message.t) {
+      case "reply": {
+        const pending = this.pending.get(message.id);
+        if (!pending) return;
+        this.pending.delete(message.id);
+        const value = decode(message.value, refs);
+        if (message.ok) pending.resolve(value);
+        else pending.reject(value);
+        return;
+      }
+      case "call":
+        return void this.answer(message.id, message.target, message.args, message.wantsReply);
+      case "event":
+        if (message.kind === "handler-error") events.handlerErrors.push(String(message.text));
+        else if (message.kind === "uncaught") events.uncaught.push(String(message.text));
+        else this.exitText = String(message.text);
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** The learner's code called a function a check passed it. */
+  private async answer(id: number, target: string, args: unknown[], wantsReply: boolean): Promise<void> {
+    const refs = this.references();
+    let reply: ToSubject;
+    try {
+      const local = this.exported.get(String(target));
+      const decoded = (Array.isArray(args) ? args : []).map((a) => decode(a as never, refs));
+      let value: unknown;
+      if (typeof local === "function") value = await (local as (...a: unknown[]) => unknown)(...decoded);
+      else if (local && typeof decoded[0] === "string") value = await (local as Record<string, (...a: unknown[]) => unknown>)[decoded[0]]?.(...decoded.slice(1));
+      else throw new Error("no such function");
+      reply = { t: "reply", id, ok: true, value: encode(value, refs) };
+    } catch (error) {
+      reply = { t: "reply", id, ok: false, value: encode(error, refs) };
+    }
+    if (wantsReply) this.send(reply);
+  }
+
+  private send(message: ToSubject): void {
+    if (this.child.connected) this.child.send(message, (error) => error && undefined);
+  }
+
+  /** Sends a request and resolves with the subject's answer; rejects with a SubjectFault if the subject stops first. */
+  request(message: Extract<ToSubject, { id: number }>): Promise<unknown> {
+    if (!this.alive) return Promise.reject(new SubjectFault(this.faultReason ?? "the process that runs your code has stopped"));
+    const id = ++this.nextCall;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.send({ ...message, id });
+    });
+  }
+
+  private referencesCache: References | undefined;
+  references(): References {
+    this.referencesCache ??= {
+      side: "judge",
+      export: (value) => {
+        let id = this.exportIds.get(value);
+        if (id === undefined) {
+          id = `j${++this.nextExport}`;
+          this.exportIds.set(value, id);
+          this.exported.set(id, value);
+          if (value instanceof AbortSignal) {
+            const signal = value;
+            signal.addEventListener("abort", () => this.send({ t: "abort", signal: id!, reason: encode(signal.reason, this.references()) }), { once: true });
+          }
+        }
+        return id;
+      },
+      local: (id) => this.exported.get(id),
+      remoteId: (value) => ((typeof value === "object" || typeof value === "function") && value !== null ? this.standIns.get(value) : undefined),
+      stand: (tag) => this.standIn(tag),
+    };
+    return this.referencesCache;
+  }
+
+  /** A stand-in for one of the subject's functions or objects: calling it, or its methods, runs them there. */
+  private standIn(tag: Extract<Tagged, { $: "f" | "r" }>): object {
+    const id = String(tag.id);
+    const known = this.standInsById.get(id)?.deref();
+    if (known) return known;
+    const refs = this.references();
+    const call = (method: string | null, args: unknown[]) => this.request({ t: "call", id: 0, target: id, method, args: args.map((a) => encode(a, refs)) });
+    let standIn: object;
+    if (tag.$ === "f") {
+      const fn = function (...args: unknown[]) {
+        return call(null, args);
+      };
+      Object.defineProperty(fn, "name", { value: String(tag.name) });
+      standIn = new Proxy(fn, {
+        construct: () => {
+          throw new CheckFailure("a check constructed a class of the code under test with `new`: use check-kit's construct()");
+        },
+      });
+    } else {
+      const methods = new Set((Array.isArray(tag.methods) ? tag.methods : []).map(String));
+      standIn = new Proxy(
+        {},
+        {
+          get: (_target, property) => {
+            if (typeof property !== "string" || property === "then") return undefined;
+            if (methods.has(property)) return (...args: unknown[]) => call(property, args);
+            // Anything else is a property of the learner's object, read when asked.
+            return this.request({ t: "get", id: 0, target: id, property });
+          },
+        },
+      );
+    }
+    this.standIns.set(standIn, { owner: "subject", id });
+    this.standInsById.set(id, new WeakRef(standIn));
+    return standIn;
+  }
+
+  /** Constructs a class of the code under test in the subject. */
+  construct(Class: unknown, args: unknown[]): Promise<unknown> {
+    const remote = this.standIns.get(Class as object);
+    if (!remote) return Promise.reject(new CheckFailure("construct() takes a class from the code under test"));
+    const refs = this.references();
+    return this.request({ t: "construct", id: 0, target: remote.id, args: args.map((a) => encode(a, refs)) });
+  }
+
+  isStandIn(value: unknown): boolean {
+    return (typeof value === "object" || typeof value === "function") && value !== null && this.standIns.has(value);
+  }
+
+  /** Starts a subject in `folder` and waits until it is ready. */
+  static async start(folder: Folder, config: SubjectConfig, output = { stdout: process.stdout, stderr: process.stderr }): Promise<Subject> {
+    const subject = new Subject(folder, config, output);
+    await subject.ready;
+    return subject;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The current subject, for check-kit's helpers
+
+let config: SubjectConfig | undefined;
+let folder: Promise<Folder> | undefined;
+let current: Subject | undefined;
+let starting: Promise<Subject> | undefined;
+
+function startSubject(): Promise<Subject> {
+  const use = config!;
+  starting = folder!.then((built) => Subject.start(built, use)).then((started) => (current = started));
+  starting.catch(() => undefined);
+  return starting;
+}
+
+/**
+ * Sets what the subjects of the next run execute (the judge does it before
+ * each run): transpiles the code under test once, and starts a subject now,
+ * while the checks load.
+ */
+export function configureSubject(next: SubjectConfig): void {
+  config = next;
+  removeStaleFolders();
+  folder = buildFolder(next);
+  folder.catch(() => undefined);
+  void startSubject();
+}
+
+/** Whether checks run the code under test in a subject (in the judge), or in this process (`serve`, `client`). */
+export function subjectConfigured(): boolean {
+  return config !== undefined;
+}
+
+/** The running subject, or a fresh one if the last stopped (a crash fails one check, not the rest). */
+export async function subject(): Promise<Subject> {
+  if (current?.alive) return current;
+  if (!config || !folder) throw new Error("no subject configured: checks run through `npm run lab`");
+  if (starting && !current) return starting;
+  const previous = current;
+  current = undefined;
+  if (previous) void previous.dispose();
+  return startSubject();
+}
+
+/** The subject if one is running, without starting one. */
+export function runningSubject(): Subject | undefined {
+  return current?.alive ? current : undefined;
+}
+
+/** Ends the run's subject and removes its folder. */
+export async function stopSubject(): Promise<void> {
+  const ending = current ?? (await starting?.catch(() => undefined));
+  const built = await folder?.catch(() => undefined);
+  current = undefined;
+  starting = undefined;
+  folder = undefined;
+  await ending?.dispose();
+  if (built) fs.rmSync(built.root, { recursive: true, force: true });
+}

@@ -1,0 +1,328 @@
+/**
+ * The subject: the one process that runs the learner's code (or the
+ * solution's). The judge starts it under Node's permission model, with the
+ * learner's files already transpiled to JavaScript, and talks to it over IPC
+ * (codec.ts). It loads modules, calls the functions the checks call, binds the
+ * servers they start, and reports how each call settled. It decides nothing:
+ * every verdict is the judge's, and nothing sent from here can add, remove or
+ * pass a check.
+ *
+ * Bundled by the judge with esbuild (scripts/check-kit/subject.ts) into one
+ * file; only @grpc/grpc-js is loaded from node_modules.
+ */
+import * as grpc from "@grpc/grpc-js";
+import * as path from "node:path";
+import { CrossedError, decode, encode, type FromSubject, type References, type Side, type ToSubject, type Wire } from "./codec";
+import { learnerLocationIn } from "./location";
+
+interface Options {
+  /** The learner's lab folder (or the solution's), as the learner knows it: stack traces point there. */
+  root: string;
+  /** The same folder transpiled to JavaScript. */
+  mirror: string;
+  /** The lab's check fixtures, transpiled: objects the checks put into the learner's world. */
+  fixtures: string;
+}
+
+const options = JSON.parse(process.argv[2] ?? "{}") as Options;
+const send = (message: FromSubject, then?: () => void): void => {
+  if (process.connected) process.send?.(message, undefined, undefined, then);
+};
+const where = (error: unknown): string => {
+  const at = learnerLocationIn(error instanceof Error ? (error.stack ?? "") : "", options.root);
+  return at ? ` at ${at}` : "";
+};
+const text = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+// ---- References: this side's objects by id, stand-ins for the judge's ----
+
+const objects = new Map<string, object>();
+const ids = new WeakMap<object, string>();
+const standIns = new WeakMap<object, { owner: Side; id: string }>();
+const signals = new Map<string, AbortController>();
+let nextId = 0;
+let nextCall = 0;
+const waiting = new Map<number, { resolve(value: unknown): void; reject(error: unknown): void }>();
+
+const refs: References = {
+  side: "subject",
+  export(value) {
+    let id = ids.get(value);
+    if (id === undefined || !objects.has(id)) {
+      id = `s${++nextId}`;
+      ids.set(value, id);
+      objects.set(id, value);
+    }
+    return id;
+  },
+  local: (id) => objects.get(id),
+  remoteId: (value) => (typeof value === "object" || typeof value === "function") && value !== null ? standIns.get(value) : undefined,
+  stand(tag) {
+    const call = (args: unknown[], wantsReply: boolean): Promise<unknown> => {
+      const id = ++nextCall;
+      const message: FromSubject = { t: "call", id, target: tag.id, args: args.map((a) => encode(a, refs)), wantsReply };
+      if (!wantsReply) {
+        send(message);
+        return Promise.resolve(undefined);
+      }
+      return new Promise((resolve, reject) => {
+        waiting.set(id, { resolve, reject });
+        send(message);
+      });
+    };
+    let standIn: object;
+    if (tag.$ === "f") {
+      // A check's function: the learner's code gets a function that returns a promise of the check's answer.
+      standIn = (...args: unknown[]) => call(args, true);
+    } else {
+      standIn = new Proxy({}, { get: (_t, property) => (typeof property === "string" && property !== "then" ? (...args: unknown[]) => call([property, ...args], true) : undefined) });
+    }
+    standIns.set(standIn, { owner: "judge", id: tag.id });
+    return standIn;
+  },
+  signal(tag) {
+    let controller = signals.get(tag.id);
+    if (!controller) {
+      controller = new AbortController();
+      if (tag.aborted) controller.abort();
+      signals.set(tag.id, controller);
+    }
+    return controller.signal;
+  },
+};
+
+// ---- What the checks watch in the learner's code ----
+
+/** Servers the learner's code created (every server adds a service), shut down after each check. */
+const servers = new Set<grpc.Server>();
+/** Exceptions thrown by handlers: grpc-js tells the client only "UNKNOWN", so the check shows the real one. */
+const reportHandlerError = (method: string, error: unknown) => send({ t: "event", kind: "handler-error", text: `your ${method} handler threw "${text(error)}"${where(error)}` });
+
+/** Answers of unary and client-streaming handlers, counted while a check watches (grpc-js drops every answer after the first). */
+interface WatchedCall {
+  method: string;
+  answers: string[];
+}
+let watched: WatchedCall[] | undefined;
+let answering: Array<Promise<unknown>> = [];
+
+type Handler = (this: unknown, ...args: unknown[]) => unknown;
+type MethodDefinition = { path?: string; originalName?: string; responseStream?: boolean };
+
+function watchListeners(method: string, call: unknown): void {
+  if (typeof call !== "object" || call === null || typeof (call as { on?: unknown }).on !== "function") return;
+  const on = (call as { on: (event: string, listener: Handler) => unknown }).on;
+  (call as { on: typeof on }).on = function (this: unknown, event, listener) {
+    return on.call(this, event, function (this: unknown, ...args: unknown[]) {
+      try {
+        return listener.apply(this, args);
+      } catch (error) {
+        reportHandlerError(method, error);
+        throw error;
+      }
+    });
+  };
+}
+
+function wrapHandler(method: string, handler: Handler, self: object, answersOnce: boolean): Handler {
+  return function (...args: unknown[]) {
+    watchListeners(method, args[0]);
+    if (answersOnce && watched && typeof args[1] === "function") {
+      const record: WatchedCall = { method, answers: [] };
+      watched.push(record);
+      const callback = args[1] as (error: grpc.ServiceError | null, ...rest: unknown[]) => void;
+      args[1] = (error: grpc.ServiceError | null, ...rest: unknown[]) => {
+        record.answers.push(error ? (grpc.status[error.code ?? grpc.status.UNKNOWN] ?? String(error.code)) : "OK");
+        callback(error, ...rest);
+      };
+    }
+    try {
+      const result = handler.apply(self, args);
+      if (result instanceof Promise) {
+        result.catch((error: unknown) => reportHandlerError(method, error));
+        if (watched) answering.push(result.catch(() => undefined));
+      }
+      return result;
+    } catch (error) {
+      reportHandlerError(method, error);
+      throw error;
+    }
+  };
+}
+
+const addService = grpc.Server.prototype.addService;
+grpc.Server.prototype.addService = function (this: grpc.Server, service, implementation) {
+  servers.add(this);
+  const definitions = Object.entries(service as Record<string, MethodDefinition>);
+  const wrapped: grpc.UntypedServiceImplementation = {};
+  for (const [key, handler] of Object.entries(implementation)) {
+    const definition = definitions.find(([name, d]) => name === key || d.originalName === key)?.[1];
+    const method = definition?.path?.slice(definition.path.lastIndexOf("/") + 1) ?? key;
+    wrapped[key] = typeof handler === "function" ? (wrapHandler(method, handler as Handler, implementation, definition !== undefined && !definition.responseStream) as never) : handler;
+  }
+  return addService.call(this, service, wrapped);
+};
+
+/** The lengths of every crypto.timingSafeEqual comparison while a check watches (lab 05: API keys compared in constant time). */
+let comparedLengths: Array<[number, number]> | undefined;
+// The module object itself, as the learner's code gets it from require(), so the learner's calls go through the spy.
+const crypto = require("node:crypto") as typeof import("node:crypto");
+const timingSafeEqual = crypto.timingSafeEqual;
+crypto.timingSafeEqual = (a, b) => {
+  comparedLengths?.push([a.byteLength, b.byteLength]);
+  return timingSafeEqual(a, b);
+};
+
+// An exception nobody caught, or process.exit(), fails the check that was running; the process goes on (or ends) as it would.
+process.on("uncaughtException", (error) => send({ t: "event", kind: "uncaught", text: `your code threw "${text(error)}"${where(error)} and nothing caught it` }));
+process.on("unhandledRejection", (error) => send({ t: "event", kind: "uncaught", text: `a promise in your code rejected with "${text(error)}"${where(error)} and nothing handled it` }));
+const exit = process.exit.bind(process);
+process.exit = ((code?: number) => {
+  const at = where(new Error());
+  send({ t: "event", kind: "exit", text: `your code called process.exit(${code ?? ""})${at}` }, () => exit(code));
+  // The judge hears of it before the process ends; nothing after process.exit() runs.
+  setTimeout(() => exit(code), 200);
+  return undefined as never;
+}) as typeof process.exit;
+
+// ---- The driver's own functions, which the judge calls with target "driver" ----
+
+const modulePath = (file: string) => path.join(options.mirror, file.replace(/\.ts$/, ".js"));
+
+const driver = {
+  /** Loads a file of the code under test ("src/server.ts"). */
+  load(file: string): unknown {
+    return require(modulePath(file)) as unknown;
+  },
+  /** Binds a server the learner's code created to a free port on 127.0.0.1; resolves with the port. */
+  bind(server: unknown, credentials: grpc.ServerCredentials | undefined): Promise<number> {
+    if (!(server instanceof grpc.Server)) {
+      throw new TypeError(`expected a grpc.Server, got ${server === null ? "null" : typeof server === "object" ? (server.constructor?.name ?? "an object") : typeof server}`);
+    }
+    servers.add(server);
+    return new Promise((resolve, reject) => {
+      server.bindAsync("127.0.0.1:0", credentials ?? grpc.ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port)));
+    });
+  },
+  /** One of the lab's check fixtures, constructed in the learner's world. */
+  fixture(file: string, name: string, args: unknown[]): object {
+    const Fixture = (require(path.join(options.fixtures, file.replace(/\.ts$/, ".js"))) as Record<string, new (...a: unknown[]) => object>)[name];
+    if (typeof Fixture !== "function") throw new TypeError(`no fixture ${name} in ${file}`);
+    return new Fixture(...args);
+  },
+  /** After each check: shut down its servers, close its clients, abort its signals, forget its objects. */
+  endCheck(): void {
+    for (const server of servers) server.forceShutdown();
+    servers.clear();
+    for (const [id, value] of objects) {
+      // Functions stay: the judge keeps the modules' exports from one check to the next.
+      if (typeof value === "function" || value === driver) continue;
+      if (value instanceof grpc.Client) value.close();
+      objects.delete(id);
+    }
+    for (const controller of signals.values()) controller.abort();
+    signals.clear();
+    watched = undefined;
+    answering = [];
+    comparedLengths = undefined;
+  },
+  /** Kinds of handle still open (servers, sockets, timers) once the code under test had time to close them. */
+  async openHandles(ms: number): Promise<string[]> {
+    clearInterval(heartbeat);
+    const kinds = new Set(["TCPServerWrap", "TCPSocketWrap", "Timeout", "Immediate", "UDPWrap"]);
+    const until = Date.now() + ms;
+    for (;;) {
+      const open = process.getActiveResourcesInfo().filter((kind) => kinds.has(kind));
+      if (open.length === 0 || Date.now() >= until) return open;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  },
+  watchAnswers(): void {
+    watched = [];
+    answering = [];
+  },
+  async answers(graceMs: number): Promise<WatchedCall[]> {
+    // An async handler may answer again after an await: wait for it, then a little more.
+    await Promise.all(answering);
+    await new Promise((resolve) => setTimeout(resolve, graceMs));
+    return watched ?? [];
+  },
+  watchTimingSafeEqual(): void {
+    comparedLengths = [];
+  },
+  timingSafeEqualLengths(): Array<[number, number]> {
+    return comparedLengths ?? [];
+  },
+  /** A round trip: everything the subject sent before the answer has reached the judge. */
+  ping(): string {
+    return "pong";
+  },
+};
+objects.set("driver", driver);
+
+// ---- Messages from the judge ----
+
+function settle(id: number, work: () => unknown): void {
+  let result: unknown;
+  try {
+    result = work();
+  } catch (error) {
+    send({ t: "reply", id, ok: false, value: encode(asError(error), refs) });
+    return;
+  }
+  Promise.resolve(result).then(
+    (value) => send({ t: "reply", id, ok: true, value: encode(value, refs) }),
+    (error: unknown) => send({ t: "reply", id, ok: false, value: encode(asError(error), refs) }),
+  );
+}
+
+/** Whatever the learner threw, as an Error the judge can read (code, details, metadata kept). */
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : Object.assign(new CrossedError(String(error)), { thrown: error as Wire });
+}
+
+function target(id: string): unknown {
+  const value = objects.get(id);
+  if (value === undefined) throw new Error("that object belongs to an earlier check");
+  return value;
+}
+
+process.on("message", (message: ToSubject) => {
+  switch (message.t) {
+    case "call":
+      return settle(message.id, () => {
+        const args = message.args.map((a) => decode(a, refs));
+        const self = target(message.target) as Record<string, unknown>;
+        if (message.method === null) return (self as unknown as (...a: unknown[]) => unknown)(...args);
+        const method = self[message.method];
+        if (typeof method !== "function") throw new TypeError(`${message.method} is not a function`);
+        return (method as (...a: unknown[]) => unknown).apply(self, args);
+      });
+    case "construct":
+      return settle(message.id, () => {
+        const Class = target(message.target) as new (...a: unknown[]) => object;
+        return new Class(...message.args.map((a) => decode(a, refs)));
+      });
+    case "get":
+      return settle(message.id, () => (target(message.target) as Record<string, unknown>)[message.property]);
+    case "abort":
+      signals.get(message.signal)?.abort(decode(message.reason, refs));
+      return;
+    case "reply": {
+      const pending = waiting.get(message.id);
+      waiting.delete(message.id);
+      const value = decode(message.value, refs);
+      if (message.ok) pending?.resolve(value);
+      else pending?.reject(value);
+      return;
+    }
+  }
+});
+// The judge went away: so does the subject.
+process.on("disconnect", () => exit(0));
+
+/** Tells the judge the event loop still turns: a blocked loop (an endless loop in a handler) goes silent. */
+const heartbeat = setInterval(() => send({ t: "beat" }), 250);
+heartbeat.unref();
+send({ t: "ready" });
+
