@@ -12,8 +12,8 @@ const show = (user: User | undefined) => (user ? `${user.name} <${user.email}> [
 const kinds = ["unspecified", "existing", "created", "updated", "deleted"];
 
 export const hooks: LabHooks = {
-  createServer() {
-    const store = newStore();
+  async createServer() {
+    const store = await newStore();
     // Seeded in the background: the store is ready long before a first call.
     void (async () => {
       for (const [name, roles] of [["Ada Lovelace", ["admin"]], ["Grace Hopper", ["admin", "dev"]], ["Alan Turing", ["dev"]]] as const) {
@@ -30,8 +30,8 @@ export const hooks: LabHooks = {
     } catch (error) {
       throw new CheckFailure(`lab 02's client takes only --watch: ${(error as Error).message}`);
     }
-    const learner = learnerClientModule();
-    const client = learner.createUserClient(address);
+    const learner = await learnerClientModule();
+    const client = await learner.createUserClient(address);
     try {
       if (watch) {
         print("WatchUsers, server streaming: every user, then each change. Press Ctrl-C to stop.");

@@ -17,6 +17,7 @@ import {
   record,
   rpcDeadlineMs,
   serviceError,
+  settled,
   step,
   within,
 } from "../../../scripts/check-kit";
@@ -175,6 +176,7 @@ step(10, () => {
     const { learner, client } = await learnerClientFor(watchServer(state, 2, "end"));
     const received: unknown[] = [];
     await within(learner.watchUsers(client, (change) => received.push(change), new AbortController().signal), settleMs, "watchUsers() when the server ends the stream");
+    await settled();
     expectEqual(received, decoded.slice(0, 2), "the changes passed to onChange before the stream ended");
   });
 

@@ -1,7 +1,8 @@
 /**
  * Lab 02, steps 2 to 7: the learner's server, called by a reference client
  * over a real connection. Each check starts the server on a fresh store from
- * src/store.ts and reads that store directly to see what a call changed.
+ * src/store.ts and reads that store directly (where it lives, beside the
+ * server) to see what a call changed.
  */
 import * as grpc from "@grpc/grpc-js";
 import {
@@ -24,8 +25,8 @@ const bob: UserFields = { name: "Bob", email: "bob@example.com", roles: [] };
 
 const fieldsOf = (user: { name: string; email: string; roles: string[] }): UserFields => ({ name: user.name, email: user.email, roles: user.roles });
 
-function expectStoreSize(store: Store, size: number, what: string): void {
-  expectEqual(store.size, size, `number of users in the store ${what}`);
+async function expectStoreSize(store: Store, size: number, what: string): Promise<void> {
+  expectEqual(await store.size, size, `number of users in the store ${what}`);
 }
 
 step(2, () => {
@@ -54,7 +55,7 @@ step(2, () => {
       const details = await expectCallError(client, "createUser", { ...ada, name }, grpc.status.INVALID_ARGUMENT, `CreateUser with name ${JSON.stringify(name)}`);
       expectNames(details, "name", `CreateUser with name ${JSON.stringify(name)}`);
     }
-    expectStoreSize(store, 0, "after CreateUser calls with an empty name");
+    await expectStoreSize(store, 0, "after CreateUser calls with an empty name");
   });
 
   it("rejects a malformed email or an empty role with INVALID_ARGUMENT naming the field, and stores nothing", async () => {
@@ -65,7 +66,7 @@ step(2, () => {
     }
     const details = await expectCallError(client, "createUser", { ...ada, roles: ["admin", ""] }, grpc.status.INVALID_ARGUMENT, 'CreateUser with roles ["admin", ""]');
     expectNames(details, "role", 'CreateUser with roles ["admin", ""]');
-    expectStoreSize(store, 0, "after CreateUser calls with bad fields");
+    await expectStoreSize(store, 0, "after CreateUser calls with bad fields");
   });
 
   it("rejects a taken email, in any case, with ALREADY_EXISTS naming email", async () => {
@@ -74,7 +75,7 @@ step(2, () => {
       const details = await expectCallError(client, "createUser", { ...bob, email }, grpc.status.ALREADY_EXISTS, `CreateUser with the taken email ${email}`);
       expectNames(details, "email", `CreateUser with the taken email ${email}`);
     }
-    expectStoreSize(store, 1, "after CreateUser calls with a taken email");
+    await expectStoreSize(store, 1, "after CreateUser calls with a taken email");
   });
 
   it("answers GetUser with NOT_FOUND for an unknown id, and INVALID_ARGUMENT naming id for an empty one", async () => {
@@ -89,7 +90,7 @@ step(2, () => {
     expectEqual(outcomes.filter((o) => o.code === grpc.status.OK).length, 1, "successful calls among 20 concurrent CreateUser calls with one email");
     const others = [...new Set(outcomes.filter((o) => o.code !== grpc.status.OK).map((o) => grpc.status[o.code]))];
     expectEqual(others, ["ALREADY_EXISTS"], "the codes of the other 19 calls");
-    expectStoreSize(store, 1, "after 20 concurrent CreateUser calls with one email");
+    await expectStoreSize(store, 1, "after 20 concurrent CreateUser calls with one email");
   });
 });
 
@@ -156,7 +157,7 @@ step(3, () => {
     const { client, store, seeded } = await learnerServer([ada, bob]);
     const id = seeded[0]!.id;
     expectEqual(await unaryCall<object>(client, "deleteUser", { id }), {}, "what DeleteUser returned (google.protobuf.Empty)");
-    expectStoreSize(store, 1, "after deleting one of two users");
+    await expectStoreSize(store, 1, "after deleting one of two users");
     await expectCallError(client, "getUser", { id }, grpc.status.NOT_FOUND, "GetUser of a deleted user");
     await expectCallError(client, "deleteUser", { id }, grpc.status.NOT_FOUND, "DeleteUser of a deleted user");
     await unaryCall<WireUser>(client, "createUser", ada);
@@ -277,7 +278,7 @@ step(5, () => {
   it("sends nothing before the first change when there are no users, and every change to every watcher", async () => {
     const { client, store } = await learnerServer();
     const watchers = [watch(client), watch(client)];
-    expectTrue(await eventually(() => store.watcherCount === 2, waitMs), `two WatchUsers calls: expected 2 watches on the store (store.watch()), got ${store.watcherCount}`);
+    expectTrue(await eventually(async () => (await store.watcherCount) === 2, waitMs), `two WatchUsers calls: expected 2 watches on the store (store.watch()), got ${await store.watcherCount}`);
     await store.create(bob);
     for (const [i, { reader }] of watchers.entries()) {
       expectEqual(summary(await reader.next(waitMs, `watcher ${i + 1}'s first change`)).kind, "KIND_CREATED", `watcher ${i + 1}'s first change, with no users before it`);
@@ -289,9 +290,9 @@ step(5, () => {
     const { client, store } = await learnerServer([ada]);
     const { call, reader } = watch(client);
     await reader.next(waitMs, "the existing user");
-    expectEqual(store.watcherCount, 1, "watches on the store during one WatchUsers call");
+    expectEqual(await store.watcherCount, 1, "watches on the store during one WatchUsers call");
     call.cancel();
-    expectTrue(await eventually(() => store.watcherCount === 0, waitMs), `watches on the store 1 s after the client cancelled: expected 0 (call watch.stop() on "cancelled"), got ${store.watcherCount}`);
+    expectTrue(await eventually(async () => (await store.watcherCount) === 0, waitMs), `watches on the store 1 s after the client cancelled: expected 0 (call watch.stop() on "cancelled"), got ${await store.watcherCount}`);
     await store.create(bob);
   });
 
@@ -299,7 +300,7 @@ step(5, () => {
     const { client, store } = await learnerServer([ada]);
     const { reader } = watch(client, 300);
     await reader.next(waitMs, "the existing user");
-    expectTrue(await eventually(() => store.watcherCount === 0, 300 + waitMs), `watches on the store 1 s after the call's deadline passed: expected 0 (grpc-js emits "cancelled" then too), got ${store.watcherCount}`);
+    expectTrue(await eventually(async () => (await store.watcherCount) === 0, 300 + waitMs), `watches on the store 1 s after the call's deadline passed: expected 0 (grpc-js emits "cancelled" then too), got ${await store.watcherCount}`);
   });
 });
 
@@ -320,14 +321,14 @@ step(6, () => {
     expectEqual(created.map(fieldsOf), [entries[0], entries[2], entries[6]], "the stored users of the returned ids, in order");
     expectEqual(result.rejected.map((r) => [r.index, grpc.status[r.code]]), [[1, "INVALID_ARGUMENT"], [3, "INVALID_ARGUMENT"], [4, "ALREADY_EXISTS"], [5, "ALREADY_EXISTS"]], "the index and code of each rejected entry");
     for (const [i, field] of ["name", "email", "email", "email"].entries()) expectNames(result.rejected[i]!.message, field, `the rejection of entry ${result.rejected[i]!.index}`);
-    expectStoreSize(store, 4, "after a batch of 3 good entries, with 1 user before");
+    await expectStoreSize(store, 4, "after a batch of 3 good entries, with 1 user before");
   });
 
   it("creates every entry of a batch of 50 before answering", async () => {
     const { client, store } = await learnerServer();
     const result = await clientStreamCall<BatchResult>(client, "createUsers", people(50));
     expectEqual([result.createdCount, new Set(result.ids).size, result.rejected.length], [50, 50, 0], "[created_count, distinct ids, rejections] for 50 good entries");
-    expectStoreSize(store, 50, "after a batch of 50 good entries");
+    await expectStoreSize(store, 50, "after a batch of 50 good entries");
   });
 
   it("answers an empty batch", async () => {
@@ -343,7 +344,7 @@ step(7, () => {
   it("answers every command with its result, in order, including failed ones", async () => {
     const { client, store } = await learnerServer();
     // A slow store: a command that fails its checks at once must still wait for the ones before it.
-    slowDown(store, 20);
+    await slowDown(store, 20);
     const commands = [
       { commandId: "c1", create: ada },
       { commandId: "c2", create: { ...bob, name: "" } },
@@ -354,7 +355,7 @@ step(7, () => {
     const answers = await results(client, commands);
     expectEqual(answers.map(outline), [["c1", "OK", ada.name], ["c2", "INVALID_ARGUMENT", null], ["c3", "OK", bob.name], ["c4", "ALREADY_EXISTS", null], ["c5", "NOT_FOUND", null]], "[command_id, code, user name] of each result");
     expectNames(answers[1]!.message, "name", "the result of a create with an empty name");
-    expectStoreSize(store, 2, "after the commands");
+    await expectStoreSize(store, 2, "after the commands");
   });
 
   it("runs the commands one after another: each sees the effect of the ones before", async () => {
@@ -368,7 +369,7 @@ step(7, () => {
     ];
     const answers = await results(client, commands);
     expectEqual(answers.map(outline), [["rename", "OK", "Ada King"], ["delete", "OK", "Ada King"], ["rename again", "NOT_FOUND", null], ["recreate", "OK", ada.name]], "[command_id, code, user name] of each result");
-    expectStoreSize(store, 1, "after rename, delete, rename, create");
+    await expectStoreSize(store, 1, "after rename, delete, rename, create");
   });
 
   it("answers a command with no action with INVALID_ARGUMENT, and an empty stream with none", async () => {

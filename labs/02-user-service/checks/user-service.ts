@@ -3,9 +3,12 @@
  * and server see them (@grpc/proto-loader: a Timestamp is {seconds, nanos}, a
  * FieldMask is {paths}, an enum is its name, a oneof names its case), the
  * learner's exports, and how to start the learner's server and client.
+ *
+ * The learner's code runs in a process of its own: its functions, and the
+ * methods and properties of its store, are reached asynchronously.
  */
 import type * as grpc from "@grpc/grpc-js";
-import { CheckFailure, exportedFunction, listen, loadTarget, referenceClient, referenceServer, track } from "../../../scripts/check-kit";
+import { CheckFailure, construct, exportedFunction, fixture, listen, loadTarget, referenceClient, referenceServer, track } from "../../../scripts/check-kit";
 
 export const proto = "user/v1/user.proto";
 export const service = "user.v1.UserService";
@@ -53,19 +56,23 @@ export interface User extends UserFields {
   updateTime: Date | undefined;
 }
 
-/** The parts of the learner's src/store.ts that the checks use. */
+/**
+ * The parts of the learner's src/store.ts that the checks use. The store
+ * lives with the learner's server, so its properties are read there too:
+ * `await store.size`.
+ */
 export interface Store {
   create(fields: UserFields): Promise<User>;
   get(id: string): Promise<User>;
   update(id: string, changes: Partial<UserFields>): Promise<User>;
   delete(id: string): Promise<User>;
-  readonly watcherCount: number;
-  readonly size: number;
+  readonly watcherCount: Promise<number>;
+  readonly size: Promise<number>;
 }
 
-/** What the learner's src/client.ts must export. */
+/** What the learner's src/client.ts must export; each function runs in the learner's process and resolves there. */
 export interface ClientModule {
-  createUserClient(address: string): grpc.Client;
+  createUserClient(address: string): Promise<grpc.Client>;
   createUser(client: grpc.Client, fields: UserFields): Promise<User>;
   getUser(client: grpc.Client, id: string): Promise<User | undefined>;
   updateUser(client: grpc.Client, id: string, changes: Partial<UserFields>): Promise<User>;
@@ -76,31 +83,31 @@ export interface ClientModule {
 }
 
 /** A fresh, empty store from the code under test's src/store.ts. */
-export function newStore(): Store {
+export async function newStore(): Promise<Store> {
   const file = "src/store.ts";
-  const UserStore = loadTarget<{ UserStore?: new () => Store }>(file).UserStore;
+  const UserStore = (await loadTarget<{ UserStore?: unknown }>(file)).UserStore;
   if (typeof UserStore !== "function") throw new CheckFailure(`${file} must export the class UserStore (the starter has it; was it renamed?)`);
-  return new UserStore();
+  return construct<Store>(UserStore);
 }
 
-export function createLearnerServer(store: Store): grpc.Server {
+export async function createLearnerServer(store: Store): Promise<grpc.Server> {
   const file = "src/server.ts";
-  return exportedFunction<(store: Store) => grpc.Server>(loadTarget(file), "createUserServer", file)(store);
+  return exportedFunction<(store: Store) => Promise<grpc.Server>>(await loadTarget(file), "createUserServer", file)(store);
 }
 
 /** Starts the learner's server on a fresh store (seeded with `seed`) and returns a reference client for it, the store and the seeded users. */
 export async function learnerServer(seed: UserFields[] = []): Promise<{ client: grpc.Client; store: Store; seeded: User[] }> {
-  const store = newStore();
+  const store = await newStore();
   const seeded: User[] = [];
   for (const fields of seed) seeded.push(await store.create(fields));
-  const address = await listen(createLearnerServer(store));
+  const address = await listen(await createLearnerServer(store));
   return { client: referenceClient(proto, service, address), store, seeded };
 }
 
 /** The learner's client module, with every function the checks call. */
-export function learnerClientModule(): ClientModule {
+export async function learnerClientModule(): Promise<ClientModule> {
   const file = "src/client.ts";
-  const module = loadTarget<ClientModule>(file);
+  const module = await loadTarget<ClientModule>(file);
   for (const name of ["createUserClient", "createUser", "getUser", "updateUser", "listAllUsers", "watchUsers", "createUsers", "runCommands"]) {
     exportedFunction(module, name, file);
   }
@@ -109,9 +116,9 @@ export function learnerClientModule(): ClientModule {
 
 /** Starts a recording server with `handlers`; returns the learner's module and a client it created for that server. */
 export async function learnerClientFor(handlers: grpc.UntypedServiceImplementation): Promise<{ learner: ClientModule; client: grpc.Client }> {
-  const learner = learnerClientModule();
+  const learner = await learnerClientModule();
   const address = await referenceServer(proto, service, handlers);
-  const client = learner.createUserClient(address);
+  const client = await learner.createUserClient(address);
   track(() => client.close());
   return { learner, client };
 }
@@ -139,8 +146,8 @@ export function sampleUser(id: string, name: string, createdMs: number, updatedM
 }
 
 /** Waits until `condition` holds, checking every 10 ms; false if it still does not after `ms`. */
-export async function eventually(condition: () => boolean, ms: number): Promise<boolean> {
-  for (const until = Date.now() + ms; !condition(); ) {
+export async function eventually(condition: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
+  for (const until = Date.now() + ms; !(await condition()); ) {
     if (Date.now() > until) return false;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
@@ -148,12 +155,6 @@ export async function eventually(condition: () => boolean, ms: number): Promise<
 }
 
 /** Makes every write of `store` wait `ms` first, as a slow database would: calls that overlap then finish out of order. */
-export function slowDown(store: Store, ms: number): void {
-  for (const method of ["create", "update", "delete"] as const) {
-    const original = store[method].bind(store) as (...args: unknown[]) => Promise<User>;
-    (store as unknown as Record<string, unknown>)[method] = async (...args: unknown[]) => {
-      await new Promise((resolve) => setTimeout(resolve, ms));
-      return original(...args);
-    };
-  }
+export async function slowDown(store: Store, ms: number): Promise<void> {
+  await fixture("slow-store.fixture.ts", "SlowWrites", store, ms);
 }
