@@ -18,7 +18,7 @@ import * as path from "node:path";
 import { CheckFailure, within } from "../check-kit/assert";
 import { closeAll } from "../check-kit/resources";
 import { stepOf } from "../check-kit/steps";
-import { beginCheck, checkEvents, configureSubject, runningSubject, stopSubject } from "../check-kit/subject";
+import { beginCheck, type CheckEvents, checkEvents, configureSubject, runningSubject, stopSubject } from "../check-kit/subject";
 import { learnerLocation } from "../check-kit/target";
 import { workspaceRoot } from "./labs";
 import { checkId } from "./results";
@@ -38,8 +38,7 @@ function send(message: WorkerMessage, then?: () => void): void {
   else process.send?.(message);
 }
 
-function describeFailure(error: unknown, timeoutMs: number): string {
-  const { handlerErrors, uncaught, fault } = checkEvents();
+function describeFailure(error: unknown, timeoutMs: number, { handlerErrors, uncaught, fault }: CheckEvents): string {
   // The subject stopped during the check: that is the cause, whatever the check saw next.
   if (fault) return fault;
   if (uncaught.length > 0) return uncaught[0]!;
@@ -95,6 +94,18 @@ function describeCheckLoadError(error: unknown): string {
 const collectAfterGrowthBytes = 32 * 1024 * 1024;
 let collectAboveBytes = 100 * 1024 * 1024;
 
+/**
+ * Results of the check that just ended, sent once afterCheck's round trip to
+ * the subject is over: what the learner's code reported over IPC (a handler
+ * that threw) can arrive after the gRPC answer it caused, which travels on
+ * TCP, and so after mocha has already failed the check.
+ */
+let unsentResults: Array<() => void> = [];
+
+function sendResults(): void {
+  for (const sendResult of unsentResults.splice(0)) sendResult();
+}
+
 /** After each check: close what it and the code under test opened, and keep memory in bounds. */
 async function afterCheck(): Promise<void> {
   closeAll();
@@ -107,6 +118,7 @@ async function afterCheck(): Promise<void> {
       subject.stop("your code did not let the check close its servers and clients");
     }
   }
+  sendResults();
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc || process.memoryUsage.rss() <= collectAboveBytes) return;
   gc();
@@ -130,6 +142,7 @@ function run(request: WorkerRequest): void {
       let current: MochaType.Test | undefined;
       let started = 0;
       runner.on("test", (test: MochaType.Test) => {
+        sendResults();
         current = test;
         started = Date.now();
         beginCheck();
@@ -137,15 +150,20 @@ function run(request: WorkerRequest): void {
       });
       runner.on("pass", (test: MochaType.Test) => {
         // What the check asserted held, but an exception nobody caught or a crash of the code under test still fails it.
-        const { uncaught, fault } = checkEvents();
-        const failure = fault ?? uncaught[0] ?? null;
-        send({ type: "result", id: plannedCheck(test).id, status: failure ? "fail" : "pass", message: failure, duration_ms: Date.now() - started });
+        const events = checkEvents();
+        const duration = Date.now() - started;
+        unsentResults.push(() => {
+          const failure = events.fault ?? events.uncaught[0] ?? null;
+          send({ type: "result", id: plannedCheck(test).id, status: failure ? "fail" : "pass", message: failure, duration_ms: duration });
+        });
       });
       runner.on("fail", (runnable: MochaType.Runnable, error: unknown) => {
         // A failing hook counts against the check it ran for.
         const test = runnable instanceof Mocha.Test ? runnable : current;
         if (!test) return;
-        send({ type: "result", id: plannedCheck(test).id, status: "fail", message: describeFailure(error, timeoutMs), duration_ms: Date.now() - started });
+        const events = checkEvents();
+        const duration = Date.now() - started;
+        unsentResults.push(() => send({ type: "result", id: plannedCheck(test).id, status: "fail", message: describeFailure(error, timeoutMs, events), duration_ms: duration }));
       });
     }
   }
@@ -168,6 +186,7 @@ function run(request: WorkerRequest): void {
 }
 
 async function finish(request: WorkerRequest, mocha: MochaType): Promise<void> {
+  sendResults();
   closeAll();
   const open = request.listOnly ? [] : await openHandles(300);
   await stopSubject();
