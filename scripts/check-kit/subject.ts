@@ -16,6 +16,7 @@
  * check gets a fresh subject.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -40,6 +41,7 @@ const workspaceRoot = path.resolve(__dirname, "..", "..");
 const nodeModules = path.join(workspaceRoot, "node_modules");
 /** Without a word from the subject for this long (it beats every 250 ms), its event loop is blocked. */
 const silenceMs = 2000;
+export const blockedReason = `your code blocked the event loop for more than ${silenceMs / 1000} s (an endless loop, or a long synchronous computation?)`;
 const readyMs = 15000;
 
 // ---------------------------------------------------------------------------
@@ -64,16 +66,40 @@ function syntaxErrorModule(relative: string, error: unknown): string {
   return `throw Object.assign(new SyntaxError(${JSON.stringify(message)}), { learnerSyntaxError: ${JSON.stringify(message)} });\n`;
 }
 
+/**
+ * Transpiled files are kept by a hash of their path and contents, so a run
+ * transpiles only what changed (the stubs never do). In node_modules/.cache,
+ * which no subject may read.
+ */
+const cacheDir = path.join(nodeModules, ".cache", "grpc-labs", "subject");
+const hash = (...parts: string[]) => createHash("sha256").update(parts.join("\0")).digest("hex").slice(0, 32);
+
+/** Writes through a temporary file, so a concurrent run (grading several students) never reads half a file. */
+async function writeAtomically(file: string, content: string): Promise<void> {
+  const temporary = `${file}.${process.pid}.tmp`;
+  await fs.promises.writeFile(temporary, content);
+  await fs.promises.rename(temporary, file);
+}
+
 /** Transpiles one TypeScript file to CommonJS with an inline source map, so stack traces point at the .ts file. */
 async function transpileFile(source: string, target: string, root: string): Promise<void> {
   const code = await fs.promises.readFile(source, "utf8");
-  let output: string;
+  const output = target.replace(/\.ts$/, ".js");
+  const cached = path.join(cacheDir, `${hash(esbuildVersion(), source, code)}.js`);
   try {
-    output = (await esbuild().transform(code, { loader: "ts", format: "cjs", platform: "node", target: "node20", sourcemap: "inline", sourcefile: source })).code;
-  } catch (error) {
-    output = syntaxErrorModule(path.relative(root, source).split(path.sep).join("/"), error);
+    return await fs.promises.copyFile(cached, output);
+  } catch {
+    // Not transpiled yet.
   }
-  await fs.promises.writeFile(target.replace(/\.ts$/, ".js"), output);
+  let transpiled: string;
+  try {
+    transpiled = (await esbuild().transform(code, { loader: "ts", format: "cjs", platform: "node", target: "node20", sourcemap: "inline", sourcefile: source })).code;
+  } catch (error) {
+    transpiled = syntaxErrorModule(path.relative(root, source).split(path.sep).join("/"), error);
+  }
+  await fs.promises.writeFile(output, transpiled);
+  await fs.promises.mkdir(cacheDir, { recursive: true });
+  await writeAtomically(cached, transpiled);
 }
 
 /** Mirrors the folder `from` into `to`: TypeScript transpiled, everything else copied. */
@@ -93,21 +119,27 @@ async function transpileTree(from: string, to: string, root: string): Promise<vo
   await Promise.all(jobs);
 }
 
-let driverBundle: Promise<string> | undefined;
-function bundleDriver(): Promise<string> {
-  driverBundle ??= esbuild()
-    .build({
-      entryPoints: [path.join(__dirname, "..", "subject", "driver.ts")],
-      bundle: true,
-      platform: "node",
-      format: "cjs",
-      target: "node20",
-      external: ["@grpc/grpc-js"],
-      write: false,
-      logLevel: "silent",
-    })
-    .then((result) => result.outputFiles[0]!.text);
-  return driverBundle;
+const esbuildVersion = (): string => (require("esbuild/package.json") as { version: string }).version;
+
+/** The driver and what it imports, bundled into one file once per change of their sources. */
+const driverSources = ["subject/driver.ts", "subject/codec.ts", "subject/location.ts", "check-kit/handler-errors.ts"].map((file) => path.join(__dirname, "..", file));
+
+async function driverBundle(): Promise<string> {
+  const cached = path.join(cacheDir, `driver-${hash(esbuildVersion(), ...driverSources.map((file) => fs.readFileSync(file, "utf8")))}.js`);
+  if (fs.existsSync(cached)) return cached;
+  const result = await esbuild().build({
+    entryPoints: [driverSources[0]!],
+    bundle: true,
+    platform: "node",
+    format: "cjs",
+    target: "node20",
+    external: ["@grpc/grpc-js"],
+    write: false,
+    logLevel: "silent",
+  });
+  await fs.promises.mkdir(cacheDir, { recursive: true });
+  await writeAtomically(cached, result.outputFiles[0]!.text);
+  return cached;
 }
 
 /** The proto/ folder beside the tree's labs/ (a grading tree has its own copy), or the workspace's. */
@@ -142,24 +174,30 @@ interface Folder {
   labDir: string;
   fixtures: string;
   scratch: string;
+  /** Resolves once the code under test is transpiled into the folder (the subject may start before). */
+  filled: Promise<void>;
 }
 
-/** Builds a fresh subject folder for `config`: the learner's files transpiled, proto/, fixtures, the driver. */
+/**
+ * A fresh subject folder for `config`, with the driver in it: the subject can
+ * start at once, while the learner's files, proto/ and the fixtures are
+ * transpiled and copied in (`filled`).
+ */
 async function buildFolder(config: SubjectConfig): Promise<Folder> {
   fs.mkdirSync(foldersRoot, { recursive: true });
   const root = fs.realpathSync(fs.mkdtempSync(path.join(foldersRoot, `${process.pid}-`)));
   const labDir = path.join(root, "labs", config.labId);
   const fixtures = path.join(root, "fixtures");
   const scratch = path.join(root, "scratch");
-  fs.mkdirSync(scratch, { recursive: true });
+  for (const dir of [scratch, fixtures]) fs.mkdirSync(dir, { recursive: true });
+  await fs.promises.copyFile(await driverBundle(), path.join(root, "driver.js"));
   const jobs = sourceDirs(config.tree).map((dir) => transpileTree(path.join(config.tree, dir), path.join(labDir, dir), config.tree));
   jobs.push(fs.promises.cp(protoDirFor(config.tree), path.join(root, "proto"), { recursive: true }));
   const fixtureFiles = fs.existsSync(config.checksDir) ? fs.readdirSync(config.checksDir).filter((f) => f.endsWith(".fixture.ts")) : [];
-  fs.mkdirSync(fixtures, { recursive: true });
   for (const file of fixtureFiles) jobs.push(transpileFile(path.join(config.checksDir, file), path.join(fixtures, file), config.checksDir));
-  jobs.push(bundleDriver().then((code) => fs.promises.writeFile(path.join(root, "driver.js"), code)));
-  await Promise.all(jobs);
-  return { root, labDir, fixtures, scratch };
+  const filled = Promise.all(jobs).then(() => undefined);
+  filled.catch(() => undefined);
+  return { root, labDir, fixtures, scratch, filled };
 }
 
 // ---------------------------------------------------------------------------
@@ -235,6 +273,7 @@ export class Subject {
   private readonly standIns = new WeakMap<object, { owner: Side; id: string }>();
   private readonly standInsById = new Map<string, WeakRef<object>>();
   private silence: NodeJS.Timeout | undefined;
+  private lastHeard = Date.now();
   private readonly memoryWatch: NodeJS.Timeout;
   private exitText: string | undefined;
   private faultReason: string | undefined;
@@ -299,9 +338,17 @@ export class Subject {
     return this.child.pid;
   }
 
-  /** Stops the subject; `reason` fails whatever was waiting on it. */
+  /** Milliseconds since the subject last said anything (it beats every 250 ms while its event loop turns). */
+  get silentMs(): number {
+    return Date.now() - this.lastHeard;
+  }
+
+  /** Stops the subject; `reason` fails whatever was waiting on it, and the current check. */
   stop(reason = "stopped by the judge"): void {
-    this.faultReason ??= reason;
+    if (this.faultReason === undefined) {
+      this.faultReason = reason;
+      events.fault ??= reason;
+    }
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
   }
 
@@ -315,16 +362,19 @@ export class Subject {
 
   private watchSilence(): void {
     clearTimeout(this.silence);
-    this.silence = setTimeout(() => this.stop(`your code blocked the event loop for more than ${silenceMs / 1000} s (an endless loop, or a long synchronous computation?)`), silenceMs);
+    this.lastHeard = Date.now();
+    this.silence = setTimeout(() => this.stop(blockedReason), silenceMs);
     this.silence.unref();
   }
 
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
     clearTimeout(this.silence);
     clearInterval(this.memoryWatch);
-    const how = signal ?? `exit code ${code}`;
-    this.faultReason ??= this.exitText ?? `the process that runs your code ended (${how}): did it crash?`;
-    events.fault ??= this.faultReason;
+    if (this.faultReason === undefined) {
+      // It ended on its own, during the current check (a judge's stop has already said why, in the check it stopped).
+      this.faultReason = this.exitText ?? `the process that runs your code ended (${signal ?? `exit code ${code}`}): did it crash?`;
+      events.fault ??= this.faultReason;
+    }
     for (const pending of this.pending.values()) pending.reject(new SubjectFault(this.faultReason));
     this.pending.clear();
   }
@@ -477,7 +527,9 @@ let starting: Promise<Subject> | undefined;
 
 function startSubject(): Promise<Subject> {
   const use = config!;
-  starting = folder!.then((built) => Subject.start(built, use)).then((started) => (current = started));
+  starting = folder!
+    .then((built) => Promise.all([Subject.start(built, use), built.filled]))
+    .then(([started]) => (current = started));
   starting.catch(() => undefined);
   return starting;
 }

@@ -28,9 +28,13 @@ export function learnerLocation(error: unknown): string {
 /** Explains why a learner file could not be loaded, as "file:line: message". */
 export function describeLoadError(error: unknown, relativeFile: string): string {
   if (error instanceof CheckFailure) return error.message;
-  const syntax = (error as { learnerSyntaxError?: unknown }).learnerSyntaxError;
-  if (typeof syntax === "string") return syntax;
+  // The judge transpiles the learner's files; one that does not parse throws this sentence when loaded.
+  const transpiled = (error as { learnerSyntaxError?: unknown }).learnerSyntaxError;
+  if (typeof transpiled === "string") return transpiled;
   const message = error instanceof Error ? error.message : String(error);
+  // tsx (esbuild), when `serve` loads the file in this process: "<abs path>:<line>:<col>: ERROR: <message>".
+  const syntax = /^(.+\.ts):(\d+):\d+: ERROR: (.*)$/m.exec(message);
+  if (syntax) return `${path.relative(targetDir(), syntax[1] ?? "").split(path.sep).join("/")}:${syntax[2]}: syntax error: ${syntax[3]}`;
   const missing = /Cannot find module '([^']+)'/.exec(message);
   if (missing && (error as { code?: string }).code === "MODULE_NOT_FOUND") {
     const hint = missing[1]?.includes("gen/") ? `: run \`npm run lab ${labNumber()} -- gen\`` : "";
@@ -59,10 +63,6 @@ function loadHere<T>(relativeFile: string): T {
   try {
     return require(path.join(targetDir(), relativeFile)) as T;
   } catch (error) {
-    // tsx (esbuild) reports syntax errors as "<abs path>:<line>:<col>: ERROR: <message>".
-    const message = error instanceof Error ? error.message : String(error);
-    const syntax = /^(.+\.ts):(\d+):\d+: ERROR: (.*)$/m.exec(message);
-    if (syntax) throw new CheckFailure(`${path.relative(targetDir(), syntax[1] ?? "").split(path.sep).join("/")}:${syntax[2]}: syntax error: ${syntax[3]}`);
     throw new CheckFailure(describeLoadError(error, relativeFile));
   }
 }

@@ -18,7 +18,7 @@ import * as path from "node:path";
 import { CheckFailure, within } from "../check-kit/assert";
 import { closeAll } from "../check-kit/resources";
 import { stepOf } from "../check-kit/steps";
-import { beginCheck, type CheckEvents, checkEvents, configureSubject, runningSubject, stopSubject } from "../check-kit/subject";
+import { beginCheck, blockedReason, type CheckEvents, checkEvents, configureSubject, runningSubject, stopSubject } from "../check-kit/subject";
 import { learnerLocation } from "../check-kit/target";
 import { workspaceRoot } from "./labs";
 import { checkId } from "./results";
@@ -41,7 +41,7 @@ function send(message: WorkerMessage, then?: () => void): void {
 function describeFailure(error: unknown, timeoutMs: number, { handlerErrors, uncaught, fault }: CheckEvents): string {
   // The subject stopped during the check: that is the cause, whatever the check saw next.
   if (fault) return fault;
-  if (uncaught.length > 0) return uncaught[0]!;
+  if (uncaught.length > 0 && handlerErrors.length === 0) return uncaught[0]!;
   let message: string;
   if (error instanceof CheckFailure) {
     message = error.message;
@@ -114,8 +114,8 @@ async function afterCheck(): Promise<void> {
     try {
       await within(subject.driver.endCheck!(), 1000, "closing what the check opened");
     } catch {
-      // A subject that cannot close what it opened is replaced before the next check.
-      subject.stop("your code did not let the check close its servers and clients");
+      // A subject that cannot close what it opened is replaced before the next check; a silent one is blocked.
+      subject.stop(subject.silentMs >= 900 ? blockedReason : "your code did not let the check close its servers and clients");
     }
   }
   sendResults();

@@ -13,6 +13,7 @@
 import * as grpc from "@grpc/grpc-js";
 import * as path from "node:path";
 import { CrossedError, decode, encode, type FromSubject, type References, type Side, type ToSubject, type Wire } from "./codec";
+import { installHandlerErrorCapture } from "../check-kit/handler-errors";
 import { learnerLocationIn } from "./location";
 
 interface Options {
@@ -28,8 +29,9 @@ const options = JSON.parse(process.argv[2] ?? "{}") as Options;
 const send = (message: FromSubject, then?: () => void): void => {
   if (process.connected) process.send?.(message, undefined, undefined, then);
 };
+const locate = (error: unknown): string => learnerLocationIn(error instanceof Error ? (error.stack ?? "") : "", options.root);
 const where = (error: unknown): string => {
-  const at = learnerLocationIn(error instanceof Error ? (error.stack ?? "") : "", options.root);
+  const at = locate(error);
   return at ? ` at ${at}` : "";
 };
 const text = (error: unknown): string => (error instanceof Error ? error.message : String(error));
@@ -95,8 +97,8 @@ const refs: References = {
 
 /** Servers the learner's code created (every server adds a service), shut down after each check. */
 const servers = new Set<grpc.Server>();
-/** Exceptions thrown by handlers: grpc-js tells the client only "UNKNOWN", so the check shows the real one. */
-const reportHandlerError = (method: string, error: unknown) => send({ t: "event", kind: "handler-error", text: `your ${method} handler threw "${text(error)}"${where(error)}` });
+// Exceptions thrown by handlers: grpc-js tells the client only "UNKNOWN", so the check shows the real one.
+installHandlerErrorCapture((message) => send({ t: "event", kind: "handler-error", text: message }), locate);
 
 /** Answers of unary and client-streaming handlers, counted while a check watches (grpc-js drops every answer after the first). */
 interface WatchedCall {
@@ -106,47 +108,20 @@ interface WatchedCall {
 let watched: WatchedCall[] | undefined;
 let answering: Array<Promise<unknown>> = [];
 
-type Handler = (this: unknown, ...args: unknown[]) => unknown;
+type Handler = (this: unknown, call: unknown, callback: grpc.sendUnaryData<unknown>) => unknown;
 type MethodDefinition = { path?: string; originalName?: string; responseStream?: boolean };
 
-function watchListeners(method: string, call: unknown): void {
-  if (typeof call !== "object" || call === null || typeof (call as { on?: unknown }).on !== "function") return;
-  const on = (call as { on: (event: string, listener: Handler) => unknown }).on;
-  (call as { on: typeof on }).on = function (this: unknown, event, listener) {
-    return on.call(this, event, function (this: unknown, ...args: unknown[]) {
-      try {
-        return listener.apply(this, args);
-      } catch (error) {
-        reportHandlerError(method, error);
-        throw error;
-      }
+function counting(method: string, handler: Handler, self: object): Handler {
+  return function (call, callback) {
+    if (!watched) return handler.call(self, call, callback);
+    const record: WatchedCall = { method, answers: [] };
+    watched.push(record);
+    const result = handler.call(self, call, (error, ...rest) => {
+      record.answers.push(error ? (grpc.status[error.code ?? grpc.status.UNKNOWN] ?? String(error.code)) : "OK");
+      callback(error, ...rest);
     });
-  };
-}
-
-function wrapHandler(method: string, handler: Handler, self: object, answersOnce: boolean): Handler {
-  return function (...args: unknown[]) {
-    watchListeners(method, args[0]);
-    if (answersOnce && watched && typeof args[1] === "function") {
-      const record: WatchedCall = { method, answers: [] };
-      watched.push(record);
-      const callback = args[1] as (error: grpc.ServiceError | null, ...rest: unknown[]) => void;
-      args[1] = (error: grpc.ServiceError | null, ...rest: unknown[]) => {
-        record.answers.push(error ? (grpc.status[error.code ?? grpc.status.UNKNOWN] ?? String(error.code)) : "OK");
-        callback(error, ...rest);
-      };
-    }
-    try {
-      const result = handler.apply(self, args);
-      if (result instanceof Promise) {
-        result.catch((error: unknown) => reportHandlerError(method, error));
-        if (watched) answering.push(result.catch(() => undefined));
-      }
-      return result;
-    } catch (error) {
-      reportHandlerError(method, error);
-      throw error;
-    }
+    if (result instanceof Promise) answering.push(result.catch(() => undefined));
+    return result;
   };
 }
 
@@ -157,8 +132,9 @@ grpc.Server.prototype.addService = function (this: grpc.Server, service, impleme
   const wrapped: grpc.UntypedServiceImplementation = {};
   for (const [key, handler] of Object.entries(implementation)) {
     const definition = definitions.find(([name, d]) => name === key || d.originalName === key)?.[1];
+    const answersOnce = typeof handler === "function" && definition !== undefined && !definition.responseStream;
     const method = definition?.path?.slice(definition.path.lastIndexOf("/") + 1) ?? key;
-    wrapped[key] = typeof handler === "function" ? (wrapHandler(method, handler as Handler, implementation, definition !== undefined && !definition.responseStream) as never) : handler;
+    wrapped[key] = answersOnce ? (counting(method, handler as Handler, implementation) as never) : handler;
   }
   return addService.call(this, service, wrapped);
 };
