@@ -4,25 +4,25 @@
  * provokes each kind of failure and prints what it decoded.
  */
 import * as grpc from "@grpc/grpc-js";
-import { CheckFailure } from "../../scripts/check-kit";
+import { CheckFailure, construct } from "../../scripts/check-kit";
 import type { LabHooks } from "../../scripts/lib/lab-hooks";
-import { catalog, createLearnerServer, learnerClientModule, type RetryPolicy, stockLevels, warehouseModule } from "./checks/inventory";
+import { catalog, createLearnerServer, learnerClientModule, type RetryPolicy, stockLevels, type Warehouse, warehouseModule } from "./checks/inventory";
 
 /** The rate limit of `serve`: the client demo goes past it once. */
 const rateLimit = { limit: 5, windowMs: 3000 };
 
 export const hooks: LabHooks = {
-  createServer() {
-    const { InMemoryWarehouse } = warehouseModule();
+  async createServer() {
+    const { InMemoryWarehouse } = await warehouseModule();
     // One warehouse call in four fails with UNAVAILABLE, so the client has something to retry.
-    const warehouse = new InMemoryWarehouse({ ...stockLevels, "TEA-EARL": 1000 }, 0.25);
+    const warehouse = await construct<Warehouse>(InMemoryWarehouse, { ...stockLevels, "TEA-EARL": 1000 }, 0.25);
     return createLearnerServer({ catalog: catalog.map((item) => ({ ...item })), warehouse, logger: console, rateLimit });
   },
 
   async runClientDemo(address, print, args) {
     if (args.length > 0) throw new CheckFailure(`lab 04's client takes no options, not "${args.join(" ")}"`);
-    const learner = learnerClientModule();
-    const client = learner.createInventoryClient(address);
+    const learner = await learnerClientModule();
+    const client = await learner.createInventoryClient(address);
     const policy: RetryPolicy = { maxAttempts: 5, initialBackoffMs: 100, backoffMultiplier: 2, maxBackoffMs: 1000 };
 
     /** One reserveStock() call, printed with its result or its status and decoded details. */
@@ -34,7 +34,7 @@ export const hooks: LabHooks = {
       } catch (error) {
         const failed = error as grpc.ServiceError;
         print(`  ReserveStock(${sku}, ${quantity}) -> ${grpc.status[failed.code] ?? failed.code}: ${failed.details} (${Date.now() - started} ms)`);
-        const details = learner.errorDetails(failed);
+        const details = await learner.errorDetails(failed);
         for (const { field, description } of details.fieldViolations) print(`      field ${field}: ${description}`);
         if (details.errorInfo) print(`      reason ${details.errorInfo.reason} (${details.errorInfo.domain}) ${JSON.stringify(details.errorInfo.metadata)}`);
         if (details.retryDelayMs !== undefined) print(`      retry in ${details.retryDelayMs} ms`);

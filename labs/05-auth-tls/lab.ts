@@ -53,13 +53,13 @@ function issueTokens(subject: string, roles: string[]): TokenSource {
 }
 
 export const hooks: LabHooks = {
-  createServer: () => learnerServerModule().createVaultServer(demoConfig()),
+  createServer: async () => (await learnerServerModule()).createVaultServer(demoConfig()),
 
-  serverCredentials: () => learnerServerModule().serverCredentials({ ca: readCert("ca.crt"), cert: readCert("server.crt"), key: readCert("server.key") }, true),
+  serverCredentials: async () => (await learnerServerModule()).serverCredentials({ ca: readCert("ca.crt"), cert: readCert("server.crt"), key: readCert("server.key") }, true),
 
   async runClientDemo(address, print, args) {
     if (args.length > 0) throw new CheckFailure(`lab 05's client takes no options, not "${args.join(" ")}"`);
-    const learner = learnerClientModule();
+    const learner = await learnerClientModule();
     const tls = { ca: readCert("ca.crt"), cert: readCert("alice.crt"), key: readCert("alice.key") };
     const attempt = async (what: string, work: () => Promise<unknown>) => {
       try {
@@ -77,9 +77,9 @@ export const hooks: LabHooks = {
       }
     };
     const clients = [
-      ["With alice's client certificate only:", learner.createVaultClient(address, tls)],
-      ["With a token for carol, roles [reader]:", learner.createVaultClient(address, tls, issueTokens("carol", ["reader"]))],
-      ["With a token for dave, no roles:", learner.createVaultClient(address, tls, issueTokens("dave", []))],
+      ["With alice's client certificate only:", await learner.createVaultClient(address, tls)],
+      ["With a token for carol, roles [reader]:", await learner.createVaultClient(address, tls, issueTokens("carol", ["reader"]))],
+      ["With a token for dave, no roles:", await learner.createVaultClient(address, tls, issueTokens("dave", []))],
     ] as const;
     try {
       for (const [title, client] of clients) {

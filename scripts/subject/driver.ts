@@ -252,9 +252,24 @@ function settle(id: number, work: () => unknown): void {
   );
 }
 
-/** Whatever the learner threw, as an Error the judge can read (code, details, metadata kept). */
+/**
+ * Whatever the learner threw, as an Error the judge can read (code, details,
+ * metadata kept): a thrown object that is not an Error, such as a plain
+ * { code, details, metadata }, keeps its own properties on the Error.
+ */
 function asError(error: unknown): Error {
-  return error instanceof Error ? error : Object.assign(new CrossedError(String(error)), { thrown: error as Wire });
+  if (error instanceof Error) return error;
+  let text: string;
+  try {
+    text = String(error);
+  } catch {
+    text = Object.prototype.toString.call(error);
+  }
+  const crossed = new CrossedError(text);
+  if (typeof error === "object" && error !== null) {
+    for (const key of Object.keys(error)) if (key !== "__proto__") crossed[key] = (error as Record<string, unknown>)[key];
+  }
+  return Object.assign(crossed, { thrown: error as Wire });
 }
 
 function target(id: string): unknown {

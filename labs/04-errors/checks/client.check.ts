@@ -5,8 +5,8 @@
  * slow machine, and compare decoded details with what the server sent.
  */
 import * as grpc from "@grpc/grpc-js";
-import { CheckFailure, expectEqual, expectTrue, readRichStatus, step, track, within } from "../../../scripts/check-kit";
-import { type Answer, type ErrorDetails, learnerClientModule, receivedError, type RetryPolicy, scriptedReserveServer } from "./inventory";
+import { CheckFailure, expectEqual, expectTrue, readRichStatus, step, within } from "../../../scripts/check-kit";
+import { type Answer, constantRandom, type ErrorDetails, learnerClientModule, pinMathRandom, receivedError, type RetryPolicy, scriptedReserveServer } from "./inventory";
 
 /** Time allowed for the learner's function to settle, beyond the waits the script asks for. */
 const settleMs = 3000;
@@ -48,7 +48,7 @@ step(6, () => {
       { field: "item.price_cents", description: `must be positive ${tag}` },
     ];
     const error = await receivedError(grpc.status.INVALID_ARGUMENT, [{ type: "google.rpc.BadRequest", value: { fieldViolations: violations } }]);
-    const details = decoded(learnerClientModule().errorDetails(error));
+    const details = decoded(await (await learnerClientModule()).errorDetails(error));
     expectEqual(details.fieldViolations, violations, "errorDetails(error).fieldViolations for an INVALID_ARGUMENT with a BadRequest");
   });
 
@@ -58,52 +58,54 @@ step(6, () => {
       { type: "google.rpc.ErrorInfo", value: errorInfo },
       { type: "google.rpc.RetryInfo", value: { retryDelay: { seconds: 2, nanos: 250000000 } } },
     ]);
-    const details = decoded(learnerClientModule().errorDetails(error));
+    const details = decoded(await (await learnerClientModule()).errorDetails(error));
     expectEqual(details.errorInfo, errorInfo, "errorDetails(error).errorInfo");
     expectEqual(details.retryDelayMs, 2250, "errorDetails(error).retryDelayMs for a RetryInfo of 2.25 s");
   });
 
   it("returns no details for an error without them, and skips detail types it does not know", async () => {
-    const learner = learnerClientModule();
-    const plain = decoded(learner.errorDetails(await receivedError(grpc.status.NOT_FOUND)));
+    const learner = await learnerClientModule();
+    const plain = decoded(await learner.errorDetails(await receivedError(grpc.status.NOT_FOUND)));
     expectEqual(plain, { fieldViolations: [] }, "errorDetails(error) for a NOT_FOUND with no grpc-status-details-bin trailer");
     const mixed = await receivedError(grpc.status.INVALID_ARGUMENT, [
       { type: "google.rpc.DebugInfo", value: { stackEntries: ["a", "b"], detail: tag } },
       { type: "google.rpc.BadRequest", value: { fieldViolations: [{ field: "quantity", description: tag }] } },
     ]);
-    expectEqual(decoded(learner.errorDetails(mixed)), { fieldViolations: [{ field: "quantity", description: tag }] }, "errorDetails(error) for a DebugInfo followed by a BadRequest");
+    expectEqual(decoded(await learner.errorDetails(mixed)), { fieldViolations: [{ field: "quantity", description: tag }] }, "errorDetails(error) for a DebugInfo followed by a BadRequest");
   });
 });
 
 step(7, () => {
   const policy: RetryPolicy = { maxAttempts: 10, initialBackoffMs: 100, backoffMultiplier: 2, maxBackoffMs: 1000 };
   const ceilings = [100, 200, 400, 800, 1000, 1000, 1000];
-  const almostOne = () => 0.999999;
+  const almostOne = 0.999999;
 
-  it("grows exponentially from initialBackoffMs by backoffMultiplier, and never past maxBackoffMs", () => {
-    const { backoffMs } = learnerClientModule();
-    ceilings.forEach((ceiling, i) => {
-      const wait = backoffMs(i + 1, policy, almostOne);
+  it("grows exponentially from initialBackoffMs by backoffMultiplier, and never past maxBackoffMs", async () => {
+    const { backoffMs } = await learnerClientModule();
+    const highest = await constantRandom(almostOne);
+    for (const [i, ceiling] of ceilings.entries()) {
+      const wait = await backoffMs(i + 1, policy, highest);
       expectTrue(wait >= ceiling / 2 && wait <= ceiling, `backoffMs(${i + 1}) with initialBackoffMs 100, multiplier 2, maxBackoffMs 1000 and the highest random value: expected between ${ceiling / 2} and ${ceiling}, got ${wait}`);
-    });
+    }
     const tripled = { maxAttempts: 5, initialBackoffMs: 50, backoffMultiplier: 3, maxBackoffMs: 2000 };
-    [50, 150, 450, 1350, 2000].forEach((ceiling, i) => {
-      const wait = backoffMs(i + 1, tripled, almostOne);
+    for (const [i, ceiling] of [50, 150, 450, 1350, 2000].entries()) {
+      const wait = await backoffMs(i + 1, tripled, highest);
       expectTrue(wait >= ceiling / 2 && wait <= ceiling, `backoffMs(${i + 1}) with initialBackoffMs 50, multiplier 3, maxBackoffMs 2000 and the highest random value: expected between ${ceiling / 2} and ${ceiling}, got ${wait}`);
-    });
+    }
   });
 
-  it("adds jitter, taken from its random argument", () => {
-    const { backoffMs } = learnerClientModule();
-    ceilings.forEach((ceiling, i) => {
+  it("adds jitter, taken from its random argument", async () => {
+    const { backoffMs } = await learnerClientModule();
+    const [zero, half, highest] = await Promise.all([constantRandom(0), constantRandom(0.5), constantRandom(almostOne)]);
+    for (const [i, ceiling] of ceilings.entries()) {
       const retry = i + 1;
-      const low = backoffMs(retry, policy, () => 0);
-      const again = backoffMs(retry, policy, () => 0);
+      const low = await backoffMs(retry, policy, zero);
+      const again = await backoffMs(retry, policy, zero);
       expectTrue(low === again, `backoffMs(${retry}) gave ${low}, then ${again}, with the same random function: take the randomness from the random argument, not from Math.random directly`);
-      expectTrue(low >= 0 && low < backoffMs(retry, policy, almostOne), `backoffMs(${retry}) is ${low} whether random() returns 0 or almost 1: add jitter, a random share of the backoff`);
-      const middle = backoffMs(retry, policy, () => 0.5);
+      expectTrue(low >= 0 && low < (await backoffMs(retry, policy, highest)), `backoffMs(${retry}) is ${low} whether random() returns 0 or almost 1: add jitter, a random share of the backoff`);
+      const middle = await backoffMs(retry, policy, half);
       expectTrue(middle >= 0 && middle <= ceiling, `backoffMs(${retry}) with random() = 0.5: expected between 0 and ${ceiling}, got ${middle}`);
-    });
+    }
   });
 });
 
@@ -165,11 +167,7 @@ step(8, () => {
 
   it("waits backoffMs() between UNAVAILABLE retries", async () => {
     // Jitter made predictable: backoffMs() draws from Math.random by default, so each wait is its ceiling.
-    const random = Math.random;
-    Math.random = () => 0.999;
-    track(() => {
-      Math.random = random;
-    });
+    await pinMathRandom(0.999);
     const policy: RetryPolicy = { maxAttempts: 4, initialBackoffMs: 100, backoffMultiplier: 2, maxBackoffMs: 200 };
     const { learner, client, attempts } = await scriptedReserveServer([unavailable]);
     const what = "reserveStock() with maxAttempts 4, initialBackoffMs 100, multiplier 2 and maxBackoffMs 200 against a server that is always UNAVAILABLE";

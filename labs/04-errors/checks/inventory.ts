@@ -5,7 +5,21 @@
  * @grpc/proto-loader, not the learner's stubs.
  */
 import * as grpc from "@grpc/grpc-js";
-import { CheckFailure, exportedFunction, listen, loadTarget, readRichStatus, referenceClient, referenceServer, type RichStatus, richStatusMetadata, type StatusDetail, track } from "../../../scripts/check-kit";
+import {
+  CheckFailure,
+  exportedFunction,
+  fixture,
+  listen,
+  loadTarget,
+  readRichStatus,
+  referenceClient,
+  referenceServer,
+  type RichStatus,
+  richStatusMetadata,
+  settled,
+  type StatusDetail,
+  track,
+} from "../../../scripts/check-kit";
 
 export interface Item {
   sku: string;
@@ -50,50 +64,33 @@ export interface Warehouse {
   take(sku: string, quantity: number): Promise<number>;
 }
 
+/** The learner's src/warehouse.ts. Its classes are built where the learner's code runs: with construct(), or by the fixture. */
 interface WarehouseModule {
-  WarehouseUnavailableError: new (message: string) => Error;
-  InMemoryWarehouse: new (levels: Record<string, number>, outageRate?: number) => Warehouse;
+  WarehouseUnavailableError: unknown;
+  InMemoryWarehouse: unknown;
 }
 
 /** The learner's src/warehouse.ts, which the starter ships complete. */
-export function warehouseModule(): WarehouseModule {
+export async function warehouseModule(): Promise<WarehouseModule> {
   const file = "src/warehouse.ts";
-  const module = loadTarget<WarehouseModule>(file);
+  const module = await loadTarget<WarehouseModule>(file);
   for (const name of ["WarehouseUnavailableError", "InMemoryWarehouse"]) exportedFunction(module, name, file);
   return module;
 }
 
 /**
- * A warehouse whose failures the check controls: from call number `failFrom`
- * on (1-based, counting stock() and take()), every call throws `failure()`.
+ * A warehouse whose failures the check controls (checks/warehouse.fixture.ts):
+ * from call number `call` on (1-based, counting stock() and take()), every
+ * call fails, with a WarehouseUnavailableError unless told otherwise.
  * Otherwise it is the lab's own InMemoryWarehouse with the standard stock.
  */
-export class ScriptedWarehouse implements Warehouse {
-  private readonly stocked = new (warehouseModule().InMemoryWarehouse)(stockLevels);
-  private calls = 0;
-  private failFrom = Infinity;
-  private failure: () => Error = () => new (warehouseModule().WarehouseUnavailableError)("the warehouse did not answer in time");
+export interface ScriptedWarehouse extends Warehouse {
+  failFromCall(call: number, failure?: "unavailable" | { typeError: string }): Promise<void>;
+}
 
-  async stock(sku: string): Promise<number> {
-    this.maybeFail();
-    return this.stocked.stock(sku);
-  }
-
-  async take(sku: string, quantity: number): Promise<number> {
-    this.maybeFail();
-    return this.stocked.take(sku, quantity);
-  }
-
-  /** Every call from the `call`-th on fails with what `failure` returns (a WarehouseUnavailableError by default). */
-  failFromCall(call: number, failure?: () => Error): void {
-    this.failFrom = call;
-    if (failure) this.failure = failure;
-  }
-
-  private maybeFail(): void {
-    this.calls += 1;
-    if (this.calls >= this.failFrom) throw this.failure();
-  }
+/** A scripted warehouse, made in the learner's world from the learner's own warehouse module. */
+export async function scriptedWarehouse(): Promise<ScriptedWarehouse> {
+  return fixture<ScriptedWarehouse>("warehouse.fixture.ts", "ScriptedWarehouse", await warehouseModule(), stockLevels);
 }
 
 export interface ServerSetup {
@@ -112,22 +109,30 @@ export interface InventoryOptions {
   rateLimit: { limit: number; windowMs: number };
 }
 
-export function createLearnerServer(options: InventoryOptions): grpc.Server {
+export async function createLearnerServer(options: InventoryOptions): Promise<grpc.Server> {
   const file = "src/server.ts";
-  return exportedFunction<(options: InventoryOptions) => grpc.Server>(loadTarget(file), "createInventoryServer", file)(options);
+  return exportedFunction<(options: InventoryOptions) => Promise<grpc.Server>>(await loadTarget(file), "createInventoryServer", file)(options);
 }
 
-/** Starts the learner's server with the standard catalogue; returns a reference client for it and what it logged. */
-export async function learnerServer(setup: ServerSetup = {}): Promise<{ client: grpc.Client; warehouse: ScriptedWarehouse; logged: LogRecord }> {
-  const warehouse = setup.warehouse ?? new ScriptedWarehouse();
-  const logged: LogRecord = [];
-  const server = createLearnerServer({
+/**
+ * Starts the learner's server with the standard catalogue; returns a reference
+ * client for it, and `logged()`, which resolves with what it logged so far.
+ */
+export async function learnerServer(setup: ServerSetup = {}): Promise<{ client: grpc.Client; warehouse: ScriptedWarehouse; logged(): Promise<LogRecord> }> {
+  const warehouse = setup.warehouse ?? (await scriptedWarehouse());
+  const records: LogRecord = [];
+  const server = await createLearnerServer({
     catalog: catalog.map((item) => ({ ...item })),
     warehouse,
-    logger: { error: (...args: unknown[]) => logged.push(args) },
+    logger: { error: (...args: unknown[]) => records.push(args) },
     rateLimit: setup.rateLimit ?? { limit: 1000, windowMs: 60000 },
   });
   const address = await listen(server);
+  const logged = async () => {
+    // The learner's logger.error calls travel apart from the gRPC answers: let those made so far arrive.
+    await settled();
+    return records;
+  };
   return { client: referenceClient(proto, service, address), warehouse, logged };
 }
 
@@ -162,18 +167,39 @@ export interface ErrorDetails {
   errorInfo?: { reason: string; domain: string; metadata: Record<string, string> };
   retryDelayMs?: number;
 }
+/** The checks call each function in the process that runs the learner's code, so each resolves there. */
 export interface ClientModule {
-  createInventoryClient(address: string): grpc.Client;
-  errorDetails(error: grpc.ServiceError): ErrorDetails;
-  backoffMs(retry: number, policy: RetryPolicy, random?: () => number): number;
+  createInventoryClient(address: string): Promise<grpc.Client>;
+  errorDetails(error: grpc.ServiceError): Promise<ErrorDetails>;
+  backoffMs(retry: number, policy: RetryPolicy, random?: () => number): Promise<number>;
   reserveStock(client: grpc.Client, request: ReserveStockRequest, policy: RetryPolicy): Promise<Reservation>;
 }
 
-export function learnerClientModule(): ClientModule {
+export async function learnerClientModule(): Promise<ClientModule> {
   const file = "src/client.ts";
-  const module = loadTarget<ClientModule>(file);
+  const module = await loadTarget<ClientModule>(file);
   for (const name of ["createInventoryClient", "errorDetails", "backoffMs", "reserveStock"]) exportedFunction(module, name, file);
   return module;
+}
+
+/** Randomness in the learner's world (checks/random.fixture.ts): the learner's code calls it synchronously. */
+interface PredictableRandom {
+  constant(value: number): Promise<() => number>;
+  pinMathRandom(value: number): Promise<void>;
+  restore(): Promise<void>;
+}
+
+/** A random function that always returns `value`, for the learner's backoffMs(). */
+export async function constantRandom(value: number): Promise<() => number> {
+  const random = await fixture<PredictableRandom>("random.fixture.ts", "PredictableRandom");
+  return random.constant(value);
+}
+
+/** Math.random() returns `value` in the learner's code until the check ends. */
+export async function pinMathRandom(value: number): Promise<void> {
+  const random = await fixture<PredictableRandom>("random.fixture.ts", "PredictableRandom");
+  await random.pinMathRandom(value);
+  track(() => void random.restore().catch(() => undefined));
 }
 
 /** How the scripted server answers one ReserveStock attempt. */
@@ -190,7 +216,7 @@ export interface Attempt {
  * entry repeats), and records every attempt; the learner's client calls it.
  */
 export async function scriptedReserveServer(script: Answer[]): Promise<{ learner: ClientModule; client: grpc.Client; attempts: Attempt[] }> {
-  const learner = learnerClientModule();
+  const learner = await learnerClientModule();
   const attempts: Attempt[] = [];
   const address = await referenceServer(proto, service, {
     reserveStock(call: grpc.ServerUnaryCall<ReserveStockRequest, Reservation>, callback: grpc.sendUnaryData<Reservation>) {
@@ -200,8 +226,8 @@ export async function scriptedReserveServer(script: Answer[]): Promise<{ learner
       callback(failure(answer.code, answer.details));
     },
   });
-  const client = learner.createInventoryClient(address);
-  track(() => client.close());
+  // The learner's client lives with the learner's code, which closes it after the check.
+  const client = await learner.createInventoryClient(address);
   return { learner, client, attempts };
 }
 

@@ -7,7 +7,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { inspect } from "node:util";
 import { expectCode, expectEqual, expectNames, expectTrue, serverStreamOutcome, step, unaryOutcome, watchAnswers } from "../../../scripts/check-kit";
-import { asRole, detailOf, type Item, learnerServer, listedItems, type Reservation, richStatusOf, ScriptedWarehouse } from "./inventory";
+import { asRole, detailOf, type Item, learnerServer, listedItems, type Reservation, richStatusOf, scriptedWarehouse } from "./inventory";
 
 const admin = () => asRole("admin");
 const product = (item: Partial<Item>) => ({ sku: "LAMP-9", name: "Desk lamp", priceCents: 2450, stock: 0, ...item });
@@ -67,7 +67,7 @@ step(2, () => {
   });
 
   it("answers each call once: nothing runs after callback(error)", async () => {
-    const answers = watchAnswers();
+    const answers = await watchAnswers();
     const { client } = await learnerServer();
     const invalid = await unaryOutcome(client, "createItem", { item: product({ sku: "lamp-9" }) }, admin());
     expectCode(invalid, grpc.status.INVALID_ARGUMENT, 'CreateItem with sku "lamp-9"');
@@ -107,8 +107,8 @@ step(2, () => {
 
 step(3, () => {
   it("GetItem and ReserveStock answer UNAVAILABLE while the warehouse is down", async () => {
-    const warehouse = new ScriptedWarehouse();
-    warehouse.failFromCall(1);
+    const warehouse = await scriptedWarehouse();
+    await warehouse.failFromCall(1);
     const { client } = await learnerServer({ warehouse });
     expectCode((await unaryOutcome(client, "getItem", { sku: "MUG-RED" })), grpc.status.UNAVAILABLE, "GetItem(MUG-RED) while the warehouse is unavailable");
     expectCode((await unaryOutcome(client, "reserveStock", { sku: "MUG-RED", quantity: 1 })), grpc.status.UNAVAILABLE, "ReserveStock(MUG-RED, 1) while the warehouse is unavailable");
@@ -122,8 +122,8 @@ step(3, () => {
   });
 
   it("ListItems sends the items it could, then fails with UNAVAILABLE when the warehouse goes down", async () => {
-    const warehouse = new ScriptedWarehouse();
-    warehouse.failFromCall(3);
+    const warehouse = await scriptedWarehouse();
+    await warehouse.failFromCall(3);
     const { client } = await learnerServer({ warehouse });
     const { messages, ...status } = await serverStreamOutcome<Item>(client, "listItems", {});
     expectEqual(messages, listedItems.slice(0, 2), "the items ListItems streamed before the warehouse failed on its third call");
@@ -143,7 +143,7 @@ step(3, () => {
 step(4, () => {
   // What an unexpected error may carry: internal names, addresses, credentials.
   const secret = "db-7.internal:5432 password authentication failed for inventory_admin";
-  const bug = () => new TypeError(`connect ${secret}`);
+  const bug = { typeError: `connect ${secret}` };
 
   /** Fails if the secret or a stack trace reached the client in the message or any trailer. */
   function expectNoLeak(status: grpc.StatusObject, what: string): void {
@@ -155,8 +155,8 @@ step(4, () => {
   }
 
   it("an unexpected error becomes INTERNAL, and its message and stack stay on the server", async () => {
-    const warehouse = new ScriptedWarehouse();
-    warehouse.failFromCall(1, bug);
+    const warehouse = await scriptedWarehouse();
+    await warehouse.failFromCall(1, bug);
     const { client } = await learnerServer({ warehouse });
     const status = await unaryOutcome(client, "getItem", { sku: "MUG-RED" });
     expectCode(status, grpc.status.INTERNAL, "GetItem(MUG-RED) when the warehouse throws a TypeError");
@@ -164,21 +164,21 @@ step(4, () => {
   });
 
   it("logs the real error with an id, and sends the id in the x-error-id trailer", async () => {
-    const warehouse = new ScriptedWarehouse();
-    warehouse.failFromCall(1, bug);
+    const warehouse = await scriptedWarehouse();
+    await warehouse.failFromCall(1, bug);
     const { client, logged } = await learnerServer({ warehouse });
     const status = await unaryOutcome(client, "reserveStock", { sku: "MUG-RED", quantity: 1 });
     expectCode(status, grpc.status.INTERNAL, "ReserveStock(MUG-RED, 1) when the warehouse throws a TypeError");
     const [errorId] = status.metadata.get("x-error-id");
     expectTrue(typeof errorId === "string" && errorId.length > 0, "the INTERNAL answer has no x-error-id trailer: send an id the caller can quote");
-    const log = logged.map((args) => args.map((arg) => (typeof arg === "string" ? arg : inspect(arg))).join(" "));
+    const log = (await logged()).map((args) => args.map((arg) => (typeof arg === "string" ? arg : inspect(arg))).join(" "));
     expectTrue(log.some((line) => line.includes(secret)), `logger.error was not given the real error (logged: ${JSON.stringify(log).slice(0, 160)})`);
     expectTrue(log.some((line) => line.includes(secret) && line.includes(errorId as string)), `the logged error does not carry the id ${errorId} sent in x-error-id: log both together so the one finds the other`);
   });
 
   it("a stream that hits an unexpected error ends with INTERNAL, without the error's message", async () => {
-    const warehouse = new ScriptedWarehouse();
-    warehouse.failFromCall(2, bug);
+    const warehouse = await scriptedWarehouse();
+    await warehouse.failFromCall(2, bug);
     const { client } = await learnerServer({ warehouse });
     const { messages, ...status } = await serverStreamOutcome<Item>(client, "listItems", {});
     expectEqual(messages.length, 1, "number of items ListItems streamed before the warehouse threw on its second call");

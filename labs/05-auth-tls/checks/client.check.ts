@@ -50,9 +50,9 @@ const minute = 60_000;
 step(8, () => {
   it("calls over TLS, trusting the lab CA, and returns the server's answer", async () => {
     const { labCa, server } = await getFixtures();
-    const learner = learnerClientModule();
+    const learner = await learnerClientModule();
     const vault = await recordingVault(server);
-    const caller = await succeeds(learner.whoAmI(learnerClient(learner, vault.address, { ca: labCa.cert })), "whoAmI() over TLS");
+    const caller = await succeeds(learner.whoAmI(await learnerClient(learner, vault.address, { ca: labCa.cert })), "whoAmI() over TLS");
     expectEqual(caller, recordedAnswer, "what whoAmI() returned");
   });
 
@@ -62,20 +62,20 @@ step(8, () => {
   ] as const) {
     it(`refuses ${impostor}`, async () => {
       const fixtures = await getFixtures();
-      const learner = learnerClientModule();
+      const learner = await learnerClientModule();
       const genuine = await recordingVault(fixtures.server);
-      await succeeds(learner.whoAmI(learnerClient(learner, genuine.address, { ca: fixtures.labCa.cert })), "whoAmI() against the genuine server");
+      await succeeds(learner.whoAmI(await learnerClient(learner, genuine.address, { ca: fixtures.labCa.cert })), "whoAmI() against the genuine server");
       const fake = await recordingVault(fixtures[certificate]);
-      await expectRefused(learner.whoAmI(learnerClient(learner, fake.address, { ca: fixtures.labCa.cert })), `whoAmI() against ${impostor}`);
+      await expectRefused(learner.whoAmI(await learnerClient(learner, fake.address, { ca: fixtures.labCa.cert })), `whoAmI() against ${impostor}`);
       expectEqual(fake.calls.length, 0, `calls that reached ${impostor}`);
     });
   }
 
   it("presents its client certificate when it has one (mutual TLS)", async () => {
     const { labCa, server, alice } = await getFixtures();
-    const learner = learnerClientModule();
+    const learner = await learnerClientModule();
     const vault = await recordingVault(server, true);
-    await succeeds(learner.whoAmI(learnerClient(learner, vault.address, { ca: labCa.cert, ...alice })), "whoAmI() with alice's certificate");
+    await succeeds(learner.whoAmI(await learnerClient(learner, vault.address, { ca: labCa.cert, ...alice })), "whoAmI() with alice's certificate");
     expectEqual(vault.calls[0]?.certificate, "alice", "the client certificate the server saw (its common name)");
   });
 });
@@ -83,10 +83,10 @@ step(8, () => {
 step(9, () => {
   it("sends authorization: Bearer <token> from the token source on every call", async () => {
     const { labCa, server } = await getFixtures();
-    const learner = learnerClientModule();
+    const learner = await learnerClientModule();
     const vault = await recordingVault(server);
     const tokens = countingSource(10 * minute);
-    const client = learnerClient(learner, vault.address, { ca: labCa.cert }, tokens.source);
+    const client = await learnerClient(learner, vault.address, { ca: labCa.cert }, tokens.source);
     for (let i = 0; i < 2; i++) await succeeds(learner.whoAmI(client), "whoAmI() with a token source");
     expectTrue(tokens.issued.length > 0, "the client never asked the token source for a token");
     expectEqual(
@@ -98,13 +98,13 @@ step(9, () => {
 
   it("fails the call, rather than send it without a token, when the token source fails", async () => {
     const { labCa, server } = await getFixtures();
-    const learner = learnerClientModule();
+    const learner = await learnerClientModule();
     const vault = await recordingVault(server);
     const working = countingSource(10 * minute);
-    await succeeds(learner.whoAmI(learnerClient(learner, vault.address, { ca: labCa.cert }, working.source)), "whoAmI() with a working token source");
+    await succeeds(learner.whoAmI(await learnerClient(learner, vault.address, { ca: labCa.cert }, working.source)), "whoAmI() with a working token source");
     expectEqual(vault.calls.length, 1, "calls that reached the server with a working token source");
     const failing: TokenSource = () => Promise.reject(new Error("the identity provider is down"));
-    await expectRefused(learner.whoAmI(learnerClient(learner, vault.address, { ca: labCa.cert }, failing)), "whoAmI() when the token source fails");
+    await expectRefused(learner.whoAmI(await learnerClient(learner, vault.address, { ca: labCa.cert }, failing)), "whoAmI() when the token source fails");
     expectEqual(vault.calls.length, 1, "calls that reached the server, counting the one made when the token source failed");
   });
 });
@@ -112,10 +112,10 @@ step(9, () => {
 step(10, () => {
   it("reuses a token that is far from expiry: one token for three calls", async () => {
     const { labCa, server } = await getFixtures();
-    const learner = learnerClientModule();
+    const learner = await learnerClientModule();
     const vault = await recordingVault(server);
     const tokens = countingSource(10 * minute);
-    const client = learnerClient(learner, vault.address, { ca: labCa.cert }, tokens.source);
+    const client = await learnerClient(learner, vault.address, { ca: labCa.cert }, tokens.source);
     for (let i = 0; i < 3; i++) await succeeds(learner.whoAmI(client), "whoAmI() with a token valid for 10 minutes");
     expectEqual(tokens.issued.length, 1, "tokens asked of the source for three calls, with a token valid for 10 minutes");
     expectEqual(vault.calls.map((call) => call.authorization), Array(3).fill(`Bearer ${tokens.issued[0]}`), "the authorization metadata of three calls");
@@ -123,10 +123,10 @@ step(10, () => {
 
   it("asks for a new token when the current one is about to expire (less than 30 s left)", async () => {
     const { labCa, server } = await getFixtures();
-    const learner = learnerClientModule();
+    const learner = await learnerClientModule();
     const vault = await recordingVault(server);
     const tokens = countingSource(20_000);
-    const client = learnerClient(learner, vault.address, { ca: labCa.cert }, tokens.source);
+    const client = await learnerClient(learner, vault.address, { ca: labCa.cert }, tokens.source);
     for (let i = 0; i < 2; i++) await succeeds(learner.whoAmI(client), "whoAmI() with tokens valid for 20 s");
     expectEqual(tokens.issued.length, 2, "tokens asked of the source for two calls, each token valid for only 20 s");
     expectEqual(vault.calls.at(-1)?.authorization, `Bearer ${tokens.issued[1]}`, "the authorization metadata of the second call");

@@ -5,7 +5,7 @@
  * TLS the check sets up, so each step stands on its own.
  */
 import * as grpc from "@grpc/grpc-js";
-import { expectEqual, expectCode, expectTrue, referenceClient, step, unaryOutcome } from "../../../scripts/check-kit";
+import { expectEqual, expectCode, expectTrue, referenceClient, step, unaryOutcome, watchTimingSafeEqual } from "../../../scripts/check-kit";
 import {
   authConfig,
   badTokens,
@@ -25,8 +25,6 @@ import {
 } from "./vault";
 
 const { OK, UNAVAILABLE, UNAUTHENTICATED, PERMISSION_DENIED } = grpc.status;
-// The module object itself, not an import's copy, so that step 7 can watch timingSafeEqual.
-const nodeCrypto = require("node:crypto") as typeof import("node:crypto");
 
 step(2, () => {
   it("serves TLS with its certificate: a client that trusts the lab CA gets an answer", async () => {
@@ -177,18 +175,10 @@ step(7, () => {
   it("compares keys in constant time: crypto.timingSafeEqual on inputs of equal length", async () => {
     const config = await authConfig();
     const address = await learnerVault(config);
-    const comparedLengths: Array<[number, number]> = [];
-    const original = nodeCrypto.timingSafeEqual;
-    nodeCrypto.timingSafeEqual = (a, b) => {
-      comparedLengths.push([a.byteLength, b.byteLength]);
-      return original(a, b);
-    };
-    try {
-      await unaryOutcome(await tlsClient(address), "whoAmI", {}, apiKeyMetadata("short"));
-      await unaryOutcome(await tlsClient(address), "whoAmI", {}, apiKeyMetadata(config.apiKeys[0]!.key));
-    } finally {
-      nodeCrypto.timingSafeEqual = original;
-    }
+    const comparisons = await watchTimingSafeEqual();
+    await unaryOutcome(await tlsClient(address), "whoAmI", {}, apiKeyMetadata("short"));
+    await unaryOutcome(await tlsClient(address), "whoAmI", {}, apiKeyMetadata(config.apiKeys[0]!.key));
+    const comparedLengths = await comparisons.lengths();
     expectTrue(comparedLengths.length >= 2, "the server never called crypto.timingSafeEqual to compare an API key: === stops at the first wrong character, and its timing tells an attacker how much of a guess is right");
     expectTrue(
       comparedLengths.every(([a, b]) => a === b),

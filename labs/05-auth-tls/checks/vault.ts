@@ -6,7 +6,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { type JWTPayload, SignJWT, UnsecuredJWT } from "jose";
 import { generateKeyPairSync, type KeyObject, randomBytes } from "node:crypto";
-import { exportedFunction, listen, loadTarget, referenceClient, referenceServer, track } from "../../../scripts/check-kit";
+import { exportedFunction, fixture, listen, loadTarget, referenceClient, referenceServer } from "../../../scripts/check-kit";
 import type { CertificateAuthority, KeyPairPem } from "../../../scripts/check-kit/pki";
 
 export interface Caller {
@@ -44,15 +44,18 @@ export interface AccessToken {
 }
 export type TokenSource = () => Promise<AccessToken>;
 
-/** What the learner's src/server.ts must export. */
+/**
+ * What the learner's src/server.ts must export. The checks call each function
+ * in the process that runs the learner's code, so each resolves there.
+ */
 export interface ServerModule {
-  serverCredentials(tls: ServerTls, requireClientCert: boolean): grpc.ServerCredentials;
-  createVaultServer(config: AuthConfig): grpc.Server;
+  serverCredentials(tls: ServerTls, requireClientCert: boolean): Promise<grpc.ServerCredentials>;
+  createVaultServer(config: AuthConfig): Promise<grpc.Server>;
 }
 
-/** What the learner's src/client.ts must export. */
+/** What the learner's src/client.ts must export (each function resolves where the learner's code runs). */
 export interface ClientModule {
-  createVaultClient(address: string, tls: ClientTls, tokens?: TokenSource): grpc.Client;
+  createVaultClient(address: string, tls: ClientTls, tokens?: TokenSource): Promise<grpc.Client>;
   whoAmI(client: grpc.Client): Promise<Caller>;
   getSecret(client: grpc.Client, name: string): Promise<Secret>;
 }
@@ -121,13 +124,20 @@ export async function tlsClient(address: string, certificate?: KeyPairPem): Prom
 const issuer = "https://issuer.check.grpc-labs.test";
 const audience = "vault";
 
+/** The issuer's public key as a KeyObject where the learner's code runs (checks/token-key.fixture.ts); the key crosses as PEM. */
+async function learnerTokenKey(publicKey: KeyObject): Promise<KeyObject> {
+  const pem = publicKey.export({ type: "spki", format: "pem" }).toString();
+  const key = await fixture<{ keyObject(): Promise<KeyObject> }>("token-key.fixture.ts", "TokenKey", pem);
+  return key.keyObject();
+}
+
 /** A fresh configuration for the learner's server: secret values and the API key are new each run. */
 export async function authConfig(): Promise<AuthConfig> {
   const { tokenKeys } = await getFixtures();
   return {
     issuer,
     audience,
-    tokenKey: tokenKeys.publicKey,
+    tokenKey: await learnerTokenKey(tokenKeys.publicKey),
     apiKeys: [{ key: randomBytes(24).toString("base64url"), subject: "ci-bot", roles: ["reader"] }],
     secrets: { "db-password": randomBytes(9).toString("base64url") },
   };
@@ -177,16 +187,16 @@ export function bearerMetadata(authorization: string): grpc.Metadata {
   return metadata;
 }
 
-export function learnerServerModule(): ServerModule {
+export async function learnerServerModule(): Promise<ServerModule> {
   const file = "src/server.ts";
-  const module = loadTarget<ServerModule>(file);
+  const module = await loadTarget<ServerModule>(file);
   for (const name of ["serverCredentials", "createVaultServer"]) exportedFunction(module, name, file);
   return module;
 }
 
 /** The learner's serverCredentials(), for the lab's server certificate. */
 export async function learnerServerCredentials(requireClientCert: boolean): Promise<grpc.ServerCredentials> {
-  return learnerServerModule().serverCredentials(await labServerTls(), requireClientCert);
+  return (await learnerServerModule()).serverCredentials(await labServerTls(), requireClientCert);
 }
 
 /**
@@ -220,21 +230,24 @@ export async function certificateEchoServer(credentials: grpc.ServerCredentials)
 
 /** The learner's Vault server with `config`, bound by the check over TLS (with `mutual`, requiring client certificates). */
 export async function learnerVault(config: AuthConfig, mutual = false): Promise<string> {
-  return byName(await listen(learnerServerModule().createVaultServer(config), await referenceServerCredentials(mutual)));
+  const server = await (await learnerServerModule()).createVaultServer(config);
+  return byName(await listen(server, await referenceServerCredentials(mutual)));
 }
 
-export function learnerClientModule(): ClientModule {
+export async function learnerClientModule(): Promise<ClientModule> {
   const file = "src/client.ts";
-  const module = loadTarget<ClientModule>(file);
+  const module = await loadTarget<ClientModule>(file);
   for (const name of ["createVaultClient", "whoAmI", "getSecret"]) exportedFunction(module, name, file);
   return module;
 }
 
-/** The learner's client for `address`, closed after the check. */
-export function learnerClient(learner: ClientModule, address: string, tls: ClientTls, tokens?: TokenSource): grpc.Client {
-  const client = learner.createVaultClient(address, tls, tokens);
-  track(() => client.close());
-  return client;
+/**
+ * The learner's client for `address`. It lives where the learner's code runs,
+ * which closes it after the check; a token source the check passes is called
+ * from there, and answers from here.
+ */
+export function learnerClient(learner: ClientModule, address: string, tls: ClientTls, tokens?: TokenSource): Promise<grpc.Client> {
+  return learner.createVaultClient(address, tls, tokens);
 }
 
 /** What a recording server saw of one call. */
