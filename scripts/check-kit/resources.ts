@@ -3,16 +3,18 @@
  * after each check by a root hook, so checks need no try/finally and a failing
  * check never leaves a port or a channel behind.
  */
-const openResources: Array<() => void> = [];
+const openResources: Array<() => unknown> = [];
 
-export function track(close: () => void): void {
+/** Registers how to close something after the check; a close that returns a promise (a stand-in's) may reject. */
+export function track(close: () => unknown): void {
   openResources.push(close);
 }
 
 export function closeAll(): void {
   for (const close of openResources.splice(0).reverse()) {
     try {
-      close();
+      const closing = close();
+      if (closing instanceof Promise) closing.catch(() => undefined);
     } catch {
       // Closing is best effort: the resource may already be closed.
     }
