@@ -8,7 +8,7 @@
 import * as readline from "node:readline";
 import { parseArgs } from "node:util";
 import type { LabHooks } from "../../scripts/lib/lab-hooks";
-import { createLearnerServer, exitCodes, type JobsServer, learnerClientModule, SimulatedDependency } from "./checks/health";
+import { createLearnerServer, exitCodes, type JobsServer, learnerClientModule, simulatedDependency } from "./checks/health";
 
 /** How long `serve` lets calls in flight finish on Ctrl-C or SIGTERM. */
 const graceMs = 5000;
@@ -20,14 +20,14 @@ const usage = "usage: npm run lab 06 -- client probe|watch [--service NAME]   (t
 export const hooks: LabHooks = {
   addsReflection: true,
 
-  createServer() {
-    const database = new SimulatedDependency();
-    const jobs = createLearnerServer(database);
+  async createServer() {
+    const database = await simulatedDependency();
+    const jobs = await createLearnerServer(database);
     // Enter (a line on standard input) takes the job database down or brings it back up.
     const keys = readline.createInterface({ input: process.stdin, terminal: false });
-    keys.on("line", () => {
-      database.set(!database.isUp());
-      console.log(`The job database is ${database.isUp() ? "up" : "down"}.`);
+    keys.on("line", async () => {
+      await database.set(!(await database.isUp()));
+      console.log(`The job database is ${(await database.isUp()) ? "up" : "down"}.`);
     });
     console.log("Press Enter to take the job database down or bring it back up.");
     running = { jobs, keys };
@@ -55,7 +55,7 @@ export const hooks: LabHooks = {
       print(usage);
       return exitCodes.invalidArguments;
     }
-    const learner = learnerClientModule();
+    const learner = await learnerClientModule();
 
     if (command === "probe") {
       const result = await learner.probe(address, { service, connectTimeoutMs: 1000, rpcTimeoutMs: 1000 });

@@ -31,10 +31,10 @@ export const hooks: LabHooks = {
 
   async runClientDemo(address, print, args) {
     if (args.length > 0) throw new CheckFailure(`lab 07's client takes no options, not "${args.join(" ")}"`);
-    const learner = learnerClientModule();
+    const learner = await learnerClientModule();
     const toClose: Array<() => void> = [];
     try {
-      const client = learner.createWorkerClient(address);
+      const client = await learner.createWorkerClient(address);
       toClose.push(() => client.close());
 
       print("Run, 3 steps of 100 ms, timeoutMs 2000:");
@@ -47,7 +47,7 @@ export const hooks: LabHooks = {
       print("Follow, 10 steps of 100 ms: the first 3 Progress messages, then cancel:");
       for (const progress of await learner.firstProgress(client, job("followed", 10, 100), 3, 5000)) print(`  step ${progress.step} of ${progress.steps}`);
 
-      const frontend = createLearnerFrontend(address);
+      const frontend = await createLearnerFrontend(address);
       toClose.push(() => frontend.forceShutdown());
       const FrontendClient = loadService(proto, frontendService);
       const viaFrontend = new FrontendClient(await bindLocal(frontend), grpc.credentials.createInsecure());
@@ -59,7 +59,7 @@ export const hooks: LabHooks = {
       const flaky = new grpc.Server();
       flaky.addService(loadService(proto, workerService).service, { run: flakyWorker(2).run });
       toClose.push(() => flaky.forceShutdown());
-      const flakyClient = learner.createWorkerClient(await bindLocal(flaky));
+      const flakyClient = await learner.createWorkerClient(await bindLocal(flaky));
       toClose.push(() => flakyClient.close());
       print("runWithRetries against a local Worker that fails twice with UNAVAILABLE:");
       const { attempts } = await learner.runWithRetries(flakyClient, job("flaky", 1, 10), 3000);

@@ -5,7 +5,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { randomUUID } from "node:crypto";
-import { CheckFailure, expectEqual, expectTrue, referenceServer, step, unusedAddress, within } from "../../../scripts/check-kit";
+import { CheckFailure, expectEqual, expectTrue, referenceServer, settled, step, unusedAddress, within } from "../../../scripts/check-kit";
 import { exitCodes, healthProto, healthService, type HealthResponse, jobService, jobsProto, learnerClientModule, type ProbeResult, watchController } from "./health";
 
 type Check = grpc.handleUnaryCall<{ service: string }, HealthResponse>;
@@ -22,8 +22,9 @@ const someService = () => `probe.v1.Service${randomUUID().slice(0, 8)}`;
 const timeouts = { connectTimeoutMs: 500, rpcTimeoutMs: 500 };
 
 /** Runs the learner's probe, allowing for its timeouts and a slow machine. */
-function runProbe(address: string, service: string): Promise<ProbeResult> {
-  return within(learnerClientModule().probe(address, { service, ...timeouts }), 2500, "probe()");
+async function runProbe(address: string, service: string): Promise<ProbeResult> {
+  const learner = await learnerClientModule();
+  return within(learner.probe(address, { service, ...timeouts }), 2500, "probe()");
 }
 
 function expectExit(result: ProbeResult, expected: number, situation: string): void {
@@ -78,11 +79,12 @@ step(7, () => {
   const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
   /** Starts the learner's watcher; `reports` fills with what it reports. */
-  function watch(address: string, service: string) {
+  async function watch(address: string, service: string) {
+    const learner = await learnerClientModule();
     const reports: string[] = [];
     const controller = watchController();
     let outcome: { error?: unknown } | undefined;
-    const done = learnerClientModule().watchHealth(address, service, (status) => reports.push(status), controller.signal);
+    const done = learner.watchHealth(address, service, (status) => reports.push(status), controller.signal);
     done.then(
       () => (outcome = {}),
       (error: unknown) => (outcome = { error }),
@@ -91,7 +93,7 @@ step(7, () => {
   }
 
   /** Waits until the watcher has reported `count` statuses; fails early if it settles first. */
-  async function reported(watcher: ReturnType<typeof watch>, count: number, ms: number): Promise<string[]> {
+  async function reported(watcher: Awaited<ReturnType<typeof watch>>, count: number, ms: number): Promise<string[]> {
     const until = Date.now() + ms;
     while (watcher.reports.length < count && Date.now() < until) {
       const outcome = watcher.settled();
@@ -117,16 +119,17 @@ step(7, () => {
         for (const status of ["SERVING", "SERVING", "NOT_SERVING", "NOT_SERVING", "SERVING"] as const) call.write({ status });
       },
     });
-    const watcher = watch(address, service);
+    const watcher = await watch(address, service);
     await reported(watcher, 3, 2000);
     await pause(100); // room for a wrong extra report
+    await settled(); // every report made by now has arrived
     expectEqual(asked, service, "the service named in the Watch request");
     expectEqual(watcher.reports, ["SERVING", "NOT_SERVING", "SERVING"], "what watchHealth() reported for SERVING, SERVING, NOT_SERVING, NOT_SERVING, SERVING");
   });
 
   it("reports SERVICE_UNKNOWN for a service the server does not know", async () => {
     const address = await healthServer({ watch: (call) => call.write({ status: "SERVICE_UNKNOWN" }) });
-    expectEqual(await reported(watch(address, someService()), 1, 2000), ["SERVICE_UNKNOWN"], "what watchHealth() reported");
+    expectEqual(await reported(await watch(address, someService()), 1, 2000), ["SERVICE_UNKNOWN"], "what watchHealth() reported");
   });
 
   it("watches again after the stream fails, and reports the status it then gets", async () => {
@@ -142,13 +145,13 @@ step(7, () => {
         }
       },
     });
-    expectEqual(await reported(watch(address, ""), 2, 3000), ["SERVING", "NOT_SERVING"], "what watchHealth() reported across a failed stream");
+    expectEqual(await reported(await watch(address, ""), 2, 3000), ["SERVING", "NOT_SERVING"], "what watchHealth() reported across a failed stream");
     expectEqual(calls, 2, "Watch calls the server received");
   });
 
   it("rejects with UNIMPLEMENTED, without retrying, when the server has no health service", async () => {
     const address = await referenceServer(jobsProto, jobService, {});
-    const { done } = watch(address, "");
+    const { done } = await watch(address, "");
     try {
       await within(done, 2000, "watchHealth() against a server with no health service");
     } catch (error) {
@@ -169,7 +172,7 @@ step(7, () => {
         call.write({ status: "SERVING" });
       },
     });
-    const watcher = watch(address, "");
+    const watcher = await watch(address, "");
     await reported(watcher, 1, 2000);
     watcher.controller.abort();
     await within(watcher.done, 1000, "watchHealth() after its signal aborted");

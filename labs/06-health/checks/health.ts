@@ -5,7 +5,7 @@
  * servers use @grpc/proto-loader, not the learner's stubs.
  */
 import type * as grpc from "@grpc/grpc-js";
-import { exportedFunction, listen, loadTarget, referenceClient, track } from "../../../scripts/check-kit";
+import { exportedFunction, fixture, listen, loadTarget, referenceClient, track } from "../../../scripts/check-kit";
 
 export const healthProto = "grpc/health/v1/health.proto";
 export const healthService = "grpc.health.v1.Health";
@@ -21,51 +21,34 @@ export interface RunJobResponse {
   elapsedMs: number;
 }
 
-/** A dependency (the job database) that the check takes down and brings back. */
-export class SimulatedDependency {
-  private listeners: Array<(up: boolean) => void> = [];
-  /** Resolves the next time the server asks isUp(): RunJob asks it when a call arrives. */
-  private asked: Array<() => void> = [];
-
-  constructor(private up = true) {}
-
-  isUp(): boolean {
-    for (const resolve of this.asked.splice(0)) resolve();
-    return this.up;
-  }
-
-  onChange(listener: (up: boolean) => void): void {
-    this.listeners.push(listener);
-  }
-
-  set(up: boolean): void {
-    if (up === this.up) return;
-    this.up = up;
-    for (const listener of this.listeners) listener(up);
-  }
-
-  /** Waits until the server next calls isUp(), or `ms` at most. */
-  nextQuestion(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.asked.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-  }
+/**
+ * The dependency (the job database) that the checks take down and bring back,
+ * as they drive it: it lives beside the learner's server
+ * (dependency.fixture.ts), which asks it isUp() synchronously.
+ */
+export interface SimulatedDependency {
+  isUp(): Promise<boolean>;
+  /** Takes it down (false) or brings it back (true); resolves once the server's listeners have run. */
+  set(up: boolean): Promise<void>;
+  /** Resolves when the server next asks isUp() (RunJob asks when a call arrives), or after `ms` at most. */
+  nextQuestion(ms: number): Promise<void>;
 }
 
-/** What the learner's src/server.ts exports. */
+/** A dependency, up unless told otherwise, for the learner's server. */
+export function simulatedDependency(up = true): Promise<SimulatedDependency> {
+  return fixture<SimulatedDependency>("dependency.fixture.ts", "SimulatedDependency", up);
+}
+
+/** What the learner's src/server.ts exports; the checks call shutdown in the process that runs it. */
 export interface JobsServer {
   server: grpc.Server;
   shutdown(graceMs: number): Promise<void>;
 }
-type CreateJobsServer = (dependency: SimulatedDependency) => JobsServer;
+type CreateJobsServer = (dependency: SimulatedDependency) => Promise<JobsServer>;
 
-export function createLearnerServer(dependency: SimulatedDependency): JobsServer {
+export async function createLearnerServer(dependency: SimulatedDependency): Promise<JobsServer> {
   const file = "src/server.ts";
-  return exportedFunction<CreateJobsServer>(loadTarget(file), "createJobsServer", file)(dependency);
+  return exportedFunction<CreateJobsServer>(await loadTarget(file), "createJobsServer", file)(dependency);
 }
 
 export interface Running {
@@ -76,8 +59,8 @@ export interface Running {
 }
 
 /** Starts the learner's server on a free port, with reference clients for its two services. */
-export async function learnerServer(dependency = new SimulatedDependency()): Promise<Running> {
-  const jobs = createLearnerServer(dependency);
+export async function learnerServer(dependency?: SimulatedDependency): Promise<Running> {
+  const jobs = await createLearnerServer(dependency ?? (await simulatedDependency()));
   const address = await listen(jobs.server);
   return { jobs, address, health: referenceClient(healthProto, healthService, address), jobClient: referenceClient(jobsProto, jobService, address) };
 }
@@ -109,9 +92,9 @@ export interface ClientModule {
   watchHealth(address: string, service: string, onStatus: (status: string) => void, signal: AbortSignal): Promise<void>;
 }
 
-export function learnerClientModule(): ClientModule {
+export async function learnerClientModule(): Promise<ClientModule> {
   const file = "src/client.ts";
-  const module = loadTarget<ClientModule>(file);
+  const module = await loadTarget<ClientModule>(file);
   for (const name of ["probe", "watchHealth"]) exportedFunction(module, name, file);
   return module;
 }

@@ -4,8 +4,8 @@
  * the checks take down and bring back.
  */
 import * as grpc from "@grpc/grpc-js";
-import { expectEqual, expectTrue, openServerStream, reflectedFiles, reflectedServices, referenceClient, rpcDeadlineMs, step, unaryCall, within } from "../../../scripts/check-kit";
-import { changes, healthService, type HealthResponse, jobService, jobsProto, learnerServer, type RunJobResponse, SimulatedDependency, startShutdown } from "./health";
+import { expectEqual, expectTrue, openServerStream, reflectedFiles, reflectedServices, referenceClient, rpcDeadlineMs, settled, step, unaryCall, within } from "../../../scripts/check-kit";
+import { changes, healthService, type HealthResponse, jobService, jobsProto, learnerServer, type RunJobResponse, simulatedDependency, startShutdown } from "./health";
 
 /** The outcome of one call: the status code's name and, when OK, the response. */
 interface Outcome<T> {
@@ -58,33 +58,33 @@ step(2, () => {
 
 step(3, () => {
   it(`reports ${jobService} NOT_SERVING while its dependency is down and SERVING once it is back`, async () => {
-    const dependency = new SimulatedDependency();
+    const dependency = await simulatedDependency();
     const { health } = await learnerServer(dependency);
-    dependency.set(false);
+    await dependency.set(false);
     await expectHealth(health, jobService, "NOT_SERVING", "with the dependency down");
-    dependency.set(true);
+    await dependency.set(true);
     await expectHealth(health, jobService, "SERVING", "with the dependency back up");
   });
 
   it('keeps the whole server ("") SERVING while the dependency is down', async () => {
-    const dependency = new SimulatedDependency();
+    const dependency = await simulatedDependency();
     const { health } = await learnerServer(dependency);
-    dependency.set(false);
+    await dependency.set(false);
     await expectHealth(health, "", "SERVING", "with the dependency down (the process itself is fine: a liveness probe must not fail)");
   });
 
   it(`starts with ${jobService} NOT_SERVING when the dependency is down from the start`, async () => {
-    const { health } = await learnerServer(new SimulatedDependency(false));
+    const { health } = await learnerServer(await simulatedDependency(false));
     await expectHealth(health, jobService, "NOT_SERVING", "when the dependency was down before the server started");
   });
 
   it(`streams every change of ${jobService} to a Watch, in order`, async () => {
-    const dependency = new SimulatedDependency();
+    const dependency = await simulatedDependency();
     const { health } = await learnerServer(dependency);
     const watch = openServerStream<HealthResponse>(health, "watch", { service: jobService });
     await watch.waitUntil(lastIs("SERVING"), rpcDeadlineMs, `Watch("${jobService}") sent no SERVING at first`);
     for (const up of [false, true, false]) {
-      dependency.set(up);
+      await dependency.set(up);
       const expected = up ? "SERVING" : "NOT_SERVING";
       await watch.waitUntil(lastIs(expected), 1000, `Watch("${jobService}") did not send ${expected} after the dependency went ${up ? "up" : "down"}`);
     }
@@ -136,11 +136,13 @@ step(5, () => {
   });
 
   it("lets a call in flight finish, then stops without waiting out the grace period", async () => {
-    const dependency = new SimulatedDependency();
+    const dependency = await simulatedDependency();
     const { jobs, jobClient } = await learnerServer(dependency);
     await unaryCall(jobClient, "runJob", { name: "warm-up", durationMs: 0 }); // the connection is up
+    const asked = dependency.nextQuestion(500);
+    await settled(); // the dependency listens before the call leaves
     const inFlight = runJob(jobClient, "in-flight-7f3a", 600);
-    await dependency.nextQuestion(500); // RunJob has started
+    await asked; // RunJob has started
     const shutdown = startShutdown(jobs, 4000);
     const outcome = await inFlight;
     expectEqual(outcome, { code: "OK", response: { name: "in-flight-7f3a", elapsedMs: outcome.response?.elapsedMs ?? 0 } }, "the RunJob call in flight when shutdown began");
@@ -149,12 +151,15 @@ step(5, () => {
   });
 
   it("refuses new calls once shutdown has begun", async () => {
-    const dependency = new SimulatedDependency();
+    const dependency = await simulatedDependency();
     const { jobs, jobClient, address } = await learnerServer(dependency);
     await unaryCall(jobClient, "runJob", { name: "warm-up", durationMs: 0 });
+    const asked = dependency.nextQuestion(500);
+    await settled();
     const inFlight = runJob(jobClient, "in-flight", 800); // keeps the server draining
-    await dependency.nextQuestion(500);
+    await asked;
     const shutdown = startShutdown(jobs, 4000);
+    await settled(); // shutdown() has been called
     await new Promise((resolve) => setTimeout(resolve, 50));
     const sameChannel = await runJob(jobClient, "late", 0);
     expectEqual(sameChannel.code, "UNAVAILABLE", "a new RunJob on an open connection after shutdown began: the status code");
@@ -179,14 +184,14 @@ step(5, () => {
   });
 
   it("keeps reporting NOT_SERVING when the dependency recovers during shutdown", async () => {
-    const dependency = new SimulatedDependency();
+    const dependency = await simulatedDependency();
     const { health, jobs } = await learnerServer(dependency);
     const watch = openServerStream<HealthResponse>(health, "watch", { service: jobService });
     await watch.waitUntil(lastIs("SERVING"), rpcDeadlineMs, `Watch("${jobService}") sent no SERVING before shutdown`);
     const shutdown = startShutdown(jobs, 1000);
     await watch.waitUntil(lastIs("NOT_SERVING"), 800, `Watch("${jobService}") was not told NOT_SERVING when shutdown began`);
-    dependency.set(false);
-    dependency.set(true);
+    await dependency.set(false);
+    await dependency.set(true);
     await within(shutdown, 3000, "shutdown(1000)");
     const afterShutdown = statuses(watch.messages).slice(statuses(watch.messages).indexOf("NOT_SERVING"));
     expectEqual(changes(afterShutdown), ["NOT_SERVING"], `statuses Watch("${jobService}") sent from the start of shutdown, while the dependency went down and up (repeats left out)`);

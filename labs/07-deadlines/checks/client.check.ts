@@ -177,8 +177,9 @@ step(7, () => {
 step(8, () => {
   it("waits for a server that is not up yet (waitForReady)", async () => {
     const address = await unusedAddress();
-    const { learner, client } = learnerClientAt(address);
+    const { learner, client } = await learnerClientAt(address);
     const pending = learner.runWithRetries(client, job("early", 1, 10), 3500);
+    pending.catch(() => undefined); // a rejection waits for the check below
     await sleep(300);
     const { run } = flakyWorker(0);
     await checkWorkerAt(address, { run });
@@ -192,7 +193,7 @@ step(8, () => {
   });
 
   it("waits until its deadline when no server ever answers, then fails with DEADLINE_EXCEEDED", async () => {
-    const { learner, client } = learnerClientAt(await unusedAddress());
+    const { learner, client } = await learnerClientAt(await unusedAddress());
     const begin = Date.now();
     await expectRejection(
       learner.runWithRetries(client, job("nobody", 1, 10), 1500),

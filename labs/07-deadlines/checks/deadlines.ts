@@ -12,7 +12,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { setTimeout as sleep } from "node:timers/promises";
-import { CheckFailure, exportedFunction, listen, loadService, loadTarget, referenceClient, referenceServer, track } from "../../../scripts/check-kit";
+import { CheckFailure, exportedFunction, listen, loadService, loadTarget, referenceClient, referenceServer, settled, track } from "../../../scripts/check-kit";
 
 export interface Job {
   name: string;
@@ -33,42 +33,44 @@ export const proto = "deadlines/v1/worker.proto";
 export const workerService = "deadlines.v1.Worker";
 export const frontendService = "deadlines.v1.Frontend";
 
-/** What the learner's src/server.ts exports. */
+/** What the learner's src/server.ts exports; the checks call it in the process that runs the learner's code. */
 export type DoStep = (job: Job, step: number) => Promise<void>;
 interface ServerModule {
-  createWorkerServer(doStep: DoStep): grpc.Server;
-  createFrontendServer(backendAddress: string): grpc.Server;
+  createWorkerServer(doStep: DoStep): Promise<grpc.Server>;
+  createFrontendServer(backendAddress: string): Promise<grpc.Server>;
 }
 
 export type RunOutcome = { kind: "done"; result: JobResult } | { kind: "timedOut" } | { kind: "cancelled" };
 
-/** What the learner's src/client.ts exports. */
+/** What the learner's src/client.ts exports; each function resolves in the process that runs the learner's code. */
 export interface ClientModule {
-  createWorkerClient(address: string): grpc.Client;
+  createWorkerClient(address: string): Promise<grpc.Client>;
   run(client: grpc.Client, job: Job, options: { timeoutMs: number; signal?: AbortSignal }): Promise<RunOutcome>;
   firstProgress(client: grpc.Client, job: Job, count: number, timeoutMs: number): Promise<Progress[]>;
   runWithRetries(client: grpc.Client, job: Job, timeoutMs: number): Promise<{ result: JobResult; attempts: number }>;
 }
 
-function serverModule(): ServerModule {
+async function serverModule(): Promise<ServerModule> {
   const file = "src/server.ts";
-  const module = loadTarget<ServerModule>(file);
+  const module = await loadTarget<ServerModule>(file);
   for (const name of ["createWorkerServer", "createFrontendServer"]) exportedFunction(module, name, file);
   return module;
 }
 
-export function createLearnerWorker(doStep: DoStep): grpc.Server {
-  return serverModule().createWorkerServer(doStep);
+export async function createLearnerWorker(doStep: DoStep): Promise<grpc.Server> {
+  return (await serverModule()).createWorkerServer(doStep);
 }
 
-export function createLearnerFrontend(backendAddress: string): grpc.Server {
-  return serverModule().createFrontendServer(backendAddress);
+export async function createLearnerFrontend(backendAddress: string): Promise<grpc.Server> {
+  return (await serverModule()).createFrontendServer(backendAddress);
 }
 
 /**
  * The learner's Worker does its work through this probe's doStep: it records
  * when each step starts, and lets a step last `stepMs(job)` (job.stepMs
  * unless a check says otherwise). Once the check is over, steps no longer wait.
+ * doStep runs here, in the checks: the learner's Worker calls it as an async
+ * function, and a step's start is the time its call arrives.
  */
 export class StepProbe {
   readonly starts: number[] = [];
@@ -95,21 +97,31 @@ export class StepProbe {
     return new Promise((resolve) => this.waiting.push({ count, resolve }));
   }
 
-  /** How many steps started after `time` (a Date.now() value). */
-  startedAfter(time: number): number {
+  /**
+   * How many steps started after `time` (a Date.now() value), once every
+   * step the Worker has begun so far has been heard of.
+   */
+  async startedAfter(time: number): Promise<number> {
+    await settled();
     return this.starts.filter((at) => at > time).length;
+  }
+
+  /** How many steps have started, once every step the Worker has begun so far has been heard of. */
+  async count(): Promise<number> {
+    await settled();
+    return this.starts.length;
   }
 }
 
 /** Starts the learner's Worker on a free port, doing its steps through `probe`; returns a reference client for it. */
 export async function learnerWorker(probe: StepProbe): Promise<grpc.Client> {
-  const address = await listen(createLearnerWorker(probe.doStep));
+  const address = await listen(await createLearnerWorker(probe.doStep));
   return referenceClient(proto, workerService, address);
 }
 
 /** Starts the learner's Frontend on a free port, with its backend at `backendAddress`; returns a reference client for it. */
 export async function learnerFrontend(backendAddress: string): Promise<grpc.Client> {
-  const address = await listen(createLearnerFrontend(backendAddress));
+  const address = await listen(await createLearnerFrontend(backendAddress));
   return referenceClient(proto, frontendService, address);
 }
 
@@ -196,18 +208,18 @@ export function checkWorkerAt(address: string, handlers: Partial<Record<"run" | 
 }
 
 /** The learner's client module, with every function the checks call. */
-export function learnerClientModule(): ClientModule {
+export async function learnerClientModule(): Promise<ClientModule> {
   const file = "src/client.ts";
-  const module = loadTarget<ClientModule>(file);
+  const module = await loadTarget<ClientModule>(file);
   for (const name of ["createWorkerClient", "run", "firstProgress", "runWithRetries"]) exportedFunction(module, name, file);
   return module;
 }
 
 /** The learner's module and a client it created for `address`; the client is closed after the check. */
-export function learnerClientAt(address: string): { learner: ClientModule; client: grpc.Client } {
-  const learner = learnerClientModule();
-  const client = learner.createWorkerClient(address);
-  track(() => client.close());
+export async function learnerClientAt(address: string): Promise<{ learner: ClientModule; client: grpc.Client }> {
+  const learner = await learnerClientModule();
+  const client = await learner.createWorkerClient(address);
+  track(() => void Promise.resolve(client.close()).catch(() => undefined));
   return { learner, client };
 }
 

@@ -18,7 +18,7 @@ const watchMs = 600;
 /** Fails unless no step started more than graceMs after `since`; `what` says what happened at `since`. */
 async function expectWorkStopped(probe: StepProbe, since: number, what: string, hint: string): Promise<void> {
   await sleep(Math.max(0, since + graceMs + watchMs - Date.now()));
-  const late = probe.startedAfter(since + graceMs);
+  const late = await probe.startedAfter(since + graceMs);
   expectTrue(late === 0, `your Worker started ${late} more steps between ${graceMs / 1000} s and ${(graceMs + watchMs) / 1000} s after ${what}: the work must stop (${hint})`);
 }
 
@@ -29,7 +29,7 @@ step(2, () => {
     const ended = await runCall(client, job("report-17", 3, 20), 2000);
     expectCode(ended, grpc.status.OK, "Run of 3 steps of 20 ms with a 2 s deadline");
     expectEqual(ended.response, { name: "report-17", stepsDone: 3 }, "Run of 3 steps of 20 ms");
-    expectEqual(probe.starts.length, 3, "steps done for a job of 3 steps");
+    expectEqual(await probe.count(), 3, "steps done for a job of 3 steps");
   });
 
   it("fails fast with DEADLINE_EXCEEDED, before any step, when a step takes longer than the time left", async () => {
@@ -37,7 +37,7 @@ step(2, () => {
     const client = await learnerWorker(probe);
     const ended = await runCall(client, job("too-slow", 2, 3000), 1500);
     expectCode(ended, grpc.status.DEADLINE_EXCEEDED, "Run of steps of 3 s with a 1.5 s deadline");
-    expectEqual(probe.starts.length, 0, "steps started for a job whose steps take 3 s, with 1.5 s left");
+    expectEqual(await probe.count(), 0, "steps started for a job whose steps take 3 s, with 1.5 s left");
     expectTrue(
       ended.elapsedMs < 1000,
       `Run of steps of 3 s with a 1.5 s deadline ended after ${ended.elapsedMs} ms, at the client's deadline: your server should answer DEADLINE_EXCEEDED at once (compare call.getDeadline() with the time a step takes)`,
