@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { UserError } from "../lib/errors";
 import { findLab, type Lab, listLabs, workspaceRoot } from "../lib/labs";
-import { classroomResult, classroomWorkflow } from "./classroom";
+import { classroomReport, classroomResult, classroomWorkflow } from "./classroom";
 import { gradeSubmissions, listChecks, type Progress, type StudentResult, type Submission } from "./grader";
 import { compareManifests, computeManifest, manifestFile, readManifest, writeManifest } from "./manifest";
 import {
@@ -40,7 +40,8 @@ Options:
   --timeout S        time limit a lab, in seconds (default 60)
   --memory MB        heap limit of each check process (default 512)
   --resume           keep the results of students already graded in DIR2
-  --classroom-result also write the result for GitHub Classroom's reporter to $GITHUB_OUTPUT`;
+  --classroom-result also write the result for GitHub Classroom's reporter to $GITHUB_OUTPUT
+  --classroom-report lab-01,lab-02   sum up those results for GitHub Classroom (the workflow's last step)`;
 
 interface Options {
   labs: Lab[];
@@ -262,6 +263,7 @@ async function run(argv: string[]): Promise<number> {
         "github-classroom": { type: "boolean" },
         "write-manifest": { type: "boolean" },
         "classroom-result": { type: "boolean" },
+        "classroom-report": { type: "string" },
         debug: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -272,6 +274,11 @@ async function run(argv: string[]): Promise<number> {
   if (values.help) {
     console.log(usage);
     return 0;
+  }
+  if (values["classroom-report"] !== undefined) {
+    const { lines, exitCode } = classroomReport(values["classroom-report"].split(",").map((r) => r.trim()).filter(Boolean), process.env);
+    for (const line of lines) console.log(line);
+    return exitCode;
   }
   if (values["write-manifest"]) {
     const manifest = writeManifest();
