@@ -74,6 +74,22 @@ function syntaxErrorModule(relative: string, error: unknown): string {
 const cacheDir = path.join(nodeModules, ".cache", "grpc-labs", "subject");
 const hash = (...parts: string[]) => createHash("sha256").update(parts.join("\0")).digest("hex").slice(0, 32);
 
+/** A learner saves many versions of a file: the cache keeps the newest thousand files or so. */
+const cacheLimit = 1500;
+
+function pruneCache(): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(cacheDir);
+  } catch {
+    return;
+  }
+  if (names.length <= cacheLimit) return;
+  const files = names.map((name) => path.join(cacheDir, name)).map((file) => ({ file, time: fs.statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? 0 }));
+  files.sort((a, b) => a.time - b.time);
+  for (const { file } of files.slice(0, files.length - cacheLimit / 2)) fs.rmSync(file, { force: true });
+}
+
 /** Writes through a temporary file, so a concurrent run (grading several students) never reads half a file. */
 async function writeAtomically(file: string, content: string): Promise<void> {
   const temporary = `${file}.${process.pid}.tmp`;
@@ -542,6 +558,7 @@ function startSubject(): Promise<Subject> {
 export function configureSubject(next: SubjectConfig): void {
   config = next;
   removeStaleFolders();
+  pruneCache();
   folder = buildFolder(next);
   folder.catch(() => undefined);
   void startSubject();
