@@ -96,15 +96,21 @@ const collectAfterGrowthBytes = 32 * 1024 * 1024;
 let collectAboveBytes = 100 * 1024 * 1024;
 
 /** After each check: close what it and the code under test opened, and keep memory in bounds. */
-async function afterCheck(): Promise<void> {
+async function afterCheck(this: MochaType.Context): Promise<void> {
   closeAll();
   const subject = runningSubject();
   if (subject) {
     try {
       await within(subject.driver.endCheck!(), 1000, "closing what the check opened");
     } catch {
-      // A subject that cannot close what it opened is replaced before the next check.
+      // A subject that cannot close what it opened is replaced before the next check. Its code
+      // did so in the check that just ran (an endless loop after the check's last assertion):
+      // that check fails, not the next one, once the subject has ended within this check.
       subject.stop("your code did not let the check close its servers and clients");
+      await subject.exited;
+      const test = this.currentTest;
+      const fault = checkEvents().fault;
+      if (test && fault) send({ type: "result", id: plannedCheck(test).id, status: "fail", message: fault, duration_ms: test.duration ?? 0 });
     }
   }
   const gc = (globalThis as { gc?: () => void }).gc;
