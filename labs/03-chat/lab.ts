@@ -47,8 +47,8 @@ export const hooks: LabHooks = {
 
   async runClientDemo(address, print, args) {
     const { room, name } = options(args);
-    const learner = learnerClientModule();
-    const client = learner.createChatClient(address);
+    const learner = await learnerClientModule();
+    const client = await learner.createChatClient(address);
     const terminal = Boolean(process.stdin.isTTY);
     const input = readline.createInterface({ input: process.stdin, output: process.stdout, terminal });
     input.setPrompt(`${name}> `);

@@ -46,15 +46,15 @@ let installed = false;
 /**
  * Wraps handlers from now on. `onError` gets one sentence a thrown exception:
  * `your GetFeature handler threw "boom" at src/server.ts:12`, where
- * `locate(error)` gives the place ("" when unknown).
+ * `locate(error)` gives the place ("" when unknown); it gets the error too.
  */
-export function installHandlerErrorCapture(onError: (message: string) => void, locate: (error: unknown) => string): void {
+export function installHandlerErrorCapture(onError: (message: string, error: unknown) => void, locate: (error: unknown) => string): void {
   if (installed) return;
   installed = true;
   const report: Report = (method, error) => {
     const message = error instanceof Error ? error.message : String(error);
     const where = locate(error);
-    onError(`your ${method} handler threw "${message}"${where ? ` at ${where}` : ""}`);
+    onError(`your ${method} handler threw "${message}"${where ? ` at ${where}` : ""}`, error);
   };
   const addService = grpc.Server.prototype.addService;
   grpc.Server.prototype.addService = function (service, implementation) {

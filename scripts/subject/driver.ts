@@ -97,8 +97,17 @@ const refs: References = {
 
 /** Servers the learner's code created (every server adds a service), shut down after each check. */
 const servers = new Set<grpc.Server>();
+/**
+ * Errors reported as a handler's. A listener's (call.on("data")) is rethrown
+ * to grpc-js, which calls listeners inside promises of its own: the rejection
+ * that follows is the same error, already reported, not one nobody handled.
+ */
+const thrownByHandlers = new WeakSet<object>();
 // Exceptions thrown by handlers: grpc-js tells the client only "UNKNOWN", so the check shows the real one.
-installHandlerErrorCapture((message) => send({ t: "event", kind: "handler-error", text: message }), locate);
+installHandlerErrorCapture((message, error) => {
+  if (typeof error === "object" && error !== null) thrownByHandlers.add(error);
+  send({ t: "event", kind: "handler-error", text: message });
+}, locate);
 
 /** Answers of unary and client-streaming handlers, counted while a check watches (grpc-js drops every answer after the first). */
 interface WatchedCall {
@@ -151,7 +160,10 @@ crypto.timingSafeEqual = (a, b) => {
 
 // An exception nobody caught, or process.exit(), fails the check that was running; the process goes on (or ends) as it would.
 process.on("uncaughtException", (error) => send({ t: "event", kind: "uncaught", text: `your code threw "${text(error)}"${where(error)} and nothing caught it` }));
-process.on("unhandledRejection", (error) => send({ t: "event", kind: "uncaught", text: `a promise in your code rejected with "${text(error)}"${where(error)} and nothing handled it` }));
+process.on("unhandledRejection", (error) => {
+  if (typeof error === "object" && error !== null && thrownByHandlers.has(error)) return;
+  send({ t: "event", kind: "uncaught", text: `a promise in your code rejected with "${text(error)}"${where(error)} and nothing handled it` });
+});
 const exit = process.exit.bind(process);
 process.exit = ((code?: number) => {
   const at = where(new Error());

@@ -4,7 +4,7 @@
  * chat client (proto-loader, its own connection) that records every event.
  */
 import * as grpc from "@grpc/grpc-js";
-import { CheckFailure, exportedFunction, listen, loadService, loadTarget, referenceServer, track } from "../../../scripts/check-kit";
+import { CheckFailure, exportedFunction, fixture, listen, loadService, loadTarget, referenceServer, track } from "../../../scripts/check-kit";
 
 export const proto = "chat/v1/chat.proto";
 export const service = "chat.v1.ChatService";
@@ -44,38 +44,64 @@ export interface ChatLimits {
   maxQueued: number;
 }
 
-/** What the learner's src/client.ts must export. */
-export interface ClientModule {
-  createChatClient(address: string): grpc.Client;
-  chat(client: grpc.Client, room: string, name: string, lines: AsyncIterable<string>, onEvent: (event: LearnerEvent) => void, signal?: AbortSignal): Promise<void>;
+/**
+ * Lines for chat(), fed one at a time by a check (checks/lines.fixture.ts):
+ * the learner's chat() gets the fixture itself, an AsyncIterable beside its
+ * code; the check holds this handle to it.
+ */
+export interface Lines {
+  push(...lines: string[]): Promise<void>;
+  /** `times` copies of `line` (made beside the learner's code, not sent one by one). */
+  repeat(line: string, times: number): Promise<void>;
+  /** The end of input, as when the user presses Ctrl-D. */
+  end(): Promise<void>;
+  /** How many lines chat() has taken so far. */
+  readonly taken: Promise<number>;
 }
 
-type CreateServer = (limits?: ChatLimits) => grpc.Server;
+/** Lines for the learner's chat(), starting with `lines`. */
+export function chatLines(lines: string[] = []): Promise<Lines> {
+  return fixture<Lines>("lines.fixture.ts", "Lines", lines);
+}
 
-export function createLearnerServer(limits?: ChatLimits): grpc.Server {
+/**
+ * What the learner's src/client.ts must export. The checks call each function
+ * in the process that runs the learner's code, so each resolves there.
+ */
+export interface ClientModule {
+  createChatClient(address: string): Promise<grpc.Client>;
+  chat(client: grpc.Client, room: string, name: string, lines: AsyncIterable<string> | Lines, onEvent: (event: LearnerEvent) => void, signal?: AbortSignal): Promise<void>;
+}
+
+type CreateServer = (limits?: ChatLimits) => Promise<grpc.Server>;
+
+export async function createLearnerServer(limits?: ChatLimits): Promise<grpc.Server> {
   const file = "src/server.ts";
-  return exportedFunction<CreateServer>(loadTarget(file), "createChatServer", file)(limits);
+  return exportedFunction<CreateServer>(await loadTarget(file), "createChatServer", file)(limits);
 }
 
 /** Starts the learner's server on a free port; returns its address. */
-export function learnerServer(limits: ChatLimits = { historySize: 20, maxQueued: 256 }): Promise<string> {
-  return listen(createLearnerServer(limits));
+export async function learnerServer(limits: ChatLimits = { historySize: 20, maxQueued: 256 }): Promise<string> {
+  return listen(await createLearnerServer(limits));
 }
 
 /** The learner's client module, with every function the checks call. */
-export function learnerClientModule(): ClientModule {
+export async function learnerClientModule(): Promise<ClientModule> {
   const file = "src/client.ts";
-  const module = loadTarget<ClientModule>(file);
+  const module = await loadTarget<ClientModule>(file);
   for (const name of ["createChatClient", "chat"]) exportedFunction(module, name, file);
   return module;
 }
 
-/** Starts a recording server whose Chat handler is `chat`; returns the learner's module and a client it created for it. */
+/**
+ * Starts a recording server whose Chat handler is `chat`; returns the
+ * learner's module and a client it created for it (closed after the check
+ * with everything else the learner's code opened).
+ */
 export async function learnerClientFor(chat: (call: grpc.ServerDuplexStream<ClientMessage, ServerEvent>) => void): Promise<{ learner: ClientModule; client: grpc.Client }> {
-  const learner = learnerClientModule();
+  const learner = await learnerClientModule();
   const address = await referenceServer(proto, service, { chat: chat as grpc.handleBidiStreamingCall<unknown, unknown> });
-  const client = learner.createChatClient(address);
-  track(() => client.close());
+  const client = await learner.createChatClient(address);
   return { learner, client };
 }
 

@@ -5,47 +5,10 @@
  * received: the join, the texts, the half-close, a cancellation.
  */
 import * as grpc from "@grpc/grpc-js";
-import { CheckFailure, expectEqual, expectRejection, expectTrue, step, within } from "../../../scripts/check-kit";
-import { type ClientMessage, type LearnerEvent, learnerClientFor, promptlyMs, type ServerEvent } from "./chat";
+import { CheckFailure, expectEqual, expectRejection, expectTrue, settled, step, within } from "../../../scripts/check-kit";
+import { chatLines, type ClientMessage, type LearnerEvent, learnerClientFor, type Lines, promptlyMs, type ServerEvent } from "./chat";
 
 type ServerCall = grpc.ServerDuplexStream<ClientMessage, ServerEvent>;
-
-/** Lines for chat(), given one at a time by the check; counts how many chat() has taken. */
-class Lines implements AsyncIterable<string> {
-  taken = 0;
-  private queued: string[] = [];
-  private ended = false;
-  private wake: (() => void) | undefined;
-
-  constructor(lines: string[] = []) {
-    this.queued.push(...lines);
-  }
-
-  push(...lines: string[]): void {
-    this.queued.push(...lines);
-    this.wake?.();
-  }
-
-  /** The end of input, as when the user presses Ctrl-D. */
-  end(): void {
-    this.ended = true;
-    this.wake?.();
-  }
-
-  async *[Symbol.asyncIterator](): AsyncIterator<string> {
-    for (;;) {
-      const line = this.queued.shift();
-      if (line !== undefined) {
-        this.taken++;
-        yield line;
-      } else if (this.ended) {
-        return;
-      } else {
-        await new Promise<void>((resolve) => (this.wake = resolve));
-      }
-    }
-  }
-}
 
 /** What the recording server saw of the call. */
 interface Recording {
@@ -123,12 +86,12 @@ step(6, () => {
   it("joins first, then sends each line in order, and half-closes at the end of input", async () => {
     const recording = newRecording();
     const setup = await learnerClientFor(recorder(recording, { onFirst: (call) => call.write(welcome) }));
-    const lines = new Lines(["hello", "how are you?"]);
+    const lines = await chatLines(["hello", "how are you?"]);
     const chat = new LearnerChat(setup, lines, []);
     await chat.until(() => recording.received.length >= 3, "expected the server to receive the join and both lines");
     expectEqual(recording.received, [{ join: { room: "lobby", name: "alice" } }, { text: "hello" }, { text: "how are you?" }], "what the server received");
     expectTrue(!recording.halfClosed, "the client half-closed its stream before the end of input: call end() only when the lines run out");
-    lines.end();
+    await lines.end();
     await within(chat.done, promptlyMs, "chat() after the end of input (half-close with call.end(); the server then ends the call)");
     expectTrue(recording.halfClosed, "the server never saw the client half-close: call end() when the lines run out");
   });
@@ -136,14 +99,15 @@ step(6, () => {
   it("hands each event to onEvent as it arrives, in order", async () => {
     const recording = newRecording();
     const setup = await learnerClientFor(recorder(recording, { onFirst: (call) => call.write(welcome) }));
-    const lines = new Lines();
+    const lines = await chatLines();
     const events: LearnerEvent[] = [];
     const chat = new LearnerChat(setup, lines, events);
     await chat.until(() => events.length >= 1, "expected onEvent to get the welcome while the call is still open (hand events over from call.on(\"data\"), not at the end)");
     for (const event of later) recording.call!.write(event);
     await chat.until(() => events.length >= 1 + later.length, `expected onEvent to get the ${later.length} events the server sent after the welcome`);
-    lines.end();
+    await lines.end();
     await within(chat.done, promptlyMs, "chat() after the end of input");
+    await settled();
     expectEqual(events, [welcome, ...later].map(asLearnerEvent), "the events onEvent received");
   });
 
@@ -161,9 +125,10 @@ step(6, () => {
       }, 50);
     const setup = await learnerClientFor(recorder(recording, { onFirst: (call) => call.write(welcome), onEnd }));
     const events: LearnerEvent[] = [];
-    const lines = new Lines(["bye"]);
-    lines.end();
+    const lines = await chatLines(["bye"]);
+    await lines.end();
     await within(new LearnerChat(setup, lines, events).done, promptlyMs, "chat() (resolve on the call's \"end\" event)");
+    await settled();
     expectEqual(events, [welcome, ...farewell].map(asLearnerEvent), "the events onEvent received, including those the server sent after the client's half-close");
   });
 
@@ -173,11 +138,13 @@ step(6, () => {
     const setup = await learnerClientFor(recorder(recording, { onFirst: (call) => (call.write(welcome), call.pause()) }));
     const total = 2000;
     const big = "x".repeat(16 * 1024);
-    const lines = new Lines(Array.from({ length: total }, () => big));
+    const lines = await chatLines();
+    await lines.repeat(big, total);
     const chat = new LearnerChat(setup, lines, []);
     await chat.until(() => recording.received.length >= 1, "expected the server to receive the join");
     await new Promise((resolve) => setTimeout(resolve, 300));
-    expectTrue(lines.taken < total / 4, `chat() took ${lines.taken} of ${total} lines of 16 KiB while the server read none: when write() returns false, wait for "drain" before taking the next line`);
+    const taken = await lines.taken;
+    expectTrue(taken < total / 4, `chat() took ${taken} of ${total} lines of 16 KiB while the server read none: when write() returns false, wait for "drain" before taking the next line`);
   });
 });
 
@@ -185,21 +152,22 @@ step(7, () => {
   it("rejects with the server's error, even while waiting for the next line", async () => {
     const recording = newRecording();
     const setup = await learnerClientFor(recorder(recording, { onFirst: (call) => call.emit("error", { code: grpc.status.ALREADY_EXISTS, details: "the name alice is taken" }) }));
-    const lines = new Lines();
+    const lines = await chatLines();
     await expectRejection(new LearnerChat(setup, lines, []).done, grpc.status.ALREADY_EXISTS, "chat() against a server that answers the join with ALREADY_EXISTS", promptlyMs);
   });
 
   it("rejects when the server ends the call with an error midway, after handing over the events before it", async () => {
     const recording = newRecording();
     const setup = await learnerClientFor(recorder(recording, { onFirst: (call) => call.write(welcome) }));
-    const lines = new Lines();
+    const lines = await chatLines();
     const events: LearnerEvent[] = [];
     const chat = new LearnerChat(setup, lines, events);
     await chat.until(() => events.length >= 1, "expected onEvent to get the welcome");
-    lines.push("a line");
+    await lines.push("a line");
     await chat.until(() => recording.received.length >= 2, "expected the server to receive the line");
     recording.call!.emit("error", { code: grpc.status.RESOURCE_EXHAUSTED, details: "alice reads too slowly" });
     await expectRejection(chat.done, grpc.status.RESOURCE_EXHAUSTED, "chat() when the server ends the call with RESOURCE_EXHAUSTED", promptlyMs);
+    await settled();
     expectEqual(events, [asLearnerEvent(welcome)], "the events onEvent received before the error");
   });
 
@@ -208,7 +176,7 @@ step(7, () => {
     const setup = await learnerClientFor(recorder(recording, { onFirst: (call) => call.write(welcome) }));
     const events: LearnerEvent[] = [];
     const abort = new AbortController();
-    const chat = new LearnerChat(setup, new Lines(), events, abort.signal);
+    const chat = new LearnerChat(setup, await chatLines(), events, abort.signal);
     await chat.until(() => events.length >= 1, "expected onEvent to get the welcome");
     abort.abort();
     await chat.until(() => recording.cancelled, "expected the server to see the call cancelled after the signal aborted (call.cancel())");
