@@ -15,7 +15,7 @@
  * outgrows its memory fails the check it was in, with the cause; the next
  * check gets a fresh subject.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -241,13 +241,27 @@ function subjectEnv(): NodeJS.ProcessEnv {
 }
 
 /** Resident memory of a process in MB, where the system tells (Linux); undefined elsewhere. */
-function residentMb(pid: number): number | undefined {
-  try {
-    const pages = Number(fs.readFileSync(`/proc/${pid}/statm`, "utf8").split(" ")[1]);
-    return (pages * 4096) / (1024 * 1024);
-  } catch {
-    return undefined;
+/**
+ * Resident memory of a process in MB: from /proc on Linux, from `ps` on macOS
+ * and the BSDs; undefined where neither tells (Windows, where only the heap
+ * limit applies).
+ */
+async function residentMb(pid: number): Promise<number | undefined> {
+  if (process.platform === "linux") {
+    try {
+      const pages = Number(fs.readFileSync(`/proc/${pid}/statm`, "utf8").split(" ")[1]);
+      return (pages * 4096) / (1024 * 1024);
+    } catch {
+      return undefined;
+    }
   }
+  if (process.platform === "win32") return undefined;
+  return new Promise((resolve) => {
+    execFile("ps", ["-o", "rss=", "-p", String(pid)], { timeout: 1000 }, (error, stdout) => {
+      const kb = Number(stdout.trim());
+      resolve(error || !Number.isFinite(kb) || kb === 0 ? undefined : kb / 1024);
+    });
+  });
 }
 
 /** Node's own warning that the permission model is experimental (Node 20) is not the learner's output. */
@@ -336,9 +350,11 @@ export class Subject {
     this.child.on("error", () => undefined);
     this.watchSilence();
     this.memoryWatch = setInterval(() => {
-      const rss = this.child.pid === undefined ? undefined : residentMb(this.child.pid);
-      if (rss !== undefined && rss > config.memoryMb) this.stop(`your code used more than ${config.memoryMb} MB of memory (it had ${Math.round(rss)} MB): is something growing without bound?`);
-    }, 200);
+      if (this.child.pid === undefined) return;
+      void residentMb(this.child.pid).then((rss) => {
+        if (rss !== undefined && rss > config.memoryMb) this.stop(`your code used more than ${config.memoryMb} MB of memory (it had ${Math.round(rss)} MB): is something growing without bound?`);
+      });
+    }, process.platform === "linux" ? 200 : 500);
     this.memoryWatch.unref();
     const refs = this.references();
     this.driver = new Proxy({} as Record<string, (...args: unknown[]) => Promise<unknown>>, {
