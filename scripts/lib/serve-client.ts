@@ -1,14 +1,15 @@
 import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { CheckFailure } from "../check-kit/assert";
 import { installHandlerErrorCapture } from "../check-kit/handler-errors";
 import { learnerLocation } from "../check-kit/target";
 import { UserError } from "./errors";
 import type { LabHooks } from "./lab-hooks";
-import { type Lab, labsDir, protoDir, type Target, treeDir } from "./labs";
-import { ensureStubs, stubProblem, stubState } from "./stubs";
+import { displayPath, type Lab, labsDir, type Target, treeDir } from "./labs";
+import { reflectionDefinition } from "./reflection";
+import { descriptorSetFile, ensureStubs, stubProblem, stubState } from "./stubs";
 
 /** Loads the lab's hooks with the code under test selected, after checking its stubs. */
 function loadHooks(lab: Lab, target: Target): LabHooks {
@@ -20,6 +21,16 @@ function loadHooks(lab: Lab, target: Target): LabHooks {
   process.env.GRPC_LABS_TARGET_DIR = tree;
   process.env.GRPC_LABS_LAB = lab.number;
   return (require(path.join(labsDir, lab.id, "lab.ts")) as { hooks: LabHooks }).hooks;
+}
+
+/** The descriptor set the stub step wrote for the code under test. */
+function readDescriptorSet(lab: Lab, target: Target): Buffer {
+  const file = descriptorSetFile(treeDir(lab, target));
+  try {
+    return fs.readFileSync(file);
+  } catch {
+    throw new UserError(`${displayPath(file)} is missing: run \`npm run lab ${lab.number} -- gen${target === "solution" ? " --solution" : ""}\`.`);
+  }
 }
 
 function fromCheckFailure<T>(work: () => T): T {
@@ -39,9 +50,8 @@ export async function serve(lab: Lab, target: Target, port: number): Promise<voi
   const server = fromCheckFailure(() => hooks.createServer());
   const credentials = fromCheckFailure(() => hooks.serverCredentials?.() ?? grpc.ServerCredentials.createInsecure());
   if (!hooks.addsReflection) {
-    // Server reflection lets grpcurl, Postman or Evans discover the services.
-    const definitions = protoLoader.loadSync(lab.protos.map((p) => path.join(protoDir, p)), { includeDirs: [protoDir] });
-    new ReflectionService(definitions).addToServer(server);
+    // Server reflection lets grpcurl, Postman or Evans discover the services: it serves protoc's descriptors of the lab's protos.
+    new ReflectionService(reflectionDefinition(readDescriptorSet(lab, target))).addToServer(server);
   }
 
   const address = `localhost:${port}`;
