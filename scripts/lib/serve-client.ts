@@ -9,6 +9,7 @@ import { UserError } from "./errors";
 import type { LabHooks } from "./lab-hooks";
 import { displayPath, type Lab, labsDir, type Target, treeDir } from "./labs";
 import { reflectionDefinition } from "./reflection";
+import { whenAskedToStop } from "./stop";
 import { descriptorSetFile, ensureStubs, stubProblem, stubState } from "./stubs";
 
 /** Loads the lab's hooks with the code under test selected, after checking its stubs. */
@@ -42,7 +43,14 @@ function fromCheckFailure<T>(work: () => T): T {
   }
 }
 
-/** `npm run lab NN -- serve`: the lab's server in the foreground, with server reflection. */
+/** How long `serve` waits for a shutdown (the lab's own, or its default) before it exits anyway. */
+const stopLimitMs = 15_000;
+
+/**
+ * `npm run lab NN -- serve`: the lab's server in the foreground, with server
+ * reflection. It stops gracefully on Ctrl-C, SIGTERM or SIGHUP, sent to it, to
+ * npm or to the process group, and when the process that started it ends.
+ */
 export async function serve(lab: Lab, target: Target, port: number): Promise<void> {
   // grpc-js tells a client only "UNKNOWN" when a handler throws: say here what was thrown, and where.
   installHandlerErrorCapture((message) => console.error(message.charAt(0).toUpperCase() + message.slice(1)));
@@ -72,10 +80,19 @@ export async function serve(lab: Lab, target: Target, port: number): Promise<voi
   const reflection = hooks.addsReflection ? "" : ", with server reflection";
   console.log(`Lab ${lab.number} (${who}) listening on localhost:${boundPort}${tls}${reflection}. Press Ctrl-C to stop.`);
 
+  // Once the terminal is closed or the parent is gone, writing may fail (EIO, EPIPE): stopping matters more than saying so.
+  for (const stream of [process.stdout, process.stderr]) stream.on("error", () => undefined);
   await new Promise<void>((resolve) => {
-    const stop = () => {
+    whenAskedToStop((reason) => {
+      // Ctrl-C needs no explanation; anything else does.
+      if (reason !== "SIGINT") console.log(`Stopping: ${/^SIG/.test(reason) ? `got ${reason}` : reason}.`);
+      // A shutdown that hangs must not leave a server behind.
+      setTimeout(() => {
+        console.error(`The server did not stop within ${stopLimitMs / 1000} s: exiting.`);
+        process.exit(1);
+      }, stopLimitMs).unref();
       if (hooks.shutdown) {
-        // The lab's own shutdown; if it fails, close at once. A second Ctrl-C kills the process.
+        // The lab's own shutdown; if it fails, close at once. A second signal kills the process.
         hooks.shutdown(server).then(resolve, (error: unknown) => {
           console.error(`The server's shutdown failed: ${error instanceof Error ? error.message : String(error)}; closing it now.`);
           server.forceShutdown();
@@ -91,9 +108,7 @@ export async function serve(lab: Lab, target: Target, port: number): Promise<voi
       });
       force.unref();
       setTimeout(resolve, 2100).unref();
-    };
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
+    });
   });
   console.log("Server stopped.");
 }
