@@ -1,6 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as path from "node:path";
 import { CheckFailure } from "../check-kit/assert";
 import { installHandlerErrorCapture } from "../check-kit/handler-errors";
@@ -122,10 +123,45 @@ export async function runClient(lab: Lab, target: Target, address: string, args:
     if (error instanceof CheckFailure) throw new UserError(`${error.message}.`);
     const { code, details, message } = error as { code?: unknown; details?: string; message?: string };
     if (code === grpc.status.UNAVAILABLE || code === grpc.status.DEADLINE_EXCEEDED) {
-      throw new UserError(`No server answers at ${address}: start one in another terminal with \`npm run lab ${lab.number} -- serve\`, or pass --target.`);
+      // Either may come from a server that is there: say "no server" only when no connection can be made.
+      const reachable = await connects(address);
+      if (reachable === false) {
+        throw new UserError(`No server answers at ${address}: start one in another terminal with \`npm run lab ${lab.number} -- serve\`, or pass --target.`);
+      }
+      if (code === grpc.status.DEADLINE_EXCEEDED) {
+        const why = details ? ` (${details.split(",")[0]})` : "";
+        if (reachable === undefined) throw new UserError(`The call to ${address} reached its deadline without an answer${why}.`);
+        throw new UserError(
+          `The call reached its deadline without an answer from the server at ${address}${why}: a handler that never answers or ends its stream, answers twice, or fails after an await leaves the call waiting; see what the server printed.`,
+        );
+      }
     }
     if (typeof code === "number") throw new UserError(`The server at ${address} answered ${grpc.status[code]}: ${details || "(no details)"}.`);
     const where = learnerLocation(error);
     throw new UserError(`The client code threw: ${message ?? String(error)}${where ? ` (at ${where})` : ""}.`);
   }
+}
+
+/**
+ * Whether a connection to a gRPC target ("localhost:50051", "[::1]:50051",
+ * "dns:///host:port", "unix:/path") can be opened within a second; undefined
+ * for a target this does not understand.
+ */
+function connects(target: string): Promise<boolean | undefined> {
+  let options: net.NetConnectOpts;
+  const unix = /^unix:(?:\/\/)?(.+)$/.exec(target);
+  const tcp = /^(?:dns:(?:\/\/[^/]*\/)?|ipv4:|ipv6:)?\[?([^\]]*?)\]?:(\d+)$/.exec(target);
+  if (unix) options = { path: unix[1]! };
+  else if (tcp) options = { host: tcp[1] || "localhost", port: Number(tcp[2]) };
+  else return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    const socket = net.connect(options);
+    const done = (connected: boolean) => {
+      socket.destroy();
+      resolve(connected);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+  });
 }
