@@ -132,7 +132,7 @@ export async function runClient(lab: Lab, target: Target, address: string, args:
         const why = details ? ` (${details.split(",")[0]})` : "";
         if (reachable === undefined) throw new UserError(`The call to ${address} reached its deadline without an answer${why}.`);
         throw new UserError(
-          `The call reached its deadline without an answer from the server at ${address}${why}: a handler that never answers or ends its stream, answers twice, or fails after an await leaves the call waiting; see what the server printed.`,
+          `The call reached its deadline without an answer from the server at ${address}${why}: a handler that never answers or ends its stream, or that fails after an await, leaves the call waiting; see what the server printed.`,
         );
       }
     }
