@@ -17,14 +17,16 @@
 import { createFileRegistry, equals, fromBinary, fromJson, type FileRegistry, type JsonValue } from "@bufbuild/protobuf";
 import { type FileDescriptorProto, FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
 import * as assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { closeAll } from "../scripts/check-kit/resources";
-import { descriptorProblems, fieldNameMismatches, protoFieldNames, reflectedFileSet, reflectedServices } from "../scripts/check-kit/reflection";
-import { type Lab, listLabs, workspaceRoot } from "../scripts/lib/labs";
-import { descriptorSetFile, generateStubs } from "../scripts/lib/stubs";
+import { descriptorProblems, fieldNameMismatches, mapEntryName, protoFieldNames, reflectedFileSet, reflectedServices } from "../scripts/check-kit/reflection";
+import { findLab, type Lab, listLabs, treeDir, workspaceRoot } from "../scripts/lib/labs";
+import { reflectionDefinition } from "../scripts/lib/reflection";
+import { descriptorSetFile, ensureStubs, generateStubs } from "../scripts/lib/stubs";
 import { treesRoot } from "./trees";
 
 const runner = path.join(workspaceRoot, "scripts", "lab.cjs");
@@ -225,6 +227,44 @@ function readmesOf(lab: Lab): string[] {
   if (lab.number === "01") readmes.push("docs/getting-started.md");
   return readmes;
 }
+
+describe("descriptorProblems and fieldNameMismatches, the rules of grpcurl's protodesc", () => {
+  before(() => listLabs().forEach((lab) => ensureStubs(lab, treeDir(lab, "solution"))));
+  /** What ReflectionService would serve for a package definition. */
+  const servedBy = (definition: protoLoader.PackageDefinition) =>
+    (Object.values(definition).find((type) => "fileDescriptorProtos" in type) as { fileDescriptorProtos: Buffer[] }).fileDescriptorProtos.map((bytes) => fromBinary(FileDescriptorProtoSchema, bytes));
+  const load = (protos: string[], options: protoLoader.Options = {}) => servedBy(protoLoader.loadSync(protos, { includeDirs: [path.join(workspaceRoot, "proto")], ...options }));
+
+  it("find what proto-loader's rebuilt descriptors lose: imports, map entry names, field names", () => {
+    const user = ["user/v1/user.proto"];
+    assert.ok(descriptorProblems(load(user, { keepCase: true })).some((p) => /uses google\.protobuf\.Timestamp from .*, but .* does not import that file/.test(p)));
+    assert.ok(descriptorProblems(servedBy(protoLoader.loadFileDescriptorSetFromBuffer(fs.readFileSync(descriptorSetFile(treeDir(findLab("02"), "solution")))))).length > 0);
+    const health = ["grpc/health/v1/health.proto"];
+    assert.deepEqual(descriptorProblems(load(health, { keepCase: true })), [
+      "map field grpc.health.v1.HealthListResponse.statuses has the entry message Statuses, and protoc names it StatusesEntry, nested in grpc.health.v1.HealthListResponse: a client refuses the file (invalid map: incorrect implicit map entry name)",
+    ]);
+    assert.deepEqual(fieldNameMismatches(load(["jobs/v1/jobs.proto"]), protoFieldNames(["jobs/v1/jobs.proto"])), [
+      "jobs.v1.RunJobRequest has the fields name, durationMs, and the .proto names them name, duration_ms",
+      "jobs.v1.RunJobResponse has the fields name, elapsedMs, and the .proto names them name, elapsed_ms",
+    ]);
+  });
+
+  it("find nothing wrong with protoc's descriptors, nor with reflectionDefinition's", () => {
+    for (const lab of listLabs()) {
+      const set = fs.readFileSync(descriptorSetFile(treeDir(lab, "solution")));
+      for (const files of [fromBinary(FileDescriptorSetSchema, set).file, servedBy(reflectionDefinition(set))]) {
+        assert.deepEqual(descriptorProblems(files), [], lab.id);
+        assert.deepEqual(fieldNameMismatches(files, protoFieldNames(lab.protos)), [], lab.id);
+      }
+    }
+  });
+
+  it("name map entries as protoc does", () => {
+    assert.equal(mapEntryName("statuses"), "StatusesEntry");
+    assert.equal(mapEntryName("price_by_sku"), "PriceBySkuEntry");
+    assert.equal(mapEntryName("a__b_1c"), "AB1cEntry");
+  });
+});
 
 describe("what every lab's serve reflects, read as grpcurl reads it", function () {
   this.timeout(60_000);
