@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { loadService } from "../scripts/check-kit/rpc";
 import { workspaceRoot } from "../scripts/lib/labs";
 import type { LabResult } from "../scripts/lib/results";
 
@@ -153,6 +154,22 @@ describe("npm run lab", function () {
       assert.match(run.stderr, new RegExp(`Port ${port} is in use`));
     } finally {
       blocker.close();
+    }
+  });
+
+  it("says that the call reached its deadline, not that no server answers, when the server's handler never answers", async () => {
+    const server = new grpc.Server();
+    // GetFeature never answers: a handler that forgot its callback, or failed after an await.
+    server.addService(loadService("routeguide/route_guide.proto", "routeguide.RouteGuide").service, { getFeature: () => undefined });
+    const port = await new Promise<number>((resolve, reject) => server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))));
+    try {
+      const run = await lab("01", "client", "--solution", "--target", `127.0.0.1:${port}`);
+      assert.equal(run.code, 2);
+      assert.ok(oneSentence(run.stderr), run.stderr);
+      assert.match(run.stderr, /^The call reached its deadline without an answer from the server at 127\.0\.0\.1:\d+ \(Deadline exceeded/);
+      assert.doesNotMatch(run.stderr, /No server answers/);
+    } finally {
+      server.forceShutdown();
     }
   });
 

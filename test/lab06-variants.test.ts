@@ -61,6 +61,23 @@ describe("lab 06's checks against known mistakes", function () {
     expectFailing(result, ["s3.keeps-the-whole-server-serving", "s5.keeps-reporting-not-serving", "s7.reports-each-change"]);
   });
 
+  // Reflection from what proto-loader loads, as the lab once taught: each server lists and describes its services, but grpcurl refuses the descriptors.
+  const fromLoadSync = (options: string) =>
+    `new ReflectionService(protoLoader.loadSync(["jobs/v1/jobs.proto", "grpc/health/v1/health.proto"], { includeDirs: [path.join(__dirname, "..", "..", "..", "proto")]${options} }))`;
+  const reflection = "new ReflectionService(reflectionDefinition(fs.readFileSync(descriptorSetFile)))";
+
+  it("reflection from loadSync with its default options: camelCase field names and a misnamed map entry", async () => {
+    const result = await checkVariant("load-sync", [{ file: server, from: reflection, to: fromLoadSync("") }]);
+    expectFailing(result, ["s4.serves-descriptors-a-client-can-build", "s4.serves-the-field-names"]);
+    const problem = result.tests.find((t) => t.id.startsWith("s4.serves-descriptors"))?.message ?? "";
+    assert.match(problem, /HealthListResponse\.statuses has the entry message Statuses, and protoc names it StatusesEntry/);
+  });
+
+  it("reflection from loadSync with keepCase: the field names are right, the map entry is not", async () => {
+    const result = await checkVariant("load-sync-keep-case", [{ file: server, from: reflection, to: fromLoadSync(", keepCase: true") }]);
+    expectFailing(result, ["s4.serves-descriptors-a-client-can-build"]);
+  });
+
   it("a different but correct solution passes: a probe that takes UNAVAILABLE from Check as a connection failure", async () => {
     const result = await checkVariant("other-style", [
       { file: client, from: /const notConnected = [\s\S]*?\n    }\n/, to: "" },

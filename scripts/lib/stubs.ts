@@ -8,9 +8,11 @@ import { displayPath, type Lab, protoDir, workspaceRoot } from "./labs";
 /**
  * The protoc stub step: the real protoc (npm package `protoc`, which bundles the
  * compiler for every platform) runs the ts-proto plugin on a lab's .proto files
- * and writes typed stubs to <lab tree>/gen. A stamp file records a hash of
- * everything the output depends on, so a stale or missing stub is noticed
- * without regenerating anything on the learner's hot path.
+ * and writes typed stubs to <lab tree>/gen, and, in the same run, protoc's own
+ * descriptors of those files and everything they import to
+ * gen/descriptors.binpb: what server reflection serves (scripts/lib/reflection.ts).
+ * A stamp file records a hash of everything the output depends on, so a stale
+ * or missing stub is noticed without regenerating anything on the learner's hot path.
  */
 export const tsProtoOptions = [
   "outputServices=grpc-js",
@@ -22,10 +24,25 @@ export const tsProtoOptions = [
 
 const stampFile = ".stamp";
 
+/**
+ * protoc's options for the descriptor set: every imported file too (reflection
+ * must serve a file's imports with it), and the comments, which grpcurl's
+ * `describe` shows.
+ */
+const descriptorSetOptions = ["--include_imports", "--include_source_info"];
+
+/** The descriptor set protoc writes next to the stubs: a FileDescriptorSet, as `protoc --descriptor_set_out` writes it. */
+export const descriptorSetName = "descriptors.binpb";
+
 export type StubState = "fresh" | "missing" | "stale";
 
 export function genDir(tree: string): string {
   return path.join(tree, "gen");
+}
+
+/** The lab tree's gen/descriptors.binpb. */
+export function descriptorSetFile(tree: string): string {
+  return path.join(genDir(tree), descriptorSetName);
 }
 
 function packageVersion(name: string): string {
@@ -37,6 +54,7 @@ function packageVersion(name: string): string {
 export function stubFingerprint(lab: Lab): string {
   const hash = createHash("sha256");
   hash.update(`protoc ${packageVersion("protoc")} ts-proto ${packageVersion("ts-proto")} ${tsProtoOptions}\n`);
+  hash.update(`${descriptorSetName} ${descriptorSetOptions.join(" ")}\n`);
   for (const proto of lab.protos) {
     hash.update(`${proto}\n`);
     hash.update(fs.readFileSync(path.join(protoDir, proto)));
@@ -81,13 +99,15 @@ function tsProtoPlugin(): string {
   return path.join(workspaceRoot, "node_modules", ".bin", bin);
 }
 
-/** protoc's arguments: the ts-proto plugin and its options, both include paths, the lab's protos. */
+/** protoc's arguments: the ts-proto plugin and its options, the descriptor set, both include paths, the lab's protos. */
 function protocArgs(lab: Lab, outDir: string): string[] {
   const includeDir = path.join(path.dirname(require.resolve("protoc/package.json", { paths: [workspaceRoot] })), "include");
   return [
     `--plugin=protoc-gen-ts_proto=${tsProtoPlugin()}`,
     `--ts_proto_out=${outDir}`,
     `--ts_proto_opt=${tsProtoOptions}`,
+    `--descriptor_set_out=${path.join(outDir, descriptorSetName)}`,
+    ...descriptorSetOptions,
     `--proto_path=${protoDir}`,
     `--proto_path=${includeDir}`,
     ...lab.protos.map((p) => path.join(protoDir, p)),

@@ -5,7 +5,8 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { expectEqual, expectTrue, openServerStream, reflectedFiles, reflectedServices, referenceClient, rpcDeadlineMs, settled, step, unaryCall, within } from "../../../scripts/check-kit";
-import { changes, healthService, type HealthResponse, jobService, jobsProto, learnerServer, type RunJobResponse, simulatedDependency, startShutdown } from "./health";
+import { descriptorProblems, fieldNameMismatches, protoFieldNames, reflectedFileSet } from "../../../scripts/check-kit/reflection";
+import { changes, healthProto, healthService, type HealthResponse, jobService, jobsProto, learnerServer, type RunJobResponse, simulatedDependency, startShutdown } from "./health";
 
 /** The outcome of one call: the status code's name and, when OK, the response. */
 interface Outcome<T> {
@@ -117,6 +118,24 @@ step(4, () => {
     const files = await reflectedFiles(address, "grpc.health.v1.HealthCheckResponse");
     const message = files.flatMap((f) => (f.package === "grpc.health.v1" ? f.messageType : [])).find((m) => m.name === "HealthCheckResponse");
     expectEqual(message?.enumType.map((e) => e.name), ["ServingStatus"], "the enums of grpc.health.v1.HealthCheckResponse in the descriptors reflection returned");
+  });
+
+  // What grpcurl does with those descriptors: download each file and its imports, then build them
+  // as Go's protodesc does. Descriptors rebuilt by proto-loader fail here (see the README, step 4).
+  const fix = "serve the descriptor set protoc wrote in the stub step (gen/descriptors.binpb), not the descriptors proto-loader rebuilds";
+
+  it("serves descriptors a client can build: every import served, map entries named as protoc names them", async () => {
+    const { address } = await learnerServer();
+    const problems = descriptorProblems(await reflectedFileSet(address, [jobService, healthService]));
+    const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : "";
+    expectTrue(problems.length === 0, `grpcurl, Postman and Evans would refuse the descriptors your reflection serves: ${problems[0]}${more}; ${fix}`);
+  });
+
+  it("serves the field names the .proto files write (duration_ms, not durationMs)", async () => {
+    const { address } = await learnerServer();
+    const mismatches = fieldNameMismatches(await reflectedFileSet(address, [jobService, healthService]), protoFieldNames([jobsProto, healthProto]));
+    const more = mismatches.length > 1 ? ` (and ${mismatches.length - 1} more)` : "";
+    expectTrue(mismatches.length === 0, `the descriptors your reflection serves rename fields: ${mismatches[0]}${more}, so grpcurl refuses -d '{"duration_ms": 1000}'; ${fix}`);
   });
 });
 

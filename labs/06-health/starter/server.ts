@@ -6,18 +6,25 @@
  *   4  server reflection (@grpc/reflection), for grpcurl, Postman and Evans
  *   5  a graceful shutdown: NOT_SERVING, let calls in flight finish, then force
  */
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation, type ServingStatus } from "grpc-health-check";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { JobServiceService, type JobServiceServer } from "../gen/jobs/v1/jobs";
 
 /** The full name of the service in the .proto (package jobs.v1, service JobService): health checks name it so. */
 export const jobServiceName = "jobs.v1.JobService";
 
-/** The workshop's proto/ folder, where jobs/v1/jobs.proto and grpc/health/v1/health.proto are. */
-const protoRoot = path.join(__dirname, "..", "..", "..", "proto");
+/**
+ * protoc's own descriptors of jobs/v1/jobs.proto and grpc/health/v1/health.proto
+ * (and of anything they import), which the stub step (`npm run lab 06 -- gen`)
+ * writes next to the stubs with `protoc --descriptor_set_out --include_imports`.
+ */
+const descriptorSetFile = path.join(__dirname, "..", "gen", "descriptors.binpb");
 
 /** Something JobService needs, such as a database. The checks, and `serve`, take it down and bring it back. */
 export interface Dependency {
@@ -45,8 +52,9 @@ export function createJobsServer(dependency: Dependency): JobsServer {
   // TODO(step 3): report jobServiceName NOT_SERVING while the dependency is
   // down (dependency.isUp(), dependency.onChange) and SERVING while it is up.
 
-  // TODO(step 4): add server reflection (ReflectionService) for both .proto
-  // files in protoRoot, loaded with protoLoader.loadSync.
+  // TODO(step 4): add server reflection (ReflectionService) that serves the
+  // descriptors protoc wrote to descriptorSetFile, exactly as protoc wrote them:
+  // read the file, then see the README for the package definition to give it.
 
   return {
     server,

@@ -2,18 +2,25 @@
  * Lab 06, the reference server: JobService with the standard health service,
  * server reflection and a graceful shutdown.
  */
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation, type ServingStatus } from "grpc-health-check";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { JobServiceService, type JobServiceServer } from "../gen/jobs/v1/jobs";
 
 /** The full name of the service in the .proto (package jobs.v1, service JobService): health checks name it so. */
 export const jobServiceName = "jobs.v1.JobService";
 
-/** The workshop's proto/ folder, where jobs/v1/jobs.proto and grpc/health/v1/health.proto are. */
-const protoRoot = path.join(__dirname, "..", "..", "..", "proto");
+/**
+ * protoc's own descriptors of jobs/v1/jobs.proto and grpc/health/v1/health.proto
+ * (and of anything they import), which the stub step (`npm run lab 06 -- gen`)
+ * writes next to the stubs with `protoc --descriptor_set_out --include_imports`.
+ */
+const descriptorSetFile = path.join(__dirname, "..", "gen", "descriptors.binpb");
 
 /** Something JobService needs, such as a database. The checks, and `serve`, take it down and bring it back. */
 export interface Dependency {
@@ -51,8 +58,7 @@ export function createJobsServer(dependency: Dependency): JobsServer {
 
   // Step 4: server reflection serves the .proto descriptors, so grpcurl,
   // Postman and Evans can list and call the services without the files.
-  const protos = protoLoader.loadSync(["jobs/v1/jobs.proto", "grpc/health/v1/health.proto"], { includeDirs: [protoRoot] });
-  new ReflectionService(protos).addToServer(server);
+  new ReflectionService(reflectionDefinition(fs.readFileSync(descriptorSetFile))).addToServer(server);
 
   return {
     server,
@@ -64,6 +70,25 @@ export function createJobsServer(dependency: Dependency): JobsServer {
       await stopWithin(server, graceMs);
     },
   };
+}
+
+/**
+ * Step 4: the package definition ReflectionService serves, with protoc's
+ * descriptors. ReflectionService serves the `fileDescriptorProtos` of the
+ * definition it is given, and those proto-loader rebuilds from what it loaded:
+ * loadSync's camelCase the field names (durationMs) and misname map entries
+ * (Statuses, not StatusesEntry), and every rebuilt file loses its imports
+ * (grpc/grpc-node#3018). grpcurl, Postman and Evans refuse such descriptors.
+ * So take the definition from the descriptor set, and replace its files with
+ * protoc's own, exactly as the .proto files write them.
+ */
+function reflectionDefinition(descriptorSet: Buffer): protoLoader.PackageDefinition {
+  const definition = protoLoader.loadFileDescriptorSetFromBuffer(descriptorSet);
+  const files = fromBinary(FileDescriptorSetSchema, descriptorSet).file.map((file) => Buffer.from(toBinary(FileDescriptorProtoSchema, file)));
+  for (const type of Object.values(definition)) {
+    if ("fileDescriptorProtos" in type) type.fileDescriptorProtos = files;
+  }
+  return definition;
 }
 
 /** The health status for a dependency that is up or down. */
