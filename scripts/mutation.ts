@@ -64,8 +64,22 @@ export function reportDir(lab: Pick<Lab, "number">): string {
   return `${reportsRoot}/${lab.number}`;
 }
 
+/**
+ * The learner files the learner writes: those whose solution differs from the
+ * starter. A file given complete (lab 02's store.ts, lab 04's warehouse.ts:
+ * "read it, but do not change it") is the same in both and is not mutated:
+ * its mutants are not bugs a learner would write.
+ */
+export function mutatedFiles(lab: Pick<Lab, "id" | "learnerFiles">, root = workspaceRoot): string[] {
+  return lab.learnerFiles.filter((file) => {
+    const solution = path.join(root, "solutions", lab.id, file);
+    const starter = path.join(root, "labs", lab.id, "starter", file.replace(/^src\//, ""));
+    return !fs.existsSync(starter) || !fs.readFileSync(solution).equals(fs.readFileSync(starter));
+  });
+}
+
 /** The Stryker configuration (JSON, paths relative to the workspace root) that mutates `lab`'s solution with its checks. */
-export function strykerConfig(lab: Pick<Lab, "id" | "number" | "learnerFiles">, concurrency = 1): Record<string, unknown> {
+export function strykerConfig(lab: Pick<Lab, "id" | "number" | "learnerFiles">, concurrency = 1, files = mutatedFiles(lab)): Record<string, unknown> {
   const reports = reportDir(lab);
   return {
     testRunner: "command",
@@ -74,7 +88,7 @@ export function strykerConfig(lab: Pick<Lab, "id" | "number" | "learnerFiles">, 
     // The command runner cannot tell which check covers a mutant.
     coverageAnalysis: "off",
     concurrency,
-    mutate: lab.learnerFiles.map((file) => `solutions/${lab.id}/${file}`),
+    mutate: files.map((file) => `solutions/${lab.id}/${file}`),
     // TypeScript 7 has no compiler API, which Stryker's tsconfig preprocessor
     // calls: naming a file that does not exist skips that preprocessor.
     tsconfigFile: "stryker-has-no-tsconfig.json",
@@ -120,6 +134,9 @@ export interface Mutant {
   id: string;
   file: string;
   line: number;
+  column: number;
+  /** The source line the mutant starts on. */
+  lineText: string;
   mutator: string;
   original: string;
   replacement: string;
@@ -135,8 +152,10 @@ export interface Equivalent {
   /** The code the mutant replaced and what it put instead (whitespace runs compare as one space). */
   original: string;
   replacement: string;
-  /** Optional: text the mutant's first source line contains, when the same original occurs more than once. */
+  /** Optional, when the same original occurs more than once: text the mutant's first source line contains. */
   context?: string;
+  /** Optional, when it occurs more than once on one line: the code right before the mutant, on its line, ends with this. */
+  before?: string;
   /** How many surviving mutants this entry is meant to match (default 1). */
   occurrences?: number;
   /** Why the mutant cannot change any behaviour the lab's README asks for: one sentence. */
@@ -164,11 +183,14 @@ export function mutantsOf(report: Report, lab: Pick<Lab, "id">): Mutant[] {
   for (const [name, file] of Object.entries(report.files)) {
     const relative = name.split(path.sep).join("/");
     const local = relative.startsWith(prefix) ? relative.slice(prefix.length) : relative;
+    const lines = file.source.split("\n");
     for (const m of file.mutants) {
       mutants.push({
         id: m.id,
         file: local,
         line: m.location.start.line,
+        column: m.location.start.column,
+        lineText: lines[m.location.start.line - 1] ?? "",
         mutator: m.mutatorName,
         original: textAt(file.source, m.location.start, m.location.end),
         replacement: m.replacement ?? "",
@@ -181,18 +203,15 @@ export function mutantsOf(report: Report, lab: Pick<Lab, "id">): Mutant[] {
 
 const squash = (text: string) => text.replace(/\s+/g, " ").trim();
 
-export function lineOf(source: string, line: number): string {
-  return source.split("\n")[line - 1] ?? "";
-}
-
-/** Whether an equivalents entry names this mutant. `sourceLine` is the mutant's first source line. */
-export function matches(entry: Equivalent, mutant: Mutant, sourceLine: string): boolean {
+/** Whether an equivalents entry names this mutant. */
+export function matches(entry: Equivalent, mutant: Mutant): boolean {
   return (
     entry.file === mutant.file &&
     entry.mutator === mutant.mutator &&
     squash(entry.original) === squash(mutant.original) &&
     squash(entry.replacement) === squash(mutant.replacement) &&
-    (entry.context === undefined || sourceLine.includes(entry.context))
+    (entry.context === undefined || mutant.lineText.includes(entry.context)) &&
+    (entry.before === undefined || mutant.lineText.slice(0, mutant.column - 1).trimEnd().endsWith(entry.before.trimEnd()))
   );
 }
 
@@ -212,15 +231,15 @@ export interface EquivalentMatch {
  * an entry that has gone stale, or that would also hide another mutant with
  * the same text, never raises the score.
  */
-export function matchEquivalents(entries: Equivalent[], mutants: Mutant[], sourceLine: (m: Mutant) => string): EquivalentMatch[] {
+export function matchEquivalents(entries: Equivalent[], mutants: Mutant[]): EquivalentMatch[] {
   return entries.map((entry) => {
-    const all = mutants.filter((m) => matches(entry, m, sourceLine(m)));
+    const all = mutants.filter((m) => matches(entry, m));
     const surviving = all.filter((m) => undetected.has(m.status));
     const expected = entry.occurrences ?? 1;
     let problem: string | undefined;
     if (all.length === 0) problem = "matches no mutant (stale: the code changed?)";
-    else if (surviving.length !== all.length) problem = `matches ${all.length - surviving.length} detected mutant(s): remove or narrow it (context)`;
-    else if (surviving.length !== expected) problem = `matches ${surviving.length} surviving mutants, expected ${expected}: add a context or set occurrences`;
+    else if (surviving.length !== all.length) problem = `matches ${all.length - surviving.length} detected mutant(s): remove or narrow it (context, before)`;
+    else if (surviving.length !== expected) problem = `matches ${surviving.length} surviving mutants, expected ${expected}: add a context or before, or set occurrences`;
     return { entry, mutants: problem ? [] : surviving, problem };
   });
 }
@@ -285,12 +304,15 @@ export interface LabOutcome {
   seconds?: number;
 }
 
-/** The score of one lab from its report and its equivalents. */
-export function evaluate(report: Report, lab: Pick<Lab, "id">, entries: Equivalent[]): LabOutcome {
-  const mutants = mutantsOf(report, lab);
-  const sources = new Map(Object.entries(report.files).map(([name, f]) => [name.split(path.sep).join("/"), f.source]));
-  const sourceLine = (m: Mutant) => lineOf(sources.get(`solutions/${lab.id}/${m.file}`) ?? sources.get(m.file) ?? "", m.line);
-  const found = matchEquivalents(entries, mutants, sourceLine);
+/**
+ * The score of one lab from its report and its equivalents, counting the
+ * mutants of `files` only (the lab's mutated files, relative to its solution
+ * folder; a report from before a file was given counts as if it had not been mutated).
+ */
+export function evaluate(report: Report, lab: Pick<Lab, "id">, entries: Equivalent[], files?: string[]): LabOutcome {
+  const all = mutantsOf(report, lab);
+  const mutants = files ? all.filter((m) => files.includes(m.file)) : all;
+  const found = matchEquivalents(entries, mutants);
   const equivalentIds = new Set(found.flatMap((f) => f.mutants.map((m) => m.id)));
   const gaps = mutants.filter((m) => undetected.has(m.status) && !equivalentIds.has(m.id));
   return { lab: lab.id, score: computeScore(mutants, equivalentIds), matches: found, gaps };
@@ -329,28 +351,35 @@ export function markdownTable(outcomes: LabOutcome[]): string {
 // ---------------------------------------------------------------------------
 // Running Stryker
 
+/** The signal that stopped the run, if one did: no further lab starts. */
+let interrupted: NodeJS.Signals | undefined;
+
 /**
  * Runs Stryker with `configFile` in a process group of its own and, when it
  * ends, kills whatever is left in that group (a lab run Stryker stopped on a
- * timeout, a subject): a run leaves no processes behind.
+ * timeout, a subject): a run leaves no processes behind. Ctrl-C or SIGTERM
+ * stops the group (SIGTERM, then SIGKILL after 3 s) and removes the sandbox.
  */
 function runStryker(configFile: string): Promise<number> {
   const bin = path.join(workspaceRoot, "node_modules", "@stryker-mutator", "core", "bin", "stryker.js");
   const detached = process.platform !== "win32";
-  const child = spawn(process.execPath, [bin, "run", configFile], { cwd: workspaceRoot, stdio: "inherit", detached });
+  // GRPC_LABS_BAIL: each lab run stops at its first failing check (scripts/lib/check-worker.ts); one is enough to kill a mutant.
+  const env = { ...process.env, GRPC_LABS_BAIL: "1" };
+  const child = spawn(process.execPath, [bin, "run", configFile], { cwd: workspaceRoot, stdio: "inherit", detached, env });
   const stop = (signal: NodeJS.Signals) => {
+    interrupted = signal;
+    if (!detached) child.kill(signal);
     killGroup(child.pid, "SIGTERM");
-    setTimeout(() => {
-      killGroup(child.pid, "SIGKILL");
-      process.exit(signal === "SIGINT" ? 130 : 143);
-    }, 3000).unref();
+    setTimeout(() => killGroup(child.pid, "SIGKILL"), 3000).unref();
   };
-  process.once("SIGINT", stop).once("SIGTERM", stop);
+  process.on("SIGINT", stop).on("SIGTERM", stop);
   return new Promise((resolve, reject) => {
     child.once("error", reject);
     child.once("exit", (code) => {
       process.removeListener("SIGINT", stop).removeListener("SIGTERM", stop);
       if (detached && killGroup(child.pid, "SIGKILL")) console.warn("(killed processes the Stryker run left behind)");
+      // Stryker removes its sandbox when it finishes (cleanTempDir), not when it is stopped.
+      if (interrupted) fs.rmSync(path.join(workspaceRoot, tempDirName), { recursive: true, force: true });
       resolve(code ?? 1);
     });
   });
@@ -376,16 +405,22 @@ async function main(argv: string[]): Promise<number> {
   for (const lab of labs) {
     const dir = path.join(workspaceRoot, reportDir(lab));
     const reportFile = path.join(dir, "mutation.json");
-    let seconds: number | undefined;
+    const runFile = path.join(dir, "run.json");
+    let seconds = args.scoreOnly && fs.existsSync(runFile) ? (JSON.parse(fs.readFileSync(runFile, "utf8")) as { seconds?: number }).seconds : undefined;
     if (!args.scoreOnly) {
       fs.mkdirSync(dir, { recursive: true });
       fs.rmSync(reportFile, { force: true });
       const configFile = path.join(dir, "stryker.config.json");
       fs.writeFileSync(configFile, `${JSON.stringify(strykerConfig(lab, args.concurrency), null, 2)}\n`);
-      console.log(`\nLab ${lab.id}: Stryker mutates ${lab.learnerFiles.map((f) => `solutions/${lab.id}/${f}`).join(", ")}`);
+      console.log(`\nLab ${lab.id}: Stryker mutates ${mutatedFiles(lab).map((f) => `solutions/${lab.id}/${f}`).join(", ")}`);
       const started = Date.now();
       const code = await runStryker(configFile);
       seconds = (Date.now() - started) / 1000;
+      fs.writeFileSync(runFile, `${JSON.stringify({ seconds, finished: new Date().toISOString(), node: process.version, exitCode: code })}\n`);
+      if (interrupted) {
+        console.error(`Lab ${lab.id}: stopped by ${interrupted}; no further lab runs.`);
+        return interrupted === "SIGINT" ? 130 : 143;
+      }
       if (code !== 0) {
         console.error(`Lab ${lab.id}: Stryker ended with exit code ${code}`);
         failed = true;
@@ -398,7 +433,7 @@ async function main(argv: string[]): Promise<number> {
       continue;
     }
     const report = JSON.parse(fs.readFileSync(reportFile, "utf8")) as Report;
-    const outcome = { ...evaluate(report, lab, readEquivalents(lab)), seconds };
+    const outcome = { ...evaluate(report, lab, readEquivalents(lab), mutatedFiles(lab)), seconds };
     outcomes.push(outcome);
     console.log(`\n${formatOutcome(outcome)}`);
   }

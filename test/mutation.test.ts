@@ -11,6 +11,7 @@ import {
   markdownTable,
   matchEquivalents,
   type Mutant,
+  mutatedFiles,
   parseMutationArgs,
   readEquivalents,
   type Report,
@@ -49,12 +50,19 @@ describe("npm run mutation: Stryker's configuration", () => {
     assert.equal(strykerConfig(lab, 2).concurrency, 2);
   });
 
-  it("mutates the solution's copy of every learner file, and those files exist", () => {
+  it("mutates the solution's copy of the learner files, and those files exist", () => {
     for (const l of listLabs()) {
       const mutate = strykerConfig(l).mutate as string[];
-      assert.deepEqual(mutate, l.learnerFiles.map((f) => `solutions/${l.id}/${f}`));
+      assert.ok(mutate.length > 0);
+      assert.deepEqual(mutate, mutatedFiles(l).map((f) => `solutions/${l.id}/${f}`));
       for (const file of mutate) assert.ok(fs.existsSync(path.join(workspaceRoot, file)), file);
     }
+  });
+
+  it("mutates only the files the learner writes, not those given complete", () => {
+    assert.deepEqual(mutatedFiles(lab), ["src/server.ts", "src/client.ts"]);
+    assert.deepEqual(mutatedFiles(findLab("02")), ["src/server.ts", "src/client.ts"]);
+    assert.deepEqual(mutatedFiles(findLab("01")), findLab("01").learnerFiles);
   });
 
   it("skips the tsconfig preprocessor (TypeScript 7 has no compiler API) and disables type checks in the mutated files", () => {
@@ -162,8 +170,34 @@ describe("npm run mutation: report, equivalents and score", () => {
     assert.equal(two.score.scoreAfterEquivalents, 100);
   });
 
+  it("tells same-text mutants on one line apart by the code right before them", () => {
+    const twice = 'const item = { sku: "", name: "" };\n';
+    const r: Report = {
+      files: {
+        "solutions/04-errors/src/server.ts": {
+          source: twice,
+          mutants: [
+            { id: "1", mutatorName: "StringLiteral", replacement: '"Stryker was here!"', location: { start: at(1, 21), end: at(1, 23) }, status: "Survived" },
+            { id: "2", mutatorName: "StringLiteral", replacement: '"Stryker was here!"', location: { start: at(1, 31), end: at(1, 33) }, status: "Survived" },
+          ],
+        },
+      },
+    };
+    const entry: Equivalent = { ...logEquivalent, original: '""', replacement: '"Stryker was here!"', before: "sku:" };
+    const outcome = evaluate(r, lab, [entry]);
+    assert.deepEqual(outcome.matches[0]!.mutants.map((m) => m.id), ["1"]);
+    assert.deepEqual(outcome.gaps.map((m) => m.id), ["2"]);
+  });
+
+  it("counts only the mutants of the files it is given", () => {
+    const r = report(["Survived", "Killed", "Killed", "Killed"]);
+    r.files["solutions/04-errors/src/warehouse.ts"] = { source: "x", mutants: [{ id: "9", mutatorName: "StringLiteral", replacement: '""', location: { start: at(1, 1), end: at(1, 2) }, status: "Survived" }] };
+    assert.equal(evaluate(r, lab, []).score.mutants, 5);
+    assert.equal(evaluate(r, lab, [], ["src/server.ts"]).score.mutants, 4);
+  });
+
   it("matches by mutator and replacement too", () => {
-    const found = matchEquivalents([{ ...logEquivalent, replacement: '"Stryker was here!"' }], evaluate(report(["Survived", "Killed", "Killed", "Killed"]), lab, []).gaps, () => "");
+    const found = matchEquivalents([{ ...logEquivalent, replacement: '"Stryker was here!"' }], evaluate(report(["Survived", "Killed", "Killed", "Killed"]), lab, []).gaps);
     assert.match(found[0]!.problem!, /stale/);
   });
 

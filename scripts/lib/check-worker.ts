@@ -168,7 +168,10 @@ function run(request: WorkerRequest): void {
     }
   }
 
-  const mocha = new Mocha({ timeout: timeoutMs, reporter: IpcReporter as never, rootHooks: { afterEach: afterCheck } });
+  // GRPC_LABS_BAIL=1 (set by `npm run mutation` only): stop at the first failing
+  // check; the rest are reported as not run. A mutant needs one failure to be caught.
+  const bail = process.env.GRPC_LABS_BAIL === "1";
+  const mocha = new Mocha({ timeout: timeoutMs, bail, reporter: IpcReporter as never, rootHooks: { afterEach: afterCheck } });
   for (const file of request.checkFiles) mocha.addFile(file);
   // Loading before run() lets the plan list every check, even those a crash would stop
   // (loadFiles is public in mocha, though its type declarations mark it protected).
