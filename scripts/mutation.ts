@@ -123,6 +123,8 @@ export interface ReportMutant {
   replacement?: string;
   location: { start: Position; end: Position };
   status: string;
+  /** For a killed mutant, the command's output (the lab's report). */
+  statusReason?: string;
 }
 
 export interface Report {
@@ -141,6 +143,7 @@ export interface Mutant {
   original: string;
   replacement: string;
   status: string;
+  statusReason?: string;
 }
 
 /** An entry of solutions/NN-name/mutation-equivalents.json. */
@@ -195,6 +198,7 @@ export function mutantsOf(report: Report, lab: Pick<Lab, "id">): Mutant[] {
         original: textAt(file.source, m.location.start, m.location.end),
         replacement: m.replacement ?? "",
         status: m.status,
+        ...(m.statusReason === undefined ? {} : { statusReason: m.statusReason }),
       });
     }
   }
@@ -216,6 +220,9 @@ export function matches(entry: Equivalent, mutant: Mutant): boolean {
 }
 
 export const undetected = new Set(["Survived", "NoCoverage"]);
+
+/** What the lab runner says when no check could run (scripts/lib/run-checks.ts): a kill by the machine, not by a check. */
+export const runError = /The checks could not be loaded|The checks could not run/;
 
 export interface EquivalentMatch {
   entry: Equivalent;
@@ -301,6 +308,8 @@ export interface LabOutcome {
   matches: EquivalentMatch[];
   /** Surviving mutants not listed as equivalent: the gaps for the checks to close. */
   gaps: Mutant[];
+  /** Killed mutants whose lab run failed before any check could (it could not load its checks): worth a re-run. */
+  suspectKills: Mutant[];
   seconds?: number;
 }
 
@@ -315,7 +324,8 @@ export function evaluate(report: Report, lab: Pick<Lab, "id">, entries: Equivale
   const found = matchEquivalents(entries, mutants);
   const equivalentIds = new Set(found.flatMap((f) => f.mutants.map((m) => m.id)));
   const gaps = mutants.filter((m) => undetected.has(m.status) && !equivalentIds.has(m.id));
-  return { lab: lab.id, score: computeScore(mutants, equivalentIds), matches: found, gaps };
+  const suspectKills = mutants.filter((m) => m.status === "Killed" && runError.test(m.statusReason ?? ""));
+  return { lab: lab.id, score: computeScore(mutants, equivalentIds), matches: found, gaps, suspectKills };
 }
 
 // ---------------------------------------------------------------------------
@@ -332,6 +342,7 @@ export function formatOutcome(o: LabOutcome): string {
       (o.seconds !== undefined ? ` (${Math.round(o.seconds)} s)` : ""),
   ];
   for (const m of o.matches.filter((f) => f.problem)) lines.push(`  equivalents entry not applied (${m.entry.file} ${m.entry.mutator} ${JSON.stringify(m.entry.original)}): ${m.problem}`);
+  for (const m of o.suspectKills) lines.push(`  killed by a lab run that could not run its checks, not by a check (re-run to be sure): ${m.file}:${m.line} ${m.mutator}: ${squash(m.original).slice(0, 60)} -> ${squash(m.replacement)}`);
   if (o.gaps.length > 0) lines.push(`  surviving mutants not listed as equivalent (${o.gaps.length}):`);
   for (const m of o.gaps) {
     const original = squash(m.original);

@@ -196,6 +196,15 @@ describe("npm run mutation: report, equivalents and score", () => {
     assert.equal(evaluate(r, lab, [], ["src/server.ts"]).score.mutants, 4);
   });
 
+  it("points out a kill by a lab run that could not load its checks", () => {
+    const r = report(["Survived", "Killed", "Killed", "Killed"]);
+    r.files["solutions/04-errors/src/server.ts"]!.mutants[1]!.statusReason = "Lab 04\n\nThe checks could not be loaded: node:internal/fs/rimraf:204";
+    r.files["solutions/04-errors/src/server.ts"]!.mutants[2]!.statusReason = "Lab 04\n  ✘ Step 2 ...";
+    const outcome = evaluate(r, lab, []);
+    assert.deepEqual(outcome.suspectKills.map((m) => m.id), ["2"]);
+    assert.match(formatOutcome(outcome), /killed by a lab run that could not run its checks.*src\/server\.ts:2 EqualityOperator/);
+  });
+
   it("matches by mutator and replacement too", () => {
     const found = matchEquivalents([{ ...logEquivalent, replacement: '"Stryker was here!"' }], evaluate(report(["Survived", "Killed", "Killed", "Killed"]), lab, []).gaps);
     assert.match(found[0]!.problem!, /stale/);
