@@ -40,7 +40,7 @@ describe("lab 06's checks against known mistakes", function () {
       { file: server, from: "setTimeout(() => server.forceShutdown(), graceMs)", to: "setTimeout(() => undefined, 0)" },
       { file: client, from: "if (failure?.code === grpc.status.UNIMPLEMENTED) throw failure;", to: "$&\n      if (failure) return;" },
     ]);
-    expectFailing(result, ["s5.ends-within-the-grace-period", "s5.keeps-reporting-not-serving", "s7.watches-again"]);
+    expectFailing(result, ["s5.ends-within-the-grace-period", "s5.keeps-reporting-not-serving", "s7.watches-again", "s7.backs-off"]);
   });
 
   it("forceShutdown at once, and a probe with no deadline", async () => {

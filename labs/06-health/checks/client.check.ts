@@ -149,6 +149,26 @@ step(7, () => {
     expectEqual(calls, 2, "Watch calls the server received");
   });
 
+  it("backs off between watches of a stream that keeps failing: about 100 ms, then twice as long each time", async () => {
+    const starts: number[] = [];
+    const address = await healthServer({
+      watch(call) {
+        starts.push(Date.now());
+        call.emit("error", { code: grpc.status.UNAVAILABLE, details: "the server restarts" });
+      },
+    });
+    const watcher = await watch(address, "");
+    const until = Date.now() + 2500;
+    while (starts.length < 4 && Date.now() < until) await pause(20);
+    watcher.controller.abort();
+    await within(watcher.done, 1500, "watchHealth() after its signal aborted");
+    const gaps = starts.slice(1).map((t, i) => t - starts[i]!);
+    const what = `against a Watch that always fails at once (gaps between Watch calls: ${JSON.stringify(gaps)} ms)`;
+    expectTrue(starts.length >= 4, `watchHealth() made ${starts.length} Watch calls in 2.5 s ${what}: wait about 100 ms, then 200, 400 ... up to a few seconds`);
+    // Timers never fire early; a loaded machine can make them late.
+    [80, 160, 320].forEach((least, i) => expectTrue(gaps[i]! >= least, `retry ${i + 1} came ${gaps[i]} ms after the Watch before it ${what}: wait about ${100 * 2 ** i} ms (100 ms, twice as long each time)`));
+  });
+
   it("rejects with UNIMPLEMENTED, without retrying, when the server has no health service", async () => {
     const address = await referenceServer(jobsProto, jobService, {});
     const { done } = await watch(address, "");
