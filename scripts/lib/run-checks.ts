@@ -282,6 +282,7 @@ export interface CheckOptions {
    * (watch mode shows them at once); the returned result adds the type errors.
    */
   onChecksFirst?: (result: LabResult) => void;
+  subjectMemoryMb?: number;
 }
 
 /** Checks one lab: the stub step, then the learner's server and client, then types. */
