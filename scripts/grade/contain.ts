@@ -92,23 +92,24 @@ export function probeContainment(hide: string[]): Containment {
     const net = ip !== null && succeeds(unshare, [...base, "--net", "--", ip, "link", "set", "lo", "up"]);
     if (!net) notes.push(ip ? "no network namespace: bringing its loopback up failed" : "no network namespace: `ip` (iproute2) not found, so loopback is shared");
     const flags = net ? ["--user", ...mapping, "--net", ...common] : base;
+    // The checks run without any capability, even inside: they cannot undo what PID 1 set up.
+    const dropCaps = setpriv !== null && succeeds(unshare, [...flags, "--", setpriv, ...dropCapsArgs, process.execPath, "--version"]);
+    if (!dropCaps) notes.push("the checks keep their capabilities inside the namespaces: setpriv (util-linux) not found or not working");
     let hiding = false;
-    if (mount && setpriv && hide.length > 0) {
+    if (mount && dropCaps && hide.length > 0) {
       const target = fs.mkdtempSync(path.join(os.tmpdir(), "grpc-labs-probe-"));
       try {
-        hiding =
-          succeeds(unshare, [...flags, "--", mount, "-t", "tmpfs", "-o", "size=16k,mode=0555", "grpc-labs-hidden", target]) &&
-          succeeds(unshare, [...flags, "--", setpriv, ...dropCapsArgs, process.execPath, "--version"]);
+        hiding = succeeds(unshare, [...flags, "--", mount, "-t", "tmpfs", "-o", "size=16k,mode=0555", "grpc-labs-hidden", target]);
       } finally {
         fs.rmSync(target, { recursive: true, force: true });
       }
     }
-    if (!hiding && hide.length > 0) notes.push(`the output folder, other submissions and solutions are not hidden from the checked code: ${mount && setpriv ? "mounting a tmpfs failed" : "mount or setpriv not found"}`);
+    if (!hiding && hide.length > 0) notes.push("the output folder, the submissions and the solutions are not hidden from the checked code");
     return {
       isolation: net ? namespacesLabel : "user+pid namespaces (shared loopback)",
       notes,
       prefix: [unshare, ...flags, "--"],
-      setup: { ip: net ? ip : null, mount: mount ?? "mount", hide: hiding ? hide : [], dropCaps: hiding ? [setpriv!, ...dropCapsArgs] : [] },
+      setup: { ip: net ? ip : null, mount: mount ?? "mount", hide: hiding ? hide : [], dropCaps: dropCaps ? [setpriv!, ...dropCapsArgs] : [] },
     };
   }
   return none("unprivileged user namespaces are not available (unshare --user failed)");
