@@ -10,9 +10,10 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { namespacesLabel, probeContainment } from "../scripts/grade/contain";
+import { hideable, namespacesLabel, probeContainment } from "../scripts/grade/contain";
 import { conformed, labMatches, type StudentResult, studentMatches } from "../scripts/grade/grader";
 import { sealed, unsealed } from "../scripts/grade/seal";
+import { treeOf } from "../scripts/grade/watchdog";
 import { type Lab, listLabs, workspaceRoot } from "../scripts/lib/labs";
 import type { CheckResult, LabResult } from "../scripts/lib/results";
 import { folderSubmission, hostileCode, solutionOf, starterOf } from "./grade-fixtures";
@@ -175,6 +176,50 @@ describe("grading integrity", function () {
     for (const file of fs.readdirSync(hostileOut, { recursive: true }).map(String)) {
       const full = path.join(hostileOut, file);
       if (file !== ".grader-key" && fs.statSync(full).isFile()) assert.ok(!fs.readFileSync(full, "utf8").includes(key), `${file} holds the key`);
+    }
+  });
+});
+
+describe("grading parts: memory and containment", function () {
+  this.timeout(180_000);
+
+  it("stops a lab run whose processes hold more memory than 3 × --memory, which the heap limit does not see (Linux)", function () {
+    if (process.platform !== "linux") this.skip();
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "grpc-labs-memory-"));
+    try {
+      // 600 MB of Buffers (outside V8's heap), held for 4 s.
+      const hog = "const hoard: Buffer[] = [];\nfor (let i = 0; i < 6; i++) hoard.push(Buffer.alloc(100 * 1024 * 1024, 1));\nconst until = Date.now() + 4000;\nwhile (Date.now() < until) {}";
+      folderSubmission(path.join(root, "submissions", "hog"), withPreamble(hog), "labs-only");
+      const run = grade("--submissions", path.join(root, "submissions"), "--out", path.join(root, "out"), "--labs", lab.number, "--memory", "128");
+      assert.equal(run.code, 0, run.stderr + run.stdout);
+      const result = readJson<StudentResult>(path.join(root, "out", "students", "hog.json")).labs[0]!;
+      assert.equal(result.score, 0);
+      assert.match(result.message ?? "", /^ran out of memory: the checks of lab \d+ used more than 384 MB of memory/);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it("counts a run's descendants and its process group, and nothing else", () => {
+    const all = [
+      { pid: 10, ppid: 1, pgrp: 10 },
+      { pid: 11, ppid: 10, pgrp: 10 },
+      { pid: 12, ppid: 11, pgrp: 12 },
+      { pid: 13, ppid: 1, pgrp: 10 },
+      { pid: 14, ppid: 13, pgrp: 14 },
+      { pid: 20, ppid: 1, pgrp: 20 },
+    ];
+    assert.deepEqual(treeOf(10, all).sort(), [10, 11, 12, 13, 14]);
+  });
+
+  it("never hides a folder the lab runs need: the workspace, node_modules or the temporary trees", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "grpc-labs-hide-"));
+    try {
+      const out = fs.mkdirSync(path.join(dir, "out"), { recursive: true })!;
+      assert.deepEqual(hideable([out, path.dirname(workspaceRoot), path.join(dir, "missing")], [workspaceRoot, os.tmpdir()]), [fs.realpathSync(out)]);
+      assert.deepEqual(hideable([dir], [path.join(dir, "out")]), []);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });
