@@ -4,6 +4,7 @@
  * process group with a time and memory limit and kills the whole group when
  * it is done, so nothing the learner's code starts outlives it.
  * Usage: check-one.ts <lab folder name> <tree> <result file> <memory MB> [<setup JSON>]
+ *        check-one.ts --self-test [<setup JSON>]   (contain.ts: does a contained run work here?)
  *
  * With a setup (contain.ts), it is PID 1 of its own namespaces: it brings the
  * loopback up, covers the folders the checks must not see, then runs itself
@@ -14,8 +15,9 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as os from "node:os";
-import type { Setup } from "./contain";
+import { type Setup, selfTestFlag } from "./contain";
 
 /** Ends this run (and on POSIX its whole process group) when the grader is gone. */
 function endWithGrader(): void {
@@ -65,7 +67,29 @@ function contained(setup: Setup, args: string[]): void {
   child.on("exit", (code, signal) => process.exit(code ?? 128 + (signal ? os.constants.signals[signal] : 0)));
 }
 
-async function main([labId = "", tree = "", resultFile = "", memoryMb = "", setup]: string[]): Promise<void> {
+/** What the grader runs once, contained, before trusting the containment: TypeScript loads, and the loopback carries a connection. */
+function selfTest(): void {
+  const server = net.createServer((socket) => socket.end("ok"));
+  server.listen(0, "127.0.0.1", () => {
+    const { port } = server.address() as net.AddressInfo;
+    const client = net.connect(port, "127.0.0.1");
+    let answer = "";
+    client.on("data", (chunk: Buffer) => (answer += chunk.toString()));
+    client.on("end", () => process.exit(answer === "ok" ? 0 : 1));
+    client.on("error", (error) => {
+      process.stderr.write(`loopback: ${error.message}\n`);
+      process.exit(1);
+    });
+  });
+  server.on("error", (error) => {
+    process.stderr.write(`loopback: ${error.message}\n`);
+    process.exit(1);
+  });
+}
+
+async function main(argv: string[]): Promise<void> {
+  if (argv[0] === selfTestFlag) return argv[1] === undefined ? selfTest() : contained(JSON.parse(argv[1]) as Setup, [selfTestFlag]);
+  const [labId = "", tree = "", resultFile = "", memoryMb = "", setup] = argv;
   if (setup !== undefined) return contained(JSON.parse(setup) as Setup, [labId, tree, resultFile, memoryMb]);
   endWithGrader();
   // Loaded here, not by PID 1 of the namespaces, which only sets them up.

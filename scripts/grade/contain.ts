@@ -43,6 +43,7 @@ export interface Containment {
 }
 
 export const namespacesLabel = "user+pid+net namespaces";
+export const selfTestFlag = "--self-test";
 export const noneLabel = "none available: process groups only";
 
 /** An executable by name, in PATH or where Debian keeps system tools (not always in a user's PATH). */
@@ -72,11 +73,29 @@ function succeeds(command: string, args: string[]): boolean {
 }
 
 /**
+ * A contained check-one, end to end, as lab runs will start it (same
+ * environment): PID 1 sets the namespaces up, the checks' process loads
+ * TypeScript and talks to itself over 127.0.0.1. The reason it failed, or null.
+ */
+function selfTestFails(prefix: string[], setup: Setup, env: NodeJS.ProcessEnv): string | null {
+  const checkOne = path.join(__dirname, "check-one.ts");
+  const run = spawnSync(prefix[0]!, [...prefix.slice(1), process.execPath, "--require", require.resolve("tsx/cjs"), checkOne, selfTestFlag, JSON.stringify(setup)], {
+    encoding: "utf8",
+    timeout: 30_000,
+    env,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  if (run.status === 0) return null;
+  const last = (run.stderr ?? "").trim().split("\n").pop() ?? "";
+  return `a contained test run failed (${run.error?.message ?? run.signal ?? `exit code ${run.status}`})${last ? `: ${last.slice(0, 200)}` : ""}`;
+}
+
+/**
  * Which containment works here, tried for real: unshare with each mapping
  * (the current user kept, where util-linux has it, else root inside), the
  * loopback, a tmpfs and setpriv. `hide` are the folders to cover.
  */
-export function probeContainment(hide: string[]): Containment {
+export function probeContainment(hide: string[], env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? "" }): Containment {
   if (process.platform !== "linux") return none(`${process.platform}: no namespaces`);
   if (process.env.GRPC_LABS_NO_NAMESPACES === "1") return none("turned off by GRPC_LABS_NO_NAMESPACES=1");
   const unshare = findExecutable("unshare");
@@ -85,6 +104,7 @@ export function probeContainment(hide: string[]): Containment {
   const mount = findExecutable("mount");
   const setpriv = findExecutable("setpriv");
   const common = ["--pid", "--mount", "--mount-proc", "--fork", "--kill-child"];
+  const failures: string[] = [];
   for (const mapping of [["--map-current-user", "--keep-caps"], ["--map-root-user"]]) {
     const base = ["--user", ...mapping, ...common];
     if (!succeeds(unshare, [...base, "--", process.execPath, "--version"])) continue;
@@ -105,14 +125,16 @@ export function probeContainment(hide: string[]): Containment {
       }
     }
     if (!hiding && hide.length > 0) notes.push("the output folder, the submissions and the solutions are not hidden from the checked code");
-    return {
-      isolation: net ? namespacesLabel : "user+pid namespaces (shared loopback)",
-      notes,
-      prefix: [unshare, ...flags, "--"],
-      setup: { ip: net ? ip : null, mount: mount ?? "mount", hide: hiding ? hide : [], dropCaps: dropCaps ? [setpriv!, ...dropCapsArgs] : [] },
-    };
+    const prefix = [unshare, ...flags, "--"];
+    const setup: Setup = { ip: net ? ip : null, mount: mount ?? "mount", hide: hiding ? hide : [], dropCaps: dropCaps ? [setpriv!, ...dropCapsArgs] : [] };
+    const failure = selfTestFails(prefix, setup, env);
+    if (failure) {
+      failures.push(failure);
+      continue;
+    }
+    return { isolation: net ? namespacesLabel : "user+pid namespaces (shared loopback)", notes, prefix, setup };
   }
-  return none("unprivileged user namespaces are not available (unshare --user failed)");
+  return none(failures[0] ?? "unprivileged user namespaces are not available (unshare --user failed)");
 }
 
 function isWithin(inner: string, outer: string): boolean {

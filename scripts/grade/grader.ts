@@ -207,7 +207,7 @@ export async function listChecks(lab: Lab, scratch: string): Promise<CheckResult
 }
 
 async function prepare(labs: Lab[], limits: Limits, hide: string[]): Promise<{ context: Context; dispose: () => void }> {
-  const run = openRun(hide);
+  const run = openRun(hide, limits);
   const root = path.join(run.dir, "stubs");
   const context: Context = { stubs: new Map(), plans: new Map(), run };
   try {

@@ -148,9 +148,10 @@ export function removeStaleRuns(): string[] {
 /**
  * Starts a grading run: removes what killed runs left behind, makes this run's
  * folder and finds how lab runs can be contained here. `hide` are folders the
- * checked code has no business reading (the output folder, the submissions).
+ * checked code has no business reading (the output folder, the submissions);
+ * `limits` as for the lab runs, for the test run of the containment.
  */
-export function openRun(hide: string[]): Run {
+export function openRun(hide: string[], limits: Limits): Run {
   removeStaleRuns();
   const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), `${runPrefix}${process.pid}-`)));
   openRuns.add(dir);
@@ -158,7 +159,7 @@ export function openRun(hide: string[]): Run {
   fs.writeFileSync(path.join(dir, ownerFile), `${JSON.stringify(owner)}\n`);
   const needed = [workspaceRoot, path.join(workspaceRoot, "node_modules"), os.tmpdir(), dir, path.dirname(process.execPath)];
   const candidates = [...hide, path.join(workspaceRoot, "solutions")];
-  return { dir, containment: probeContainment(hideable(candidates, needed)) };
+  return { dir, containment: probeContainment(hideable(candidates, needed), childEnv(limits)) };
 }
 
 /** Ends a grading run: its folder goes. */
