@@ -11,8 +11,8 @@
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
+import { UserError } from "../lib/errors";
 import { type Lab, starterFile } from "../lib/labs";
 import { buildResult, type CheckResult, type LabResult } from "../lib/results";
 import { checkLab } from "../lib/run-checks";
@@ -223,6 +223,8 @@ async function prepare(labs: Lab[], limits: Limits, hide: string[]): Promise<{ c
           const outcome = await gradeIsolated(lab, starter, genDir(tree), limits, run);
           if (outcome.kind === "result") plan = planOf(lab, outcome.result);
         }
+        // Points come from the plan: without one, every student would be graded on the stub step alone.
+        if (plan.length <= 1) throw new UserError(`The checks of lab ${lab.number} could not be listed, so it cannot be graded: \`npm run lab ${lab.number} -- --solution\` shows why.`);
         context.plans.set(lab.id, plan);
       }),
     );
