@@ -144,7 +144,7 @@ describe("npm run grade", function () {
     const exits = labOf("exits");
     assert.ok(exits.tests.every((t) => (t.output ?? "").length <= 2100));
     assert.ok(fs.statSync(path.join(out, "results.json")).size < 1_000_000);
-    assert.ok(exits.tests.some((t) => /process\.exit\(\)/.test(t.message ?? "")));
+    assert.ok(exits.tests.some((t) => /process\.exit\(/.test(t.message ?? "")));
     assert.ok(exits.tests.filter((t) => stepFiles(t.step).includes(solvedFile)).every((t) => t.status === "fail"));
     const throws = labOf("throws");
     assertSolvedOnly(throws, otherFiles);
@@ -201,7 +201,7 @@ describe("npm run grade", function () {
     const hanging = path.join(root, "hanging");
     const files = filesOf(lab, (f) =>
       f === solvedFile
-        ? `import { spawn } from "node:child_process";\nspawn(process.execPath, ["-e", "setInterval(() => {}, 1000)", "${marker}"], { stdio: "ignore" });\nwhile (Date.now() > 0) {}\n${solutionOf(lab, f)}`
+        ? `import { spawn } from "node:child_process";\ntry { spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)", "${marker}"], { stdio: "ignore" }); } catch {}\nwhile (Date.now() > 0) {}\n${solutionOf(lab, f)}`
         : solutionOf(lab, f),
     );
     folderSubmission(path.join(hanging, "loops"), { [lab.id]: files }, "labs-only");
@@ -209,7 +209,7 @@ describe("npm run grade", function () {
     const run = grade("--submissions", hanging, "--out", hangOut, "--labs", lab.number, "--timeout", "3");
     assert.equal(run.code, 0, run.stderr);
     const result = (JSON.parse(fs.readFileSync(path.join(hangOut, "students", "loops.json"), "utf8")) as StudentResult).labs[0]!;
-    assert.equal(result.score, 0);
+    assert.equal(result.score, 0, JSON.stringify(result).slice(0, 2000));
     assert.match(result.message ?? "", /^timed out after 3 s/);
     assert.equal(markerProcesses(marker), 0, "the process the learner's code spawned was killed");
     assert.deepEqual(gradeDirs(run.pid), []);

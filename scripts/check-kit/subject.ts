@@ -164,8 +164,14 @@ function protoDirFor(tree: string): string {
   return fs.existsSync(beside) ? beside : path.join(workspaceRoot, "proto");
 }
 
-/** Folders of subjects whose judge is gone are removed when the next judge starts. */
+/**
+ * Each run's subject folder is removed when the run ends. Folders that a
+ * killed judge left behind are removed by a later judge once they are an hour
+ * old: by age, not by process id, since judges in PID namespaces (grading)
+ * share process ids.
+ */
 const foldersRoot = path.join(os.tmpdir(), "grpc-labs-subjects");
+const staleAfterMs = 60 * 60 * 1000;
 
 function removeStaleFolders(): void {
   let entries: string[] = [];
@@ -175,13 +181,9 @@ function removeStaleFolders(): void {
     return;
   }
   for (const name of entries) {
-    const pid = Number(name.split("-")[0]);
-    if (!Number.isInteger(pid) || pid === process.pid) continue;
-    try {
-      process.kill(pid, 0);
-    } catch {
-      fs.rmSync(path.join(foldersRoot, name), { recursive: true, force: true });
-    }
+    const folder = path.join(foldersRoot, name);
+    const modified = fs.statSync(folder, { throwIfNoEntry: false })?.mtimeMs ?? Date.now();
+    if (Date.now() - modified > staleAfterMs) fs.rmSync(folder, { recursive: true, force: true });
   }
 }
 
