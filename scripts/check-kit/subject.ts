@@ -30,6 +30,8 @@ export interface SubjectConfig {
   labId: string;
   /** The lab's checks folder, where fixtures (*.fixture.ts) live. */
   checksDir: string;
+  /** The folders of the tree the subject gets: those of the learner files, and the stubs (gen). */
+  sourceDirs: string[];
   /** Kill the subject above this resident size (the heap limit is set from it too). */
   memoryMb: number;
 }
@@ -46,14 +48,6 @@ const readyMs = 15000;
 
 // ---------------------------------------------------------------------------
 // The subject's folder: the learner's files as JavaScript, proto/, the driver
-
-/** Source folders of a lab tree that the subject gets: the learner's code and the stubs. */
-function sourceDirs(tree: string): string[] {
-  return fs
-    .readdirSync(tree, { withFileTypes: true })
-    .filter((entry) => entry.isDirectory() && !["checks", "starter", "node_modules", "certs", "backups", "data"].includes(entry.name))
-    .map((entry) => entry.name);
-}
 
 type Esbuild = typeof import("esbuild");
 let esbuildModule: Esbuild | undefined;
@@ -209,7 +203,7 @@ async function buildFolder(config: SubjectConfig): Promise<Folder> {
   const scratch = path.join(root, "scratch");
   for (const dir of [scratch, fixtures]) fs.mkdirSync(dir, { recursive: true });
   await fs.promises.copyFile(await driverBundle(), path.join(root, "driver.js"));
-  const jobs = sourceDirs(config.tree).map((dir) => transpileTree(path.join(config.tree, dir), path.join(labDir, dir), config.tree));
+  const jobs = config.sourceDirs.filter((dir) => fs.statSync(path.join(config.tree, dir), { throwIfNoEntry: false })?.isDirectory()).map((dir) => transpileTree(path.join(config.tree, dir), path.join(labDir, dir), config.tree));
   jobs.push(fs.promises.cp(protoDirFor(config.tree), path.join(root, "proto"), { recursive: true }));
   const fixtureFiles = fs.existsSync(config.checksDir) ? fs.readdirSync(config.checksDir).filter((f) => f.endsWith(".fixture.ts")) : [];
   for (const file of fixtureFiles) jobs.push(transpileFile(path.join(config.checksDir, file), path.join(fixtures, file), config.checksDir));

@@ -134,7 +134,7 @@ function run(request: WorkerRequest): void {
   if (runs++ > 0) for (const file of Object.keys(require.cache)) if (!kept(file)) delete require.cache[file];
   process.env.GRPC_LABS_TARGET_DIR = request.tree;
   process.env.GRPC_LABS_LAB = request.lab;
-  if (!request.listOnly) configureSubject({ tree: request.tree, labId: request.labId, checksDir: request.checksDir, memoryMb: request.subjectMemoryMb });
+  if (!request.listOnly) configureSubject({ tree: request.tree, labId: request.labId, checksDir: request.checksDir, sourceDirs: request.sourceDirs, memoryMb: request.subjectMemoryMb });
   const timeoutMs = request.checkTimeoutMs;
 
   class IpcReporter {

@@ -30,6 +30,8 @@ export interface WorkerRequest {
   labId: string;
   /** The lab's checks folder (fixtures that run in the subject live there). */
   checksDir: string;
+  /** The folders of the tree that the subject gets (the learner files' and gen/). */
+  sourceDirs: string[];
   /** The subject is stopped above this resident size. */
   subjectMemoryMb: number;
   /** Only list the checks (used when the stubs are missing and nothing can run). */
