@@ -16,6 +16,7 @@
 import type MochaType from "mocha";
 import * as path from "node:path";
 import { CheckFailure, within } from "../check-kit/assert";
+import { explainMessage } from "../check-kit/explain";
 import { closeAll } from "../check-kit/resources";
 import { stepOf } from "../check-kit/steps";
 import { beginCheck, blockedReason, type CheckEvents, checkEvents, configureSubject, runningSubject, stopSubject } from "../check-kit/subject";
@@ -48,7 +49,8 @@ function describeFailure(error: unknown, timeoutMs: number, { handlerErrors, unc
   } else if (error instanceof Error && /^Timeout of \d+ms exceeded/.test(error.message)) {
     message = `did not finish within ${timeoutMs / 1000} s: is a promise never resolved or a stream never ended?`;
   } else {
-    const text = error instanceof Error ? error.message : String(error);
+    // A raw grpc-js text ("UNAVAILABLE: No connection established ...") gets a sentence about what to check.
+    const text = explainMessage(error instanceof Error ? error.message : String(error));
     const where = learnerLocation(error);
     message = `${text}${where ? ` (at ${where})` : ""}`;
   }
