@@ -184,7 +184,7 @@ describe("grading integrity", function () {
 describe("grading parts: memory and containment", function () {
   this.timeout(180_000);
 
-  it("stops a lab run whose processes hold more memory than 3 × --memory, which the heap limit does not see (Linux)", function () {
+  it("stops learner code that holds more resident memory than --memory, which the heap limit does not see (Linux)", function () {
     if (process.platform !== "linux") this.skip();
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "grpc-labs-memory-"));
     try {
@@ -194,8 +194,10 @@ describe("grading parts: memory and containment", function () {
       const run = grade("--submissions", path.join(root, "submissions"), "--out", path.join(root, "out"), "--labs", lab.number, "--memory", "128");
       assert.equal(run.code, 0, run.stderr + run.stdout);
       const result = readJson<StudentResult>(path.join(root, "out", "students", "hog.json")).labs[0]!;
-      assert.equal(result.score, 0);
-      assert.match(result.message ?? "", /^ran out of memory: the checks of lab \d+ used more than 384 MB of memory/);
+      // The judge stops the subject above --memory first (the grader's watchdog, at 3 × --memory, is the backstop for the whole run):
+      // every check that loads the hog fails with the cause, and only the stub step is left.
+      assert.ok(result.score <= 1, JSON.stringify(result).slice(0, 1500));
+      assert.ok(result.tests.some((t) => /your code used more than 128 MB of memory/.test(t.message ?? "")), JSON.stringify(result.tests.map((t) => t.message)).slice(0, 1500));
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }

@@ -3,13 +3,18 @@
  * /proc sums the resident memory (VmRSS) of every process each run started,
  * found by parent links and process group, so a Buffer of gigabytes (which
  * V8's heap limit does not count) or a swarm of processes is stopped with a
- * clear reason. Elsewhere it watches nothing.
+ * clear reason. Elsewhere it watches nothing. It is the backstop: the judge
+ * stops a subject above --memory within 0.2 s, failing only the checks it was
+ * in, so a run is stopped here only when it stays above the limit for two
+ * ticks in a row.
  */
 import * as fs from "node:fs";
 
 interface Watched {
   limitMb: number;
   onExceeded: (usedMb: number) => void;
+  /** Ticks in a row above the limit. */
+  over: number;
 }
 
 const intervalMs = 500;
@@ -78,7 +83,8 @@ function tick(): void {
   const all = processes();
   for (const [root, watch] of watched) {
     const used = treeOf(root, all).reduce((sum, pid) => sum + rssKb(pid), 0) / 1024;
-    if (used > watch.limitMb) {
+    watch.over = used > watch.limitMb ? watch.over + 1 : 0;
+    if (watch.over >= 2) {
       watched.delete(root);
       watch.onExceeded(Math.round(used));
     }
@@ -92,7 +98,7 @@ function tick(): void {
 /** Calls onExceeded (once) when the run started as `root` uses more than limitMb in all; returns the function that stops watching. */
 export function watchMemory(root: number, limitMb: number, onExceeded: (usedMb: number) => void): () => void {
   if (process.platform !== "linux") return () => undefined;
-  watched.set(root, { limitMb, onExceeded });
+  watched.set(root, { limitMb, onExceeded, over: 0 });
   timer ??= setInterval(tick, intervalMs);
   timer.unref();
   return () => {
