@@ -194,10 +194,11 @@ describe("grading parts: memory and containment", function () {
       const run = grade("--submissions", path.join(root, "submissions"), "--out", path.join(root, "out"), "--labs", lab.number, "--memory", "128");
       assert.equal(run.code, 0, run.stderr + run.stdout);
       const result = readJson<StudentResult>(path.join(root, "out", "students", "hog.json")).labs[0]!;
-      // The judge stops the subject above --memory first (the grader's watchdog, at 3 × --memory, is the backstop for the whole run):
-      // every check that loads the hog fails with the cause, and only the stub step is left.
-      assert.ok(result.score <= 1, JSON.stringify(result).slice(0, 1500));
-      assert.ok(result.tests.some((t) => /your code used more than 128 MB of memory/.test(t.message ?? "")), JSON.stringify(result.tests.map((t) => t.message)).slice(0, 1500));
+      // The judge stops the subject above --memory first (the grader's watchdog, at 3 × --memory, is the backstop for the whole
+      // run): the checks that load the hog fail with the cause, and the others still earn their points.
+      const failed = result.tests.filter((t) => t.status === "fail");
+      assert.ok(failed.length > 0 && result.score < result.max_score, JSON.stringify(result).slice(0, 1500));
+      assert.ok(failed.some((t) => /your code used more than 128 MB of memory/.test(t.message ?? "")), JSON.stringify(failed.map((t) => t.message)).slice(0, 1500));
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }

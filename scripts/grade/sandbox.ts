@@ -196,6 +196,9 @@ function buildTree(run: Run, lab: Lab, files: Map<string, Buffer>, stubs: string
   return { root, tree };
 }
 
+/** The temporary folder of a lab run, beside its tree. */
+const temporaryFolderOf = (root: string) => `${root}-tmp`;
+
 function removeTree(root: string): void {
   try {
     fs.unlinkSync(path.join(root, "node_modules"));
@@ -203,6 +206,7 @@ function removeTree(root: string): void {
     // Already gone.
   }
   fs.rmSync(root, { recursive: true, force: true, maxRetries: 3 });
+  fs.rmSync(temporaryFolderOf(root), { recursive: true, force: true, maxRetries: 3 });
 }
 
 interface Ending {
@@ -236,6 +240,10 @@ export async function gradeIsolated(lab: Lab, files: Map<string, Buffer>, stubs:
     const { containment } = run;
     const checkOne = [process.execPath, "--require", require.resolve("tsx/cjs"), path.join(__dirname, "check-one.ts"), lab.id, tree, resultFile, String(limits.memoryMb)];
     const command = containment.setup ? [...containment.prefix, ...checkOne, JSON.stringify(containment.setup)] : checkOne;
+    // The run's temporary files (the subject's folder among them) go with its tree; beside it, since
+    // the sandboxed subject may not look into the tree's node_modules link when it resolves packages.
+    const temporary = temporaryFolderOf(root);
+    fs.mkdirSync(temporary);
     const child = spawn(command[0]!, command.slice(1), {
       cwd: root,
       // Its own process group on POSIX, so one kill reaches everything it started.
@@ -243,7 +251,7 @@ export async function gradeIsolated(lab: Lab, files: Map<string, Buffer>, stubs:
       windowsHide: true,
       // Standard input stays open and silent: check-one ends when it closes, that is when the grader is gone.
       stdio: ["pipe", "pipe", "pipe"],
-      env: childEnv(limits),
+      env: { ...childEnv(limits), TMPDIR: temporary, TMP: temporary, TEMP: temporary },
     });
     if (child.pid !== undefined) running.add(child.pid);
     child.stdin!.on("error", () => undefined);
