@@ -346,6 +346,7 @@ export async function spansWhen(tracing: MemoryTracing, enough: (spans: SpanReco
 export interface ClientOptions {
   log: (line: unknown) => void;
   defaultDeadlineMs: number;
+  token?: string;
 }
 
 export interface ClientModule {
