@@ -258,28 +258,33 @@ export function methodLabels(name: string, type: string): Record<string, string>
 // ---------------------------------------------------------------------------
 // A call whose deadline only the server enforces
 
-/** GetItemRequest { sku } in protobuf: field 1, length-delimited. */
-function getItemRequest(sku: string): Buffer {
-  const bytes = Buffer.from(sku, "utf8");
-  if (bytes.length > 127) throw new Error("sku too long");
-  const message = Buffer.concat([Buffer.from([0x0a, bytes.length]), bytes]);
+/** ListItemsRequest { count, interval_ms } in protobuf (fields 1 and 2, varints), framed for gRPC. */
+function listItemsRequest(count: number, intervalMs: number): Buffer {
+  const varint = (value: number) => {
+    const bytes: number[] = [];
+    for (let v = value; ; v >>>= 7) {
+      if (v < 0x80) return [...bytes, v];
+      bytes.push((v & 0x7f) | 0x80);
+    }
+  };
+  const message = Buffer.from([0x08, ...varint(count), 0x10, ...varint(intervalMs)]);
   const frame = Buffer.alloc(5);
   frame.writeUInt32BE(message.length, 1);
   return Buffer.concat([frame, message]);
 }
 
 /**
- * Calls GetItem over plain HTTP/2 with `grpc-timeout: <timeoutMs>m` and never
- * cancels, so the call ends when the server's own deadline timer fires
+ * Calls ListItems over plain HTTP/2 with `grpc-timeout: <timeoutMs>m` and
+ * never cancels, so the call ends when the server's own deadline timer fires
  * (a grpc-js client would race it with its own). Resolves with grpc-status.
  */
-export function getItemWithServerDeadline(address: string, sku: string, timeoutMs: number, token: string): Promise<number> {
+export function listItemsWithServerDeadline(address: string, request: { count: number; intervalMs: number }, timeoutMs: number, token: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const session = http2.connect(`http://${address}`);
     track(() => session.destroy());
     const timer = setTimeout(() => {
       session.destroy();
-      reject(new CheckFailure(`GetItem with grpc-timeout ${timeoutMs}m got no status within ${rpcDeadlineMs / 1000} s: the server's deadline should have ended it`));
+      reject(new CheckFailure(`ListItems with grpc-timeout ${timeoutMs}m got no status within ${rpcDeadlineMs / 1000} s: the server's deadline should have ended it`));
     }, rpcDeadlineMs);
     const done = (status: unknown) => {
       clearTimeout(timer);
@@ -288,11 +293,11 @@ export function getItemWithServerDeadline(address: string, sku: string, timeoutM
     };
     session.on("error", (error) => {
       clearTimeout(timer);
-      reject(new CheckFailure(`GetItem over HTTP/2 failed: ${error.message}`));
+      reject(new CheckFailure(`ListItems over HTTP/2 failed: ${error.message}`));
     });
     const stream = session.request({
       ":method": "POST",
-      ":path": fullMethod("GetItem"),
+      ":path": fullMethod("ListItems"),
       "content-type": "application/grpc",
       te: "trailers",
       "grpc-timeout": `${timeoutMs}m`,
@@ -304,7 +309,7 @@ export function getItemWithServerDeadline(address: string, sku: string, timeoutM
     stream.on("trailers", (trailers) => done(trailers["grpc-status"]));
     stream.on("data", () => undefined);
     stream.on("error", () => undefined);
-    stream.end(getItemRequest(sku));
+    stream.end(listItemsRequest(request.count, request.intervalMs));
   });
 }
 

@@ -10,9 +10,9 @@ import { randomUUID } from "node:crypto";
 import { bidiStreamCall, clientStreamCall, expectCode, expectEqual, expectTrue, serverStreamCall, step, unaryCall, unaryOutcome } from "../../../scripts/check-kit";
 import {
   fullMethod,
-  getItemWithServerDeadline,
   type Learner,
   learnerServer,
+  listItemsWithServerDeadline,
   linesFor,
   linesWhen,
   methodLabels,
@@ -300,40 +300,45 @@ step(6, () => {
 
   it("records a call whose deadline passes on the server as DEADLINE_EXCEEDED", async () => {
     const learner = await learnerServer();
-    const status = await getItemWithServerDeadline(learner.address, "held-1", 100, learner.token); // Prices never answers
-    expectEqual(grpc.status[status], "DEADLINE_EXCEEDED", "the status of GetItem with a 100 ms deadline and a price that never comes");
-    const lines = linesFor(await linesWhen(learner.lines, (l) => l.length >= 1, 1000), "GetItem");
-    expectEqual(lines.map((line) => line.code), ["DEADLINE_EXCEEDED"], "the codes of the GetItem log lines: grpc-js answers DEADLINE_EXCEEDED below the interceptors, which see only onCancel (compare the time with call.getDeadline())");
+    const status = await listItemsWithServerDeadline(learner.address, { count: 1000, intervalMs: 20 }, 100, learner.token);
+    expectEqual(grpc.status[status], "DEADLINE_EXCEEDED", "the status of ListItems of 1000 items 20 ms apart with a 100 ms deadline");
+    const lines = linesFor(await linesWhen(learner.lines, (l) => l.length >= 1, 1000), "ListItems");
+    expectEqual(lines.map((line) => line.code), ["DEADLINE_EXCEEDED"], "the codes of the ListItems log lines: grpc-js answers DEADLINE_EXCEEDED below the interceptors, which see only onCancel (compare the time with call.getDeadline())");
     const scraped = await scrape(learner.metricsPort);
-    const getItem = methodLabels("GetItem", type.unary);
+    const listItems = methodLabels("ListItems", type.server);
     expectEqual(
-      { deadlineExceeded: valueOf(scraped, "grpc_server_handled_total", { ...getItem, grpc_code: "DeadlineExceeded" }), timed: valueOf(scraped, "grpc_server_handling_seconds_count", getItem) },
+      { deadlineExceeded: valueOf(scraped, "grpc_server_handled_total", { ...listItems, grpc_code: "DeadlineExceeded" }), timed: valueOf(scraped, "grpc_server_handling_seconds_count", listItems) },
       { deadlineExceeded: 1, timed: 1 },
-      'grpc_server_handled_total{grpc_code="DeadlineExceeded"} and grpc_server_handling_seconds_count of GetItem',
+      'grpc_server_handled_total{grpc_code="DeadlineExceeded"} and grpc_server_handling_seconds_count of ListItems',
     );
   });
 
-  it("records a cancelled bidi call as CANCELLED, once, though its handler ends it with OK afterwards", async () => {
+  it("records a client stream cancelled after its messages as CANCELLED, once, without the answer it never sent", async () => {
     const learner = await learnerServer();
-    const call = (learner.client as unknown as Record<string, (...args: unknown[]) => grpc.ClientDuplexStream<unknown, unknown>>).priceWatch!({ deadline: Date.now() + 2000 });
+    const call = (learner.client as unknown as Record<string, (...args: unknown[]) => grpc.ClientWritableStream<unknown>>).addToCart!({ deadline: Date.now() + 2000 }, () => undefined);
     const ended = new Promise<number>((resolve) => call.on("status", (status: grpc.StatusObject) => resolve(status.code)));
-    call.on("error", () => undefined);
-    call.write({ sku: "held-1" });
-    const until = Date.now() + 1000;
-    while (!learner.prices.calls.some((c) => c.sku === "held-1") && Date.now() < until) await pause(10);
-    call.cancel(); // the handler still waits for the price
-    expectEqual(grpc.status[await ended], "CANCELLED", "the status of the cancelled PriceWatch, as the client saw it");
-    await linesWhen(learner.lines, (l) => linesFor(l, "PriceWatch").length >= 1, 500);
-    learner.prices.release(); // now the handler writes the price and ends the stream: OK, after the cancel
-    await pause(100);
-    const lines = linesFor(await linesWhen(learner.lines, () => false, 0), "PriceWatch");
-    expectEqual(lines.map((line) => line.code), ["CANCELLED"], "the codes of the PriceWatch log lines: the first of onCancel and sendStatus decides; the handler's OK after the cancel changes nothing");
+    call.write({ sku: "apple", quantity: 1 });
+    call.write({ sku: "pear", quantity: 2 });
+    await pause(50);
+    // A cancel ends the HTTP/2 stream's sending side before it resets the stream: the handler sees "end"
+    // and answers once its cart is saved (50 ms), after grpc-js has told the interceptors onCancel. The
+    // answer passes through the interceptors' sendMessage, and grpc-js drops it.
+    call.cancel();
+    expectEqual(grpc.status[await ended], "CANCELLED", "the status of the cancelled AddToCart, as the client saw it");
+    await linesWhen(learner.lines, (l) => linesFor(l, "AddToCart").length >= 1, 500);
+    await pause(150); // the handler's late answer
+    const lines = linesFor(await linesWhen(learner.lines, () => false, 0), "AddToCart");
+    expectEqual(lines.map((line) => pick(line, ["code", "received"])), [{ code: "CANCELLED", received: 2 }], "the AddToCart log lines (code, received): the first of onCancel and sendStatus decides");
     const scraped = await scrape(learner.metricsPort);
-    const priceWatch = methodLabels("PriceWatch", type.bidi);
+    const addToCart = methodLabels("AddToCart", type.client);
     expectEqual(
-      { canceled: valueOf(scraped, "grpc_server_handled_total", { ...priceWatch, grpc_code: "Canceled" }), ok: valueOf(scraped, "grpc_server_handled_total", { ...priceWatch, grpc_code: "OK" }) },
-      { canceled: 1, ok: 0 },
-      'grpc_server_handled_total of PriceWatch by grpc_code, after one cancelled call',
+      {
+        canceled: valueOf(scraped, "grpc_server_handled_total", { ...addToCart, grpc_code: "Canceled" }),
+        ok: valueOf(scraped, "grpc_server_handled_total", { ...addToCart, grpc_code: "OK" }),
+        sent: valueOf(scraped, "grpc_server_msg_sent_total", addToCart),
+      },
+      { canceled: 1, ok: 0, sent: 0 },
+      "grpc_server_handled_total by grpc_code and grpc_server_msg_sent_total of AddToCart, after one cancelled call (what the handler sends after the cancel never leaves: do not count it)",
     );
   });
 });

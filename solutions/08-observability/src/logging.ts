@@ -93,8 +93,11 @@ export function watchCall(method: grpc.ServerMethodDefinition<unknown, unknown>,
       });
     },
     sendMessage(message, next) {
-      record.sent++;
-      watch.onSend?.();
+      if (!ended) {
+        // After a cancel grpc-js drops what a handler still sends: it is not counted.
+        record.sent++;
+        watch.onSend?.();
+      }
       next(message);
     },
     sendStatus(status, next) {

@@ -74,6 +74,8 @@ export function authInterceptor(token: string): grpc.ServerInterceptor {
 }
 
 const nameOf = (sku: string) => `Item ${sku}`;
+/** How long AddToCart takes to save a cart once the client has sent it. */
+const saveMs = 50;
 
 function catalogHandlers(prices: PricesClient): CatalogServer {
   /** The price of one sku from the Prices service, within the call's deadline when it has a parent call. */
@@ -113,7 +115,8 @@ function catalogHandlers(prices: PricesClient): CatalogServer {
         lines++;
         totalQuantity += line.quantity;
       });
-      call.on("end", () => callback(null, { lines, totalQuantity }));
+      // Saving the cart takes a moment; the answer comes after it.
+      call.on("end", () => setTimeout(() => callback(null, { lines, totalQuantity }), saveMs));
     },
 
     priceWatch(call) {
