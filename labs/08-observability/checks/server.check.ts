@@ -117,7 +117,7 @@ step(3, () => {
     await serverStreamCall(learner.client, "listItems", { count: 3, intervalMs: 0 });
     await clientStreamCall(learner.client, "addToCart", [1, 2, 3, 4].map((quantity) => ({ sku: "x", quantity })));
     await bidiStreamCall(learner.client, "priceWatch", [{ sku: "a" }, { sku: "b" }]);
-    await pause(50); // the record of a call may end just after its status left
+    await pause(20); // the record of a call may end just after its status left
     const scraped = await scrape(learner.metricsPort);
     const getItem = methodLabels("GetItem", type.unary);
     const counts = {
@@ -155,7 +155,7 @@ step(3, () => {
     await unaryCall(learner.client, "getItem", { sku: "apple" });
     await unaryCall(learner.client, "getItem", { sku: "slow-150" }); // Prices answers after 150 ms
     await serverStreamCall(learner.client, "listItems", { count: 2, intervalMs: 0 });
-    await pause(50);
+    await pause(20);
     const scraped = await scrape(learner.metricsPort);
     const getItem = methodLabels("GetItem", type.unary);
     const count = valueOf(scraped, "grpc_server_handling_seconds_count", getItem);
@@ -319,14 +319,14 @@ step(6, () => {
     const ended = new Promise<number>((resolve) => call.on("status", (status: grpc.StatusObject) => resolve(status.code)));
     call.write({ sku: "apple", quantity: 1 });
     call.write({ sku: "pear", quantity: 2 });
-    await pause(50);
+    await pause(30);
     // A cancel ends the HTTP/2 stream's sending side before it resets the stream: the handler sees "end"
     // and answers once its cart is saved (50 ms), after grpc-js has told the interceptors onCancel. The
     // answer passes through the interceptors' sendMessage, and grpc-js drops it.
     call.cancel();
     expectEqual(grpc.status[await ended], "CANCELLED", "the status of the cancelled AddToCart, as the client saw it");
     await linesWhen(learner.lines, (l) => linesFor(l, "AddToCart").length >= 1, 500);
-    await pause(150); // the handler's late answer
+    await pause(100); // the handler's late answer (50 ms)
     const lines = linesFor(await linesWhen(learner.lines, () => false, 0), "AddToCart");
     expectEqual(lines.map((line) => pick(line, ["code", "received"])), [{ code: "CANCELLED", received: 2 }], "the AddToCart log lines (code, received): the first of onCancel and sendStatus decides");
     const scraped = await scrape(learner.metricsPort);
