@@ -55,6 +55,7 @@ async function spread(learner: ClientModule, client: grpc.Client, count: number,
     } catch (error) {
       failed++;
       if (failed === 1) print(`  a call failed: ${(error as Error).message}`);
+      if (failed === 3) break; // with a 2 s deadline each, do not wait out every call
     }
   }
   const shares = [...servedBy].map(([name, n]) => `${name} ${n}`).join(", ");
@@ -79,7 +80,9 @@ export const hooks: LabHooks = {
         toClose.push(() => server.forceShutdown());
         local.push(await bindLocal(server));
       }
-      const target = `ipv4:${[address, ...local].join(",")}`;
+      // ipv4: targets take IP addresses only: the served backend's "localhost" is 127.0.0.1 here.
+      const served = address.replace(/^localhost:/, "127.0.0.1:");
+      const target = `ipv4:${[served, ...local].join(",")}`;
       print(`Your client, target ${target}:`);
       const client = await learner.createOrdersClient(target);
       toClose.push(() => client.close());
@@ -87,7 +90,7 @@ export const hooks: LabHooks = {
 
       const resolver = await loadTarget<ResolverModule>("src/resolver.ts");
       await resolver.registerRegistryResolver();
-      const registry = demoRegistry([address, local[0]!]);
+      const registry = demoRegistry([served, local[0]!]);
       toClose.push(() => registry.server.forceShutdown());
       const registryTarget = `registry://${await bindLocal(registry.server)}/orders`;
       print(`Your resolver, target ${registryTarget}, with the served backend and orders-local-1 registered:`);
