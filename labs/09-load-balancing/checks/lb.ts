@@ -152,7 +152,6 @@ export interface Received {
 /** An Orders backend that the checks run, answering with its name and counting what it received. */
 export class Backend {
   readonly received: Received[] = [];
-  private holding: Array<() => void> = [];
   private constructor(
     readonly name: string,
     readonly server: grpc.Server,
@@ -170,10 +169,7 @@ export class Backend {
       server.bindAsync(options.address ?? "127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
     );
     const backend = new Backend(name, server, `127.0.0.1:${port}`);
-    track(() => {
-      for (const release of backend.holding.splice(0)) release();
-      server.forceShutdown();
-    });
+    track(() => server.forceShutdown());
     const holdMs = options.holdMs ?? (() => 0);
     server.addService(loadService(ordersProto, ordersService).service, {
       getOrder: (call: grpc.ServerUnaryCall<{ id: string }, Order>, callback: grpc.sendUnaryData<Order>) => {
@@ -184,8 +180,8 @@ export class Backend {
         };
         const ms = holdMs(id);
         if (ms === 0) answer();
-        else if (ms === Number.POSITIVE_INFINITY) backend.holding.push(() => undefined);
-        else setTimeout(answer, ms);
+        // Infinity: never answers; the call ends when the client gives up or the check ends.
+        else if (ms !== Number.POSITIVE_INFINITY) setTimeout(answer, ms).unref();
       },
     });
     return backend;
