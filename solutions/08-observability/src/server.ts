@@ -60,17 +60,20 @@ export async function createCatalogServer(options: CatalogOptions): Promise<Runn
  * before any handler runs (lab 05 does this with JWTs).
  */
 export function authInterceptor(token: string): grpc.ServerInterceptor {
-  return (_method, call) =>
-    new grpc.ServerInterceptingCall(call, {
-      start(next) {
-        next({
-          onReceiveMetadata(metadata, next) {
-            if (metadata.get("authorization")[0] === `Bearer ${token}`) next(metadata);
-            else call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: "missing or wrong bearer token" });
+  return (method, call) =>
+    // Server reflection stays open, so grpcurl, Postman and Evans can list the services without the token.
+    method.path.startsWith("/grpc.reflection.")
+      ? new grpc.ServerInterceptingCall(call)
+      : new grpc.ServerInterceptingCall(call, {
+          start(next) {
+            next({
+              onReceiveMetadata(metadata, next) {
+                if (metadata.get("authorization")[0] === `Bearer ${token}`) next(metadata);
+                else call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: "missing or wrong bearer token" });
+              },
+            });
           },
         });
-      },
-    });
 }
 
 const nameOf = (sku: string) => `Item ${sku}`;
