@@ -198,7 +198,8 @@ describe("grading parts: memory and containment", function () {
       // run): the checks that load the hog fail with the cause, and the others still earn their points.
       const failed = result.tests.filter((t) => t.status === "fail");
       assert.ok(failed.length > 0 && result.score < result.max_score, JSON.stringify(result).slice(0, 1500));
-      assert.ok(failed.some((t) => /your code used more than 128 MB of memory/.test(t.message ?? "")), JSON.stringify(failed.map((t) => t.message)).slice(0, 1500));
+      // On a machine too busy for the judge to look in time, the grader's backstop stops the whole run instead: true, and no point either.
+      assert.ok(failed.some((t) => /your code used more than 128 MB of memory|^ran out of memory/.test(t.message ?? "")), JSON.stringify(failed.map((t) => t.message)).slice(0, 1500));
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }

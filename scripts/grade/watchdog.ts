@@ -5,8 +5,8 @@
  * V8's heap limit does not count) or a swarm of processes is stopped with a
  * clear reason. Elsewhere it watches nothing. It is the backstop: the judge
  * stops a subject above --memory within 0.2 s, failing only the checks it was
- * in, so a run is stopped here only when it stays above the limit for two
- * ticks in a row.
+ * in, so a run is stopped here only when it stays above the limit for four
+ * ticks in a row (2 s).
  */
 import * as fs from "node:fs";
 
@@ -84,7 +84,7 @@ function tick(): void {
   for (const [root, watch] of watched) {
     const used = treeOf(root, all).reduce((sum, pid) => sum + rssKb(pid), 0) / 1024;
     watch.over = used > watch.limitMb ? watch.over + 1 : 0;
-    if (watch.over >= 2) {
+    if (watch.over >= 4) {
       watched.delete(root);
       watch.onExceeded(Math.round(used));
     }
