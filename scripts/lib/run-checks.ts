@@ -116,19 +116,24 @@ function runWorker(lab: Lab, request: WorkerRequest, blockedReason: string, kept
   const results = new Map<string, CheckResult>();
   const outputs = new Map<string, string>();
   let plan: PlannedCheck[] = [];
+  /** The check begun last: what the judge itself prints is its. */
   let current: string | undefined;
+  /** Checks begun and not yet reported (the judge runs several at once). */
+  const inFlight = new Set<string>();
   let done = false;
   const warnings: string[] = [];
   let stderrOutsideChecks = "";
   let loadError: string | undefined;
 
+  const keep = (id: string, chunk: string) => {
+    const before = outputs.get(id) ?? "";
+    if (before.length > outputLimit) return;
+    const text = before + chunk;
+    outputs.set(id, text.length > outputLimit ? `${text.slice(0, outputLimit)}\n[output truncated]` : text);
+  };
   const capture = (chunk: Buffer) => {
-    if (current) {
-      const text = (outputs.get(current) ?? "") + chunk.toString();
-      outputs.set(current, text.length > outputLimit ? `${text.slice(0, outputLimit)}\n[output truncated]` : text);
-    } else {
-      stderrOutsideChecks += chunk.toString();
-    }
+    if (current) keep(current, chunk.toString());
+    else stderrOutsideChecks += chunk.toString();
   };
   child.stdout!.on("data", capture);
   child.stderr!.on("data", capture);
@@ -163,7 +168,7 @@ function runWorker(lab: Lab, request: WorkerRequest, blockedReason: string, kept
         if (result) return { ...result, output };
         const message = listOnly
           ? blockedReason
-          : planned.id === current && unfinished
+          : inFlight.has(planned.id) && unfinished
             ? unfinished
             : "not run: an earlier check stopped the check process";
         return {
@@ -197,8 +202,14 @@ function runWorker(lab: Lab, request: WorkerRequest, blockedReason: string, kept
           break;
         case "begin":
           current = message.id;
+          inFlight.add(message.id);
+          break;
+        case "output":
+          if (message.id !== null) keep(message.id, message.text);
+          else if (message.stream === "stderr") stderrOutsideChecks += message.text;
           break;
         case "result": {
+          inFlight.delete(message.id);
           const planned = plan.find((p) => p.id === message.id);
           const previous = results.get(message.id);
           if (!planned || previous?.status === "fail") break;
