@@ -107,7 +107,7 @@ let collectAboveBytes = 100 * 1024 * 1024;
  * memory and, past the cores, CPU that timing checks need.
  * GRPC_LABS_LANES overrides it (1: one check after another, as before).
  */
-export const defaultLanes = 4;
+export const defaultLanes = 3;
 
 /** A check that has run this long is waiting (a deadline, a retry): time to open another lane. */
 const laneAfterMs = 100;
