@@ -165,8 +165,21 @@ function protoDirFor(tree: string): string {
   return fs.existsSync(beside) ? beside : path.join(workspaceRoot, "proto");
 }
 
-/** Folders of subjects whose judge is gone are removed when the next judge starts. */
-const foldersRoot = path.join(os.tmpdir(), "grpc-labs-subjects");
+/**
+ * Folders of subjects whose judge is gone are removed when the next judge
+ * starts. Judges in other PID namespaces (containers sharing the temporary
+ * folder) cannot see each other's processes, so each namespace has a folder
+ * of its own: a judge removes only the folders of judges it could see.
+ */
+function pidNamespace(): string {
+  // Not a number: judges of earlier versions take a folder named like "<pid>-..." for one of theirs.
+  try {
+    return `ns-${fs.readlinkSync("/proc/self/ns/pid").replace(/\D/g, "") || "default"}`;
+  } catch {
+    return "ns-default";
+  }
+}
+const foldersRoot = path.join(os.tmpdir(), "grpc-labs-subjects", pidNamespace());
 
 function removeStaleFolders(): void {
   let entries: string[] = [];
