@@ -39,16 +39,24 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import { parseArgs } from "node:util";
 import * as path from "node:path";
-import { type Lab, listLabs, protoDir, starterFile, treeDir, workspaceRoot } from "./lib/labs";
+import { allStates, type State, stateFiles } from "./bench-states";
+import { type Lab, listLabs, protoDir, treeDir, workspaceRoot } from "./lib/labs";
 import type { LabResult } from "./lib/results";
 import { CheckWorker, checkLab } from "./lib/run-checks";
 import { ensureStubs } from "./lib/stubs";
 import { Watcher } from "./lib/watch";
 
-const allStates = ["solution", "starter", "server-done", "client-done", "never-answers", "stream-not-ended", "endless-loop", "syntax-error"] as const;
-type State = (typeof allStates)[number];
-
-const { values } = parseArgs({ options: { runs: { type: "string", default: "5" }, labs: { type: "string" }, states: { type: "string" }, "no-watch": { type: "boolean", default: false } } });
+const { values } = parseArgs({
+  options: {
+    runs: { type: "string", default: "5" },
+    labs: { type: "string" },
+    states: { type: "string" },
+    "no-watch": { type: "boolean", default: false },
+    "no-loop": { type: "boolean", default: false },
+    grade: { type: "boolean", default: false },
+    students: { type: "string", default: "30" },
+  },
+});
 const runs = Number(values.runs);
 const wanted = values.labs?.split(",").map((n) => n.padStart(2, "0"));
 const labs = listLabs().filter((lab) => !wanted || wanted.includes(lab.number));
@@ -57,69 +65,15 @@ const targetMs = 2500;
 const targetProcessMb = 150;
 const targetTreeMb = 400;
 const targetWatchMs = 1000;
+const targetGradeMs = 180_000;
 const procfs = process.platform === "linux" && fs.existsSync("/proc/self/task");
 const scratch = path.join(workspaceRoot, "node_modules", ".cache", "grpc-labs", "bench");
 const backupDir = path.join(scratch, "learner-backup");
 
-// ---------------------------------------------------------------------------
-// States
-
-/** Code prepended to the server file: wraps every handler the learner's code adds (not grpc.* services: health, reflection). */
-function handlerWrapper(state: "never-answers" | "stream-not-ended" | "endless-loop"): string {
-  const wrap = {
-    "never-answers": "() => undefined",
-    "stream-not-ended": "function (this: unknown, call: { end: () => unknown }, ...rest: unknown[]) { call.end = () => call; return (handler as Function).call(this, call, ...rest); }",
-    "endless-loop": "first ? () => { for (;;) {} } : handler",
-  }[state];
-  return `// bench: ${state}
-import * as benchGrpc from "@grpc/grpc-js";
-{
-  const addService = benchGrpc.Server.prototype.addService;
-  benchGrpc.Server.prototype.addService = function (this: benchGrpc.Server, service: benchGrpc.ServiceDefinition, implementation: benchGrpc.UntypedServiceImplementation): void {
-    const paths = Object.values(service).map((d) => d.path);
-    if (paths.some((p) => p.startsWith("/grpc."))) return addService.call(this, service, implementation);
-    const wrapped: benchGrpc.UntypedServiceImplementation = {};
-    let index = 0;
-    for (const [name, handler] of Object.entries(implementation)) {
-      const first = index++ === 0;
-      void first;
-      wrapped[name] = (${wrap}) as never;
-    }
-    return addService.call(this, service, wrapped);
-  };
-}
-`;
-}
-
-function read(file: string): string {
-  return fs.readFileSync(file, "utf8");
-}
-
-/** The learner's files of `lab` in `state`: learner file → contents. */
-function stateFiles(lab: Lab, state: State): Map<string, string> {
-  const solution = (file: string) => read(path.join(treeDir(lab, "solution"), ...file.split("/")));
-  const starter = (file: string) => read(starterFile(lab, file));
-  const clientFiles = new Set(lab.steps.filter((s) => s.side === "client").flatMap((s) => s.files));
-  const serverFile = "src/server.ts";
-  const files = new Map<string, string>();
-  for (const file of lab.learnerFiles) {
-    const isClient = clientFiles.has(file);
-    let content: string;
-    if (state === "starter") content = starter(file);
-    else if (state === "server-done") content = isClient ? starter(file) : solution(file);
-    else if (state === "client-done") content = isClient ? solution(file) : starter(file);
-    else content = solution(file);
-    if (file === serverFile && (state === "never-answers" || state === "stream-not-ended" || state === "endless-loop")) content = handlerWrapper(state) + content;
-    if (file === serverFile && state === "syntax-error") content += "\nconst = ;\n";
-    files.set(file, content);
-  }
-  return files;
-}
-
 function writeState(tree: string, files: Map<string, string>): void {
   for (const [file, content] of files) {
     const full = path.join(tree, ...file.split("/"));
-    if (fs.existsSync(full) && read(full) === content) continue;
+    if (fs.existsSync(full) && fs.readFileSync(full, "utf8") === content) continue;
     fs.mkdirSync(path.dirname(full), { recursive: true });
     fs.writeFileSync(full, content);
   }
@@ -306,7 +260,7 @@ async function main(): Promise<void> {
   process.once("SIGINT", restore);
   process.once("SIGTERM", restore);
   try {
-    for (let round = 0; round <= runs; round++) {
+    for (let round = 0; round <= (values["no-loop"] ? -1 : runs); round++) {
       for (const lab of labs) {
         for (const state of states) {
           writeState(treeDir(lab, "learner"), stateFiles(lab, state));
@@ -322,6 +276,7 @@ async function main(): Promise<void> {
     process.off("SIGTERM", restore);
   }
   console.log("\n");
+  if (values["no-loop"]) return finishWatchAndGrade([]);
 
   const header = ["lab", "state", "median s", "limit s", "× limit", "CPU s", "peak MB (process / tree)", "score"];
   const rows: string[][] = [];
@@ -350,7 +305,10 @@ async function main(): Promise<void> {
   console.log(
     `\nTargets: at most ${targetMs / 1000} s (median) for every lab and state, ${targetProcessMb} MB in any one process and ${targetTreeMb} MB for the tree: ${missed.length === 0 ? "met" : `NOT met (${missed.join("; ")})`}.`,
   );
+  return finishWatchAndGrade(missed);
+}
 
+async function finishWatchAndGrade(missed: string[]): Promise<void> {
   const watchMissed: string[] = [];
   if (!values["no-watch"]) {
     const watchStates = states.filter((s) => ["solution", "starter", "server-done", "never-answers"].includes(s));
@@ -366,9 +324,58 @@ async function main(): Promise<void> {
     }
     console.log(`Target: under ${targetWatchMs} ms: ${watchMissed.length === 0 ? "met" : `NOT met (${watchMissed.join(", ")})`}.`);
   }
+  let gradeOk = true;
+  if (values.grade) gradeOk = await benchGrading();
   const [after1] = os.loadavg();
   console.log(`Load average at the end: ${fmt(after1!, 1)}.`);
-  process.exitCode = missed.length === 0 && watchMissed.length === 0 ? 0 : 1;
+  process.exitCode = missed.length === 0 && watchMissed.length === 0 && gradeOk ? 0 : 1;
+}
+
+/** The states a class hands in, one student after another: mostly solutions, some half done, some with a fault. */
+const classStates: State[] = ["solution", "solution", "solution", "server-done", "client-done", "never-answers", "solution", "syntax-error", "solution", "stream-not-ended"];
+
+/** `npm run grade -- --submissions` on a class of --students students, every lab each; timed, with its peak memory. */
+async function benchGrading(): Promise<boolean> {
+  const students = Number(values.students);
+  const classDir = path.join(scratch, "class");
+  const outDir = path.join(scratch, "class-results");
+  fs.rmSync(classDir, { recursive: true, force: true });
+  fs.rmSync(outDir, { recursive: true, force: true });
+  for (let i = 0; i < students; i++) {
+    const dir = path.join(classDir, `student-${String(i + 1).padStart(2, "0")}`);
+    labs.forEach((lab, l) => {
+      const state = classStates[(i + l) % classStates.length]!;
+      for (const [file, content] of stateFiles(lab, state)) {
+        const full = path.join(dir, lab.id, ...file.split("/"));
+        fs.mkdirSync(path.dirname(full), { recursive: true });
+        fs.writeFileSync(full, content);
+      }
+    });
+  }
+  const { command, args } = npmCommand(["run", "-s", "grade", "--", "--submissions", classDir, "--out", outDir, "--labs", labs.map((l) => l.number).join(",")]);
+  const sample = await new Promise<{ wallMs: number; peakProcessMb: number; peakTreeMb: number; code: number | null }>((resolve) => {
+    const started = performance.now();
+    const child = spawn(command, args, { cwd: workspaceRoot, stdio: "ignore" });
+    let peakProcess = 0;
+    let peakTree = 0;
+    const sampler = procfs
+      ? setInterval(() => {
+          const sizes = descendants(child.pid!).map(rssMb);
+          peakProcess = Math.max(peakProcess, ...sizes);
+          peakTree = Math.max(peakTree, sizes.reduce((a, b) => a + b, 0));
+        }, 50)
+      : undefined;
+    child.on("exit", (code) => {
+      clearInterval(sampler);
+      resolve({ wallMs: performance.now() - started, peakProcessMb: peakProcess, peakTreeMb: peakTree, code });
+    });
+  });
+  const ok = sample.wallMs <= targetGradeMs;
+  console.log(
+    `\nGrading ${students} students × ${labs.length} labs (npm run grade -- --submissions, ${os.cpus().length} cores): ${fmt(sample.wallMs / 1000, 1)} s, exit code ${sample.code}, peak ${fmt(sample.peakProcessMb)} MB in one process, ${fmt(sample.peakTreeMb)} MB for the tree. Target: under ${targetGradeMs / 1000} s: ${ok ? "met" : "NOT met"}.`,
+  );
+  fs.rmSync(classDir, { recursive: true, force: true });
+  return ok;
 }
 
 main().catch((error: unknown) => {

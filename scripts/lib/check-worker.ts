@@ -244,26 +244,19 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], timeo
     }
   };
 
-  // Lanes open as checks wait: the first (its subject started while the checks loaded) at once, another
-  // whenever every open lane has a check running longer than laneAfterMs with checks still queued.
-  // Checks that only compute (lab 01) then run in one or two lanes, not paying for subjects they do not need.
+  // Lanes open as checks wait: the first (its subject started while the checks loaded) at once, the others
+  // (as many as there are checks queued) once every open lane has a check running longer than laneAfterMs.
+  // A lab whose checks only compute, quickly, then runs in one lane, not paying for subjects it does not need.
   const loops: Array<Promise<void>> = [];
-  let opening = false;
-  const open = (lane: Lane) => {
-    opening = true;
-    loops.push(
-      laneReady(lane)
-        .finally(() => (opening = false))
-        .then(() => laneLoop(lane)),
-    );
-  };
-  const opened = () => loops.length;
+  const open = (lane: Lane) => loops.push(laneReady(lane).then(() => laneLoop(lane)));
   open(lanes[0]!);
   const grow = setInterval(() => {
-    if (opening || opened() >= lanes.length || queue.length === 0 || serialRunning) return;
-    const busy = [...running].filter((r) => r.lane.index < opened());
+    if (loops.length >= lanes.length || queue.length === 0 || serialRunning) return;
     const now = Date.now();
-    if (busy.length >= opened() && busy.every((r) => now - (startedAt.get(r) ?? now) >= laneAfterMs)) open(lanes[opened()]!);
+    const waiting = [...running].filter((r) => now - (startedAt.get(r) ?? now) >= laneAfterMs);
+    if (waiting.length < loops.length) return;
+    const wanted = Math.min(lanes.length, loops.length + queue.length);
+    while (loops.length < wanted) open(lanes[loops.length]!);
   }, 25);
   try {
     // Loops are added while others run: wait until every opened one has ended.
