@@ -379,7 +379,11 @@ export class Subject {
       if (text.trim()) lane.output(lane, "stderr", text);
     });
     this.ready = new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new SubjectFault(`your code did not load within ${readyMs / 1000} s`)), readyMs);
+      const timer = setTimeout(() => {
+        const reason = `the process that runs your code did not start within ${readyMs / 1000} s`;
+        reject(new SubjectFault(reason));
+        this.stop(reason);
+      }, readyMs);
       this.child.once("message", () => {
         clearTimeout(timer);
         resolve();
@@ -394,7 +398,7 @@ export class Subject {
     this.child.on("message", (message: FromSubject) => this.onMessage(message));
     this.child.on("exit", (code, signal) => this.onExit(code, signal));
     this.child.on("error", () => undefined);
-    this.watchSilence();
+    // Silence counts from the first message (ready): starting Node on a busy machine can take seconds, and readyMs covers it.
     this.memoryWatch = setInterval(() => {
       if (this.child.pid === undefined) return;
       void residentMb(this.child.pid).then((rss) => {
@@ -456,6 +460,7 @@ export class Subject {
     this.silence = setTimeout(() => {
       const late = Date.now() - due;
       setImmediate(() => {
+        if (!this.alive) return;
         const silent = this.silentMs;
         if (silent < silenceMs) return this.armSilence(silenceMs - silent);
         if (late > 250) return this.armSilence(500);
@@ -636,7 +641,10 @@ function startSubject(lane: Lane): Promise<Subject> {
   const use = config!;
   const starting = folder!.then((built) => Promise.all([Subject.start(built, use, lane), built.filled])).then(([started]) => (lane.current = started));
   lane.starting = starting;
-  starting.catch(() => undefined);
+  // A start that failed fails the check that waited for it; the lane's next check tries again.
+  starting.catch(() => {
+    if (lane.starting === starting) lane.starting = undefined;
+  });
   return starting;
 }
 
