@@ -21,7 +21,11 @@
  * killed, at the start of the next). Runs are interleaved (every lab and
  * state once a round) so that load from other processes hits them alike;
  * the figures are medians. Options: --runs N (default 5), --labs 01,02,
- * --states solution,starter, --no-watch.
+ * --states solution,starter, --lanes 1,3 (compare the judge's lane counts,
+ * interleaved: before and after; the targets apply to the last), --no-watch,
+ * --no-loop (only watch mode and grading), --grade (also time
+ * `npm run grade -- --submissions` on a class of --students N, default 30,
+ * every lab each, built from the states).
  *
  * Memory is sampled every 10 ms from /proc (Linux): the largest single
  * process of the command's tree, and the whole tree at its largest (npm, the
@@ -55,12 +59,15 @@ const { values } = parseArgs({
     "no-loop": { type: "boolean", default: false },
     grade: { type: "boolean", default: false },
     students: { type: "string", default: "30" },
+    lanes: { type: "string" },
   },
 });
 const runs = Number(values.runs);
 const wanted = values.labs?.split(",").map((n) => n.padStart(2, "0"));
 const labs = listLabs().filter((lab) => !wanted || wanted.includes(lab.number));
 const states = (values.states?.split(",") ?? allStates).filter((s): s is State => (allStates as readonly string[]).includes(s));
+/** Lane counts to compare (GRPC_LABS_LANES), e.g. --lanes 1,3 for before and after; the targets apply to the last. */
+const laneConfigs: Array<number | undefined> = values.lanes ? values.lanes.split(",").map(Number) : [undefined];
 const targetMs = 2500;
 const targetProcessMb = 150;
 const targetTreeMb = 400;
@@ -151,12 +158,12 @@ function npmCommand(args: string[]): { command: string; args: string[] } {
   return { command: process.platform === "win32" ? "npm.cmd" : "npm", args };
 }
 
-function measure(lab: Lab): Promise<Sample> {
+function measure(lab: Lab, lanes: number | undefined): Promise<Sample> {
   const { command, args } = npmCommand(["run", "-s", "lab", lab.number, "--", "--json"]);
   return new Promise((resolve, reject) => {
     const cpuBefore = childrenCpuMs();
     const started = process.hrtime.bigint();
-    const env = { ...process.env, GRPC_LABS_NO_CACHE: "1", GRPC_LABS_PROGRESS_FILE: path.join(scratch, "progress.json") };
+    const env = { ...process.env, GRPC_LABS_NO_CACHE: "1", GRPC_LABS_PROGRESS_FILE: path.join(scratch, "progress.json"), ...(lanes ? { GRPC_LABS_LANES: String(lanes) } : {}) };
     const child = spawn(command, args, { cwd: workspaceRoot, env, stdio: ["ignore", "pipe", "ignore"] });
     let stdout = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
@@ -251,7 +258,7 @@ async function main(): Promise<void> {
   fs.mkdirSync(scratch, { recursive: true });
   for (const lab of labs) ensureStubs(lab, treeDir(lab, "solution"));
   const samples = new Map<string, Sample[]>();
-  const key = (lab: Lab, state: State) => `${lab.number} ${state}`;
+  const key = (lab: Lab, state: State, lanes: number | undefined) => `${lab.number} ${state} ${lanes}`;
   backUpLearnerFiles();
   const restore = () => {
     restoreLearnerFiles();
@@ -264,8 +271,10 @@ async function main(): Promise<void> {
       for (const lab of labs) {
         for (const state of states) {
           writeState(treeDir(lab, "learner"), stateFiles(lab, state));
-          const sample = await measure(lab);
-          if (round > 0) samples.set(key(lab, state), [...(samples.get(key(lab, state)) ?? []), sample]);
+          for (const lanes of laneConfigs) {
+            const sample = await measure(lab, lanes);
+            if (round > 0) samples.set(key(lab, state, lanes), [...(samples.get(key(lab, state, lanes)) ?? []), sample]);
+          }
         }
       }
       process.stdout.write(round === 0 ? "warm-up done; measuring" : ".");
@@ -282,8 +291,9 @@ async function main(): Promise<void> {
   const rows: string[][] = [];
   const missed: string[] = [];
   for (const lab of labs) {
-    for (const state of states) {
-      const own = samples.get(key(lab, state))!;
+    for (const state of states) for (const lanes of laneConfigs) {
+      const own = samples.get(key(lab, state, lanes))!;
+      const judged = lanes === laneConfigs[laneConfigs.length - 1];
       const wall = median(own.map((s) => s.wallMs));
       const cpus = own.map((s) => s.cpuMs);
       const cpu = cpus.includes(null) ? null : median(cpus as number[]);
@@ -292,10 +302,10 @@ async function main(): Promise<void> {
       const fastest = new Map<string, number>();
       for (const sample of own) for (const [id, ms] of sample.checks) fastest.set(id, Math.min(fastest.get(id) ?? Infinity, ms));
       const limit = Math.max(0, ...fastest.values());
-      if (wall > targetMs) missed.push(`${lab.number} ${state}: ${fmt(wall / 1000, 2)} s`);
-      if ((peakProcess ?? 0) > targetProcessMb) missed.push(`${lab.number} ${state}: ${fmt(peakProcess)} MB in one process`);
-      if ((peakTree ?? 0) > targetTreeMb) missed.push(`${lab.number} ${state}: ${fmt(peakTree)} MB in the tree`);
-      rows.push([lab.number, state, fmt(wall / 1000, 2), fmt(limit / 1000, 2), fmt(wall / Math.max(limit, 1), 1), cpu === null ? "n/a" : fmt(cpu / 1000, 2), `${fmt(peakProcess)} / ${fmt(peakTree)}`, own[0]!.status]);
+      if (judged && wall > targetMs) missed.push(`${lab.number} ${state}: ${fmt(wall / 1000, 2)} s`);
+      if (judged && (peakProcess ?? 0) > targetProcessMb) missed.push(`${lab.number} ${state}: ${fmt(peakProcess)} MB in one process`);
+      if (judged && (peakTree ?? 0) > targetTreeMb) missed.push(`${lab.number} ${state}: ${fmt(peakTree)} MB in the tree`);
+      rows.push([lab.number, lanes === undefined ? state : `${state} (lanes ${lanes})`, fmt(wall / 1000, 2), fmt(limit / 1000, 2), fmt(wall / Math.max(limit, 1), 1), cpu === null ? "n/a" : fmt(cpu / 1000, 2), `${fmt(peakProcess)} / ${fmt(peakTree)}`, own[0]!.status]);
     }
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));

@@ -14,6 +14,7 @@
  * fresh subject.
  */
 import type MochaType from "mocha";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { CheckFailure, within } from "../check-kit/assert";
 import { closeAll } from "../check-kit/resources";
@@ -153,6 +154,49 @@ function hasOwnHooks(suite: MochaType.Suite): boolean {
   return own._beforeAll.length + own._beforeEach.length + own._afterAll.length + own._afterEach.length > 0 || suite.suites.some(hasOwnHooks);
 }
 
+/** Below this share of one core (the judge and its subjects together), the checks are mostly waiting. */
+const idleBelow = 0.6;
+
+/** CPU time of a process in ms, from /proc (Linux); undefined elsewhere or once it has gone. */
+function processCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined || process.platform !== "linux") return undefined;
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * How busy the judge and the open lanes' subjects were over the last 200 ms,
+ * as a share of one core. The subjects are measured on Linux only; elsewhere
+ * the judge alone tells.
+ */
+class LoadWindow {
+  private readonly samples: Array<{ at: number; cpuMs: number }> = [];
+  private readonly subjectCpu = new Map<number, number>();
+  private subjectTotal = 0;
+
+  constructor(private readonly lanes: () => Lane[]) {}
+
+  sample(): number {
+    const at = performance.now();
+    const own = process.cpuUsage();
+    for (const lane of this.lanes()) {
+      const pid = lane.current?.pid;
+      const cpu = processCpuMs(pid);
+      if (pid === undefined || cpu === undefined) continue;
+      this.subjectTotal += Math.max(0, cpu - (this.subjectCpu.get(pid) ?? cpu));
+      this.subjectCpu.set(pid, cpu);
+    }
+    this.samples.push({ at, cpuMs: (own.user + own.system) / 1000 + this.subjectTotal });
+    while (this.samples.length > 2 && at - this.samples[1]!.at >= 200) this.samples.shift();
+    const first = this.samples[0]!;
+    return at - first.at < 100 ? 1 : (this.samples[this.samples.length - 1]!.cpuMs - first.cpuMs) / (at - first.at);
+  }
+}
+
 interface Running {
   test: MochaType.Test;
   lane: Lane;
@@ -245,16 +289,20 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], timeo
   };
 
   // Lanes open as checks wait: the first (its subject started while the checks loaded) at once, the others
-  // (as many as there are checks queued) once every open lane has a check running longer than laneAfterMs.
-  // A lab whose checks only compute, quickly, then runs in one lane, not paying for subjects it does not need.
+  // (as many as there are checks queued) once every open lane has a check running longer than laneAfterMs
+  // and the judge and its subjects have been mostly idle meanwhile (waiting on deadlines, retries, grace
+  // periods). Checks that compute (lab 03's fan-out to 50 members) stay in one lane: beside each other they
+  // would only share the same CPU, and each new subject costs a start and a cold first check.
   const loops: Array<Promise<void>> = [];
   const open = (lane: Lane) => loops.push(laneReady(lane).then(() => laneLoop(lane)));
   open(lanes[0]!);
+  const load = new LoadWindow(() => lanes.slice(0, loops.length));
   const grow = setInterval(() => {
+    const busy = load.sample();
     if (loops.length >= lanes.length || queue.length === 0 || serialRunning) return;
     const now = Date.now();
     const waiting = [...running].filter((r) => now - (startedAt.get(r) ?? now) >= laneAfterMs);
-    if (waiting.length < loops.length) return;
+    if (waiting.length < loops.length || busy > idleBelow) return;
     const wanted = Math.min(lanes.length, loops.length + queue.length);
     while (loops.length < wanted) open(lanes[loops.length]!);
   }, 25);
