@@ -21,7 +21,7 @@ import { closeAll } from "../check-kit/resources";
 import { checkScope } from "../check-kit/scope";
 import { serialSuites, stepOf } from "../check-kit/steps";
 import { allLanes, beginCheck, blockedReason, type CheckEvents, checkEvents, configureSubject, currentLane, type Lane, laneReady, type OutputSink, runningSubject, stopSubject } from "../check-kit/subject";
-import { learnerLocation } from "../check-kit/target";
+import { learnerLocation, loadedFiles } from "../check-kit/target";
 import { workspaceRoot } from "./labs";
 import { checkId } from "./results";
 import type { PlannedCheck, RunMessage, WorkerMessage, WorkerRequest } from "./worker-protocol";
@@ -258,6 +258,16 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], timeo
     });
     running.delete(entry);
     startedAt.delete(entry);
+    finished++;
+  };
+  let finished = 0;
+
+  /** A new lane's subject loads what the checks have loaded so far before its first check, so that it starts warm. */
+  const warm = async (lane: Lane): Promise<void> => {
+    const subject = runningSubject(lane);
+    if (!subject || lane.index === 0) return;
+    for (const file of loadedFiles) await within(subject.driver.load!(file), 2000, "loading").catch(() => undefined);
+    lane.begin(undefined);
   };
 
   const laneLoop = async (lane: Lane): Promise<void> => {
@@ -294,14 +304,15 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], timeo
   // periods). Checks that compute (lab 03's fan-out to 50 members) stay in one lane: beside each other they
   // would only share the same CPU, and each new subject costs a start and a cold first check.
   const loops: Array<Promise<void>> = [];
-  const open = (lane: Lane) => loops.push(laneReady(lane).then(() => laneLoop(lane)));
+  const open = (lane: Lane) => loops.push(laneReady(lane).then(() => warm(lane)).then(() => laneLoop(lane)));
   open(lanes[0]!);
   const load = new LoadWindow(() => lanes.slice(0, loops.length));
   const grow = setInterval(() => {
     const busy = load.sample();
     if (loops.length >= lanes.length || queue.length === 0 || serialRunning) return;
     const now = Date.now();
-    const waiting = [...running].filter((r) => now - (startedAt.get(r) ?? now) >= laneAfterMs);
+    // A lane's first check is not waiting but loading (the code under test, grpc-js's first calls).
+    const waiting = [...running].filter((r) => now - (startedAt.get(r) ?? now) >= laneAfterMs && finished > 0);
     if (waiting.length < loops.length || busy > idleBelow) return;
     const wanted = Math.min(lanes.length, loops.length + queue.length);
     while (loops.length < wanted) open(lanes[loops.length]!);
@@ -328,6 +339,7 @@ function run(request: WorkerRequest): void {
   if (runs++ > 0) for (const file of Object.keys(require.cache)) if (!kept(file)) delete require.cache[file];
   process.env.GRPC_LABS_TARGET_DIR = request.tree;
   process.env.GRPC_LABS_LAB = request.lab;
+  loadedFiles.clear();
   const lanes = request.lanes ?? laneCount();
   // What the learner's code prints goes to the runner tagged with the lane's check, not through this process's stdout.
   const output: OutputSink = (lane, stream, text) => send({ type: "output", id: lane.checkId ?? null, stream, text });
