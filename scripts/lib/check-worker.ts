@@ -330,6 +330,9 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], timeo
   }
 }
 
+/** What the judge passes on of a check's output (the runner keeps 2000 characters and says it truncated). */
+const outputForwardLimit = 4000;
+
 let runs = 0;
 let busy = false;
 
@@ -342,7 +345,15 @@ function run(request: WorkerRequest): void {
   loadedFiles.clear();
   const lanes = request.lanes ?? laneCount();
   // What the learner's code prints goes to the runner tagged with the lane's check, not through this process's stdout.
-  const output: OutputSink = (lane, stream, text) => send({ type: "output", id: lane.checkId ?? null, stream, text });
+  // The runner keeps 2000 characters a check: megabytes of output stop here, not on the IPC channel.
+  const forwarded = new Map<string | null, number>();
+  const output: OutputSink = (lane, stream, text) => {
+    const id = lane.checkId ?? null;
+    const before = forwarded.get(id) ?? 0;
+    if (before > outputForwardLimit) return;
+    forwarded.set(id, before + text.length);
+    send({ type: "output", id, stream, text: text.slice(0, outputForwardLimit + 1 - before) });
+  };
   if (!request.listOnly) configureSubject({ tree: request.tree, labId: request.labId, checksDir: request.checksDir, memoryMb: request.subjectMemoryMb }, { lanes, output });
   const timeoutMs = request.checkTimeoutMs;
 
