@@ -6,7 +6,7 @@ import { UserError } from "./errors";
 import { gradedHint } from "./hints";
 import { displayPath, ensureWorkingCopy, findLab, type Lab, listLabs, type Target, treeDir } from "./labs";
 import { forgetLab, labPassed, readProgress, recordProgress } from "./progress";
-import { colorDiff, formatLabList, formatReport } from "./report";
+import { colorDiff, formatFirstFailingStep, formatLabList, formatReport } from "./report";
 import { resetLab, restoreLab } from "./reset";
 import type { LabResult } from "./results";
 import { CheckWorker, checkLab } from "./run-checks";
@@ -85,7 +85,18 @@ async function watch(lab: Lab, target: Target, poll: boolean): Promise<number> {
       };
       try {
         // The check results show as soon as they are in; the type errors follow.
-        const result = await checkLab(lab, { target, worker, onChecksFirst: (first) => show(first, false) });
+        const result = await checkLab(lab, {
+          target,
+          worker,
+          // The step the learner is on, as soon as it is known to fail; the rest follows.
+          onFirstFailingStep: (early, step) => {
+            if (stopping) return;
+            process.stdout.write(clear);
+            console.log(formatFirstFailingStep(lab, early, step));
+            console.log(`\n  Step ${step} fails (${Date.now() - started} ms); checking the other steps...`);
+          },
+          onChecksFirst: (first) => show(first, false),
+        });
         if (target === "learner" && !stopping) recordProgress(result);
         show(result, true);
       } catch (error) {

@@ -109,6 +109,23 @@ function nextStep(lab: Lab, result: LabResult, errors: CodeError[]): { meta: Ste
 }
 
 /**
+ * Watch mode's first view of a run: the step the learner is on, known to
+ * fail while other checks still run, with its failing checks.
+ */
+export function formatFirstFailingStep(lab: Lab, result: LabResult, step: number): string {
+  const whose = result.target === "solution" ? "the reference solution" : "your code";
+  const lines = [bold(`Lab ${lab.number} · ${lab.title}`) + dim(`  (${whose} in ${displayPath(treeDir(lab, result.target))})`), ""];
+  const own = result.steps.find((s) => s.step === step);
+  const checks = result.tests.filter((t) => t.step === step);
+  const failed = checks.filter((t) => t.status === "fail" && t.message !== "still running");
+  lines.push(`    ${red("✘")} Step ${step}  ${own?.title ?? ""}  ${dim(`${checks.filter((t) => t.status === "pass").length}/${checks.length} so far`)}`);
+  lines.push(...failed.flatMap((check) => checkLine(check, check.message ?? "")));
+  const running = checks.length - failed.length - checks.filter((t) => t.status === "pass").length;
+  if (running > 0) lines.push(dim(`      ${running} more ${running === 1 ? "check" : "checks"} of this step still running`));
+  return lines.join("\n");
+}
+
+/**
  * The step-by-step report a learner reads after `npm run lab NN`. `compact`
  * (watch mode) details only the step to work on next, so the report fits a screen.
  */

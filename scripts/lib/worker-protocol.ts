@@ -11,6 +11,8 @@ export type WorkerMessage =
   /** The lab's check files could not be loaded (a syntax error in a check, say): nothing runs. */
   | { type: "load-error"; message: string }
   | { type: "begin"; id: string }
+  /** What the code under test printed, during the check `id` (null: between checks). Checks run several at a time, so output says whose it is. */
+  | { type: "output"; id: string | null; stream: "stdout" | "stderr"; text: string }
   | { type: "result"; id: string; status: "pass" | "fail"; message: string | null; duration_ms: number }
   /**
    * Every check has run. `open` lists what the code under test left open
@@ -37,6 +39,8 @@ export interface WorkerRequest {
   /** Only list the checks (used when the stubs are missing and nothing can run). */
   listOnly: boolean;
   checkTimeoutMs: number;
+  /** How many checks run at once, each with a subject of its own; the judge's default when absent. */
+  lanes?: number;
   /** Stay alive for the next request (watch mode) instead of exiting after this one. */
   keepAlive: boolean;
 }
