@@ -236,7 +236,9 @@ function readablePaths(folder: Folder): string[] {
 
 function permissionFlags(folder: Folder, scratch: string): string[] {
   const major = Number(process.versions.node.split(".")[0]);
-  return [major >= 22 ? "--permission" : "--experimental-permission", ...readablePaths(folder).map((p) => `--allow-fs-read=${p}`), `--allow-fs-write=${scratch}`];
+  // Node 26's permission model also covers the network; the learner's servers and clients need it (on loopback, in the checks).
+  const network = process.allowedNodeEnvironmentFlags.has("--allow-net") ? ["--allow-net"] : [];
+  return [major >= 22 ? "--permission" : "--experimental-permission", ...network, ...readablePaths(folder).map((p) => `--allow-fs-read=${p}`), `--allow-fs-write=${scratch}`];
 }
 
 /** The subject's whole environment: nothing of the judge's, the learner's or the instructor's. */
