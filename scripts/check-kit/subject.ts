@@ -42,6 +42,14 @@ export class SubjectFault extends CheckFailure {}
 
 const workspaceRoot = path.resolve(__dirname, "..", "..");
 const nodeModules = path.join(workspaceRoot, "node_modules");
+/**
+ * Where the subject finds the installed packages: node_modules at its real
+ * place. Stryker's sandbox (docs/mutation.md) links the workspace's
+ * node_modules; Node's permission model would refuse the subject the link
+ * itself (only the packages below it are readable), so the subject never
+ * goes through it.
+ */
+const packagesDir = fs.realpathSync(nodeModules);
 /** Without a word from the subject for this long (it beats every 250 ms), its event loop is blocked. */
 const silenceMs = 2000;
 export const blockedReason = `your code blocked the event loop for more than ${silenceMs / 1000} s (an endless loop, or a long synchronous computation?)`;
@@ -228,9 +236,9 @@ async function buildFolder(config: SubjectConfig): Promise<Folder> {
 /** What the subject may read: its folder and each installed package (not node_modules/.cache, where other runs keep things). */
 function readablePaths(folder: Folder): string[] {
   const packages = fs
-    .readdirSync(nodeModules)
+    .readdirSync(packagesDir)
     .filter((name) => !name.startsWith("."))
-    .map((name) => path.join(nodeModules, name));
+    .map((name) => path.join(packagesDir, name));
   return [folder.root, ...packages];
 }
 
@@ -243,7 +251,7 @@ function permissionFlags(folder: Folder, scratch: string): string[] {
 
 /** The subject's whole environment: nothing of the judge's, the learner's or the instructor's. */
 function subjectEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { NODE_PATH: nodeModules };
+  const env: NodeJS.ProcessEnv = { NODE_PATH: packagesDir };
   for (const name of ["TZ", "LANG", "NO_COLOR", "SystemRoot", "__STRYKER_ACTIVE_MUTANT__"]) if (process.env[name] !== undefined) env[name] = process.env[name];
   return env;
 }

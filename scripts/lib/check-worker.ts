@@ -249,13 +249,11 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], timeo
       const duration = Date.now() - started;
       const events = checkEvents();
       await afterCheck(lane);
-      if (error) {
-        send({ type: "result", id, status: "fail", message: describeFailure(error, timeoutMs, events), duration_ms: duration });
-      } else {
-        // What the check asserted held, but an exception nobody caught or a crash of the code under test still fails it.
-        const failure = events.fault ?? events.uncaught[0] ?? null;
-        send({ type: "result", id, status: failure ? "fail" : "pass", message: failure, duration_ms: duration });
-      }
+      // What the check asserted held, but an exception nobody caught or a crash of the code under test still fails it.
+      const failure = error ? describeFailure(error, timeoutMs, events) : (events.fault ?? events.uncaught[0] ?? null);
+      send({ type: "result", id, status: failure ? "fail" : "pass", message: failure, duration_ms: duration });
+      // GRPC_LABS_BAIL=1 (set by `npm run mutation` only): one failing check is enough to kill a mutant; the rest are not run.
+      if (failure && process.env.GRPC_LABS_BAIL === "1") queue.length = 0;
       lane.begin(undefined);
     });
     running.delete(entry);

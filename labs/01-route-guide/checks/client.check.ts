@@ -124,10 +124,14 @@ step(8, () => {
 });
 
 step(9, () => {
-  /** Replies to each note with a numbered reply, and adds `trailing` replies after the client ends. */
-  const chatServer = (recording: Recording<RouteNote>, trailing: RouteNote[] = []) => ({
+  /** Replies to each note with a numbered reply, and adds `trailing` replies after the client ends; `fail`: fails the call at the first note instead. */
+  const chatServer = (recording: Recording<RouteNote>, trailing: RouteNote[] = [], fail = false) => ({
     routeChat(call: grpc.ServerDuplexStream<RouteNote, RouteNote>) {
       noteDeadline(recording, call);
+      if (fail) {
+        call.once("data", () => call.emit("error", { code: grpc.status.UNAVAILABLE, details: "the server went away" }));
+        return;
+      }
       call.on("data", (received: RouteNote) => {
         recording.requests.push(received);
         call.write(note(received.location.latitude, received.location.longitude, `reply ${recording.requests.length}`));
@@ -165,5 +169,10 @@ step(9, () => {
     const { learner, client } = await learnerClientFor(chatServer(recording));
     await within(learner.routeChat(client, notes), settleMs, "routeChat()");
     expectDeadline(recording, "RouteChat");
+  });
+
+  it("rejects with the server's status code when the call fails", async () => {
+    const { learner, client } = await learnerClientFor(chatServer(record<RouteNote>(), [], true));
+    await expectRejection(learner.routeChat(client, notes), grpc.status.UNAVAILABLE, "routeChat() against a server that fails the call with UNAVAILABLE");
   });
 });

@@ -21,6 +21,14 @@ step(2, () => {
     expectEqual(feature, { name: "", location: point(0, 0) }, "GetFeature(0, 0)");
   });
 
+  it("matches both coordinates: a point that shares only the latitude or only the longitude of a feature is unknown", async () => {
+    const client = await learnerServer();
+    for (const p of [point(409146138, -740000000), point(400000000, -746188906)]) {
+      const feature = await unaryCall<Feature>(client, "getFeature", p);
+      expectEqual(feature, { name: "", location: p }, `GetFeature(${p.latitude}, ${p.longitude}), next to the feature at (409146138, -746188906)`);
+    }
+  });
+
   it("answers from the features it was created with", async () => {
     const features = [
       { name: "First", location: point(10, 20) },
@@ -43,15 +51,22 @@ step(3, () => {
     expectEqual([...features].sort(byPosition), loadFeatureDb().sort(byPosition), "features streamed for the whole map");
   });
 
-  it("includes features on the edges of the rectangle", async () => {
+  it("includes features on the edges of the rectangle, and none just outside any edge", async () => {
+    // Away from 0 on both axes, west of the prime meridian like the map: a missing bound does not look like 0.
     const inside = [
-      { name: "south-west corner", location: point(0, 0) },
-      { name: "north-east corner", location: point(10, 10) },
-      { name: "east edge", location: point(5, 10) },
+      { name: "south-west corner", location: point(100, -110) },
+      { name: "north-east corner", location: point(110, -100) },
+      { name: "east edge", location: point(105, -100) },
     ];
-    const client = await learnerServer([...inside, { name: "just outside", location: point(11, 5) }]);
-    const features = await serverStreamCall<Feature>(client, "listFeatures", { lo: point(0, 0), hi: point(10, 10) });
-    expectEqual([...features].sort(byPosition), [...inside].sort(byPosition), "features in the rectangle (0,0)-(10,10), bounds included");
+    const outside = [
+      { name: "just north", location: point(111, -105) },
+      { name: "just south", location: point(99, -105) },
+      { name: "just west", location: point(105, -111) },
+      { name: "just east", location: point(105, -99) },
+    ];
+    const client = await learnerServer([...inside, ...outside]);
+    const features = await serverStreamCall<Feature>(client, "listFeatures", { lo: point(100, -110), hi: point(110, -100) });
+    expectEqual([...features].sort(byPosition), [...inside].sort(byPosition), "features in the rectangle (100,-110)-(110,-100), bounds included, with one feature just outside each edge");
   });
 
   it("accepts the corners in any order", async () => {
@@ -80,6 +95,13 @@ step(4, () => {
     const expected = route.slice(1).reduce((sum, p, i) => sum + haversineMetres(route[i]!, p), 0);
     expectTrue(Math.abs(summary.distance - expected) <= expected * 0.005 + 1, `distance: expected about ${Math.round(expected)} metres, got ${summary.distance}`);
     expectTrue(summary.elapsedTime >= 0 && summary.elapsedTime <= 1, `elapsedTime for a route sent at once: expected 0 or 1 seconds, got ${summary.elapsedTime}`);
+  });
+
+  it("measures the distance along a route between database features", async () => {
+    const client = await learnerServer();
+    const summary = await clientStreamCall<RouteSummary>(client, "recordRoute", named);
+    const expected = named.slice(1).reduce((sum, p, i) => sum + haversineMetres(named[i]!, p), 0);
+    expectTrue(Math.abs(summary.distance - expected) <= expected * 0.005 + 1, `distance of a route through 3 features: expected about ${Math.round(expected)} metres, got ${summary.distance}`);
   });
 
   it("counts database locations even when their feature has no name", async () => {

@@ -275,6 +275,16 @@ step(12, () => {
     expectEqual(results, expected, "what runCommands() returned when the server answers after the client's last command");
   });
 
+  it("rejects with the server's status code when the call fails", async () => {
+    const failing = {
+      userCommands(call: grpc.ServerDuplexStream<WireCommand, WireCommandResult>) {
+        call.once("data", () => call.emit("error", { code: grpc.status.UNAVAILABLE, details: "the server went away" }));
+      },
+    };
+    const { learner, client } = await learnerClientFor(failing);
+    await expectRejection(learner.runCommands(client, commands), grpc.status.UNAVAILABLE, "runCommands() against a server that fails the call with UNAVAILABLE");
+  });
+
   it("rejects when the server ends the stream before answering every command", async () => {
     const recording = record<WireCommand>();
     const { learner, client } = await learnerClientFor(commandServer(recording, { limit: 2 }));

@@ -60,7 +60,7 @@ step(2, () => {
 
   it("rejects a malformed email or an empty role with INVALID_ARGUMENT naming the field, and stores nothing", async () => {
     const { client, store } = await learnerServer();
-    for (const email of ["", "not-an-email", "ada@", "@example.com", "ada lovelace@example.com"]) {
+    for (const email of ["", "not-an-email", "ada@", "@example.com", "ada lovelace@example.com", "ada@example.com extra"]) {
       const details = await expectCallError(client, "createUser", { ...ada, email }, grpc.status.INVALID_ARGUMENT, `CreateUser with email ${JSON.stringify(email)}`);
       expectNames(details, "email", `CreateUser with email ${JSON.stringify(email)}`);
     }
@@ -149,6 +149,7 @@ step(3, () => {
     const { client } = await learnerServer([ada]);
     await expectCallError(client, "updateUser", { user: { id: "no-such-user", name: "X" }, updateMask: { paths: ["name"] } }, grpc.status.NOT_FOUND, "UpdateUser of an unknown id");
     expectNames(await expectCallError(client, "updateUser", { user: { id: "", name: "X" }, updateMask: { paths: ["name"] } }, grpc.status.INVALID_ARGUMENT, "UpdateUser with an empty id"), "id", "UpdateUser with an empty id");
+    expectNames(await expectCallError(client, "updateUser", { updateMask: { paths: ["name"] } }, grpc.status.INVALID_ARGUMENT, "UpdateUser without a user (so without an id)"), "id", "UpdateUser without a user (so without an id)");
     await expectCallError(client, "deleteUser", { id: "no-such-user" }, grpc.status.NOT_FOUND, "DeleteUser of an unknown id");
     expectNames(await expectCallError(client, "deleteUser", { id: "" }, grpc.status.INVALID_ARGUMENT, "DeleteUser with an empty id"), "id", "DeleteUser with an empty id");
   });
@@ -231,7 +232,9 @@ step(4, () => {
     expectTrue(first.nextPageToken !== "", "ListUsers of 6 admins with page_size 2 returned no next_page_token");
     const what = 'ListUsers with role "" and a page token from role "admin"';
     expectNames(await expectCallError(client, "listUsers", { pageSize: 2, pageToken: first.nextPageToken, role: "" }, grpc.status.INVALID_ARGUMENT, what), "page_token", what);
-    for (const pageToken of ["not-a-token", "eyJyb2xlIjoxfQ", "%%%"]) {
+    // The last one is the README's example format with a position no token of this server has.
+    const forged = Buffer.from(JSON.stringify({ role: "admin", after: -1 })).toString("base64url");
+    for (const pageToken of ["not-a-token", "eyJyb2xlIjoxfQ", "%%%", forged]) {
       const bad = `ListUsers with page_token ${JSON.stringify(pageToken)}`;
       expectNames(await expectCallError(client, "listUsers", { pageSize: 2, pageToken, role: "admin" }, grpc.status.INVALID_ARGUMENT, bad), "page_token", bad);
     }

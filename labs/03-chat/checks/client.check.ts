@@ -132,10 +132,11 @@ step(6, () => {
     expectEqual(events, [welcome, ...farewell].map(asLearnerEvent), "the events onEvent received, including those the server sent after the client's half-close");
   });
 
-  it("waits for \"drain\" when the server does not keep up, instead of buffering every line", async () => {
+  it("waits for \"drain\" when the server does not keep up, instead of buffering every line, and goes on once it reads again", async () => {
     const recording = newRecording();
     // This server reads the join, then stops reading: the client's writes fill the connection.
-    const setup = await learnerClientFor(recorder(recording, { onFirst: (call) => (call.write(welcome), call.pause()) }));
+    let serverCall: ServerCall | undefined;
+    const setup = await learnerClientFor(recorder(recording, { onFirst: (call) => ((serverCall = call), call.write(welcome), call.pause()) }));
     const total = 2000;
     const big = "x".repeat(16 * 1024);
     const lines = await chatLines();
@@ -145,6 +146,15 @@ step(6, () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     const taken = await lines.taken;
     expectTrue(taken < total / 4, `chat() took ${taken} of ${total} lines of 16 KiB while the server read none: when write() returns false, wait for "drain" before taking the next line`);
+    // The server reads again: "drain" comes, and chat() must take lines again.
+    serverCall!.resume();
+    const deadline = Date.now() + promptlyMs;
+    let now = taken;
+    while (now < taken + 100 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      now = await lines.taken;
+    }
+    expectTrue(now >= taken + 100, `chat() took ${now - taken} more lines within ${promptlyMs / 1000} s after the server read again: wait for "drain" (once(call, "drain")), then go on`);
   });
 });
 

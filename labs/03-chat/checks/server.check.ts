@@ -5,7 +5,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { expectEqual, expectTrue, step, tcpProxy } from "../../../scripts/check-kit";
-import { describeStatus, isJoined, isLeft, isMessage, learnerServer, Member, type ServerEvent } from "./chat";
+import { type ClientMessage, describeStatus, isJoined, isLeft, isMessage, learnerServer, Member, type ServerEvent } from "./chat";
 
 const join = Member.join;
 const isWelcome = (event: ServerEvent) => event.kind === "welcome";
@@ -185,6 +185,8 @@ step(4, () => {
     const stranger = Member.open(address, "stranger", { text: "hello before joining" });
     const status = await stranger.finished("expected a call whose first message is text to end with FAILED_PRECONDITION");
     expectEqual(grpc.status[status.code], "FAILED_PRECONDITION", "the status of a call whose first message is text");
+    const empty = await Member.open(address, "nobody", {} as ClientMessage).finished("expected a call whose first message is empty (neither join nor text) to end with FAILED_PRECONDITION");
+    expectEqual(grpc.status[empty.code], "FAILED_PRECONDITION", "the status of a call whose first message is empty (neither join nor text)");
     await pause(50);
     expectEqual(alice.events.filter((e) => !isWelcome(e)), [], "what a member saw of a call that never joined");
   });

@@ -122,6 +122,8 @@ step(8, () => {
     expectEqual(attempts.length, 3, "attempts the server received (UNAVAILABLE, UNAVAILABLE, then OK)");
     expectEqual(attempts.map((a) => a.request), [request, request, request], "the request of each attempt");
     expectEqual(result, reservation, "what reserveStock() returned");
+    const without = attempts.findIndex((a) => !Number.isFinite(a.deadline));
+    expectTrue(without < 0, `attempt ${without + 1} came without a deadline: make each attempt with reserveOnce(), one call with a deadline`);
   });
 
   it("stops after maxAttempts and rejects with the last error", async () => {

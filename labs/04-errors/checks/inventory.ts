@@ -209,6 +209,8 @@ export type Answer = { reservation: Reservation } | { code: grpc.status; details
 export interface Attempt {
   request: ReserveStockRequest;
   at: number;
+  /** The attempt's deadline (ms since the epoch), Infinity when the client set none. */
+  deadline: number;
 }
 
 /**
@@ -220,7 +222,8 @@ export async function scriptedReserveServer(script: Answer[]): Promise<{ learner
   const attempts: Attempt[] = [];
   const address = await referenceServer(proto, service, {
     reserveStock(call: grpc.ServerUnaryCall<ReserveStockRequest, Reservation>, callback: grpc.sendUnaryData<Reservation>) {
-      attempts.push({ request: call.request, at: Date.now() });
+      const deadline = call.getDeadline();
+      attempts.push({ request: call.request, at: Date.now(), deadline: deadline instanceof Date ? deadline.getTime() : deadline });
       const answer = script[Math.min(attempts.length, script.length) - 1]!;
       if ("reservation" in answer) return callback(null, answer.reservation);
       callback(failure(answer.code, answer.details));

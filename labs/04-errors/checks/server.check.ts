@@ -48,6 +48,17 @@ step(2, () => {
     expectNames(badPrice.details, "price", "CreateItem with priceCents -5");
   });
 
+  it("CreateItem refuses a SKU of 21 characters, and a request without an item, naming the bad fields", async () => {
+    const { client } = await learnerServer();
+    const longSku = "LAMP-9999999999999999";
+    const tooLong = await unaryOutcome(client, "createItem", { item: product({ sku: longSku }) }, admin());
+    expectCode(tooLong, grpc.status.INVALID_ARGUMENT, `CreateItem with the 21-character SKU "${longSku}" (3 to 20 allowed)`);
+    expectNames(tooLong.details, "sku", `CreateItem with the 21-character SKU "${longSku}"`);
+    const empty = await unaryOutcome(client, "createItem", {}, admin());
+    expectCode(empty, grpc.status.INVALID_ARGUMENT, "CreateItem without an item (every field missing)");
+    for (const field of ["sku", "name", "price"]) expectNames(empty.details, field, "CreateItem without an item (every field missing)");
+  });
+
   it("CreateItem answers ALREADY_EXISTS for a SKU in use, and keeps the existing item", async () => {
     const { client } = await learnerServer();
     const status = await unaryOutcome(client, "createItem", { item: product({ sku: "MUG-RED", name: "Blue mug" }) }, admin());

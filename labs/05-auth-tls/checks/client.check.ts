@@ -6,7 +6,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { CheckFailure, expectEqual, expectTrue, rpcDeadlineMs, step, within } from "../../../scripts/check-kit";
-import { type AccessToken, getFixtures, learnerClient, learnerClientModule, recordedAnswer, recordingVault, type TokenSource } from "./vault";
+import { type AccessToken, getFixtures, learnerClient, learnerClientModule, recordedAnswer, recordedSecret, recordingVault, type TokenSource } from "./vault";
 
 /** Time allowed for the learner's function to settle; the recording server always answers at once. */
 const settleMs = rpcDeadlineMs + 1000;
@@ -54,6 +54,18 @@ step(8, () => {
     const vault = await recordingVault(server);
     const caller = await succeeds(learner.whoAmI(await learnerClient(learner, vault.address, { ca: labCa.cert })), "whoAmI() over TLS");
     expectEqual(caller, recordedAnswer, "what whoAmI() returned");
+  });
+
+  it("getSecret() sends the name and returns the server's secret, and every call has a deadline", async () => {
+    const { labCa, server } = await getFixtures();
+    const learner = await learnerClientModule();
+    const vault = await recordingVault(server);
+    const client = await learnerClient(learner, vault.address, { ca: labCa.cert });
+    const secret = await succeeds(learner.getSecret(client, "db-password"), 'getSecret("db-password")');
+    expectEqual(secret, recordedSecret("db-password"), 'what getSecret("db-password") returned');
+    await succeeds(learner.whoAmI(client), "whoAmI()");
+    expectEqual(vault.calls.map((c) => [c.method, c.name]), [["GetSecret", "db-password"], ["WhoAmI", undefined]], "[method, name] of the calls the server received");
+    for (const call of vault.calls) expectTrue(Number.isFinite(call.deadline), `${call.method} was called without a deadline: pass { deadline } in the call options`);
   });
 
   for (const [impostor, certificate] of [

@@ -24,7 +24,7 @@ import {
   tlsClient,
 } from "./vault";
 
-const { OK, UNAVAILABLE, UNAUTHENTICATED, PERMISSION_DENIED } = grpc.status;
+const { OK, UNAVAILABLE, UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND } = grpc.status;
 
 step(2, () => {
   it("serves TLS with its certificate: a client that trusts the lab CA gets an answer", async () => {
@@ -99,6 +99,27 @@ step(5, () => {
     expectEqual(outcome.response, { subject: "carol", roles: ["reader", "auditor"], method: "jwt" }, "WhoAmI with a valid token for carol");
   });
 
+  it("takes only the strings of the roles claim, and no roles from a token without one", async () => {
+    const address = await learnerVault(await authConfig());
+    const mixed = await signToken(claims({ sub: "carol", roles: ["reader", 7, { admin: true }, "auditor"] }));
+    const mixedOutcome = await unaryOutcome<Caller>(await tlsClient(address), "whoAmI", {}, bearerMetadata(`Bearer ${mixed}`));
+    expectCode(mixedOutcome, OK, 'WhoAmI with a valid token whose roles claim is ["reader", 7, {"admin": true}, "auditor"]');
+    expectEqual(mixedOutcome.response?.roles, ["reader", "auditor"], 'the roles WhoAmI answered for a roles claim of ["reader", 7, {"admin": true}, "auditor"] (its strings)');
+    const none = await signToken(claims({ sub: "dave", roles: undefined }));
+    const noneOutcome = await unaryOutcome<Caller>(await tlsClient(address), "whoAmI", {}, bearerMetadata(`Bearer ${none}`));
+    expectCode(noneOutcome, OK, "WhoAmI with a valid token without a roles claim");
+    expectEqual(noneOutcome.response, { subject: "dave", roles: [], method: "jwt" }, "WhoAmI with a valid token for dave without a roles claim");
+  });
+
+  it("parses the header strictly: a valid token with anything before or after it is refused with UNAUTHENTICATED", async () => {
+    const address = await learnerVault(await authConfig());
+    const token = await signToken(claims());
+    for (const authorization of [`Token Bearer ${token}`, `Bearer ${token} extra`]) {
+      const shown = authorization.replace(token, "<valid token>");
+      expectCode(await unaryOutcome(await tlsClient(address), "whoAmI", {}, bearerMetadata(authorization)), UNAUTHENTICATED, `WhoAmI with authorization: ${shown}`);
+    }
+  });
+
   // One check per attack, named after it; the tokens are built when the check runs.
   const attacks = [
     "a header that is not a Bearer token",
@@ -131,6 +152,8 @@ step(6, () => {
     const outcome = await unaryOutcome<Secret>(await tlsClient(address), "getSecret", { name: "db-password" }, bearerMetadata(`Bearer ${token}`));
     expectCode(outcome, OK, 'GetSecret("db-password") with the role "reader"');
     expectEqual(outcome.response, { name: "db-password", value: config.secrets["db-password"]! }, 'GetSecret("db-password")');
+    const unknown = await unaryOutcome<Secret>(await tlsClient(address), "getSecret", { name: "no-such-secret" }, bearerMetadata(`Bearer ${token}`));
+    expectCode(unknown, NOT_FOUND, 'GetSecret("no-such-secret"), a name the vault does not have, with the role "reader"');
   });
 
   it('refuses GetSecret with PERMISSION_DENIED to a valid token without the role "reader"', async () => {

@@ -252,12 +252,26 @@ export function learnerClient(learner: ClientModule, address: string, tls: Clien
 
 /** What a recording server saw of one call. */
 export interface RecordedCall {
+  /** The method called: "WhoAmI" or "GetSecret". */
+  method: string;
+  /** The call's deadline (ms since the epoch), Infinity when the client set none. */
+  deadline: number;
+  /** GetSecret's request. */
+  name?: string;
   authorization: string | undefined;
   /** The common name of the client certificate, if the client sent one. */
   certificate: string | undefined;
 }
 
 export const recordedAnswer: Caller = { subject: "answer from the recording server", roles: ["recorded"], method: "check" };
+/** The recording server's answer to GetSecret(name). */
+export const recordedSecret = (name: string): Secret => ({ name, value: `recorded value of ${name}` });
+
+function recorded(method: string, call: grpc.ServerUnaryCall<unknown, unknown>): RecordedCall {
+  const authorization = call.metadata.get("authorization")[0];
+  const deadline = call.getDeadline();
+  return { method, deadline: deadline instanceof Date ? deadline.getTime() : deadline, authorization: authorization === undefined ? undefined : String(authorization), certificate: commonName(call) };
+}
 
 /** A Vault server that records what each call carried; TLS with `certificate`, requiring a client certificate with `mutual`. */
 export async function recordingVault(certificate: KeyPairPem, mutual = false): Promise<{ address: string; calls: RecordedCall[] }> {
@@ -269,9 +283,12 @@ export async function recordingVault(certificate: KeyPairPem, mutual = false): P
     service,
     {
       whoAmI(call: grpc.ServerUnaryCall<unknown, Caller>, callback: grpc.sendUnaryData<Caller>) {
-        const authorization = call.metadata.get("authorization")[0];
-        calls.push({ authorization: authorization === undefined ? undefined : String(authorization), certificate: commonName(call) });
+        calls.push(recorded("WhoAmI", call));
         callback(null, recordedAnswer);
+      },
+      getSecret(call: grpc.ServerUnaryCall<{ name: string }, Secret>, callback: grpc.sendUnaryData<Secret>) {
+        calls.push({ ...recorded("GetSecret", call), name: call.request.name });
+        callback(null, recordedSecret(call.request.name));
       },
     },
     credentials,
