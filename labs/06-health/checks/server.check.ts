@@ -29,6 +29,7 @@ async function expectHealth(client: grpc.Client, service: string, expected: stri
   expectEqual(outcome.code === "OK" ? outcome.response?.status : outcome.code, expected, `Check("${service}") ${when}`);
 }
 
+const runJob = (client: grpc.Client, name: string, durationMs: number) => callOutcome<RunJobResponse>(client, "runJob", { name, durationMs });
 const statuses = (messages: HealthResponse[]) => messages.map((m) => m.status);
 const lastIs = (status: HealthResponse["status"]) => (messages: HealthResponse[]) => messages.at(-1)?.status === status;
 
@@ -60,9 +61,11 @@ step(2, () => {
 step(3, () => {
   it(`reports ${jobService} NOT_SERVING while its dependency is down and SERVING once it is back`, async () => {
     const dependency = await simulatedDependency();
-    const { health } = await learnerServer(dependency);
+    const { health, jobClient } = await learnerServer(dependency);
     await dependency.set(false);
     await expectHealth(health, jobService, "NOT_SERVING", "with the dependency down");
+    const refused = await runJob(jobClient, "while-down", 0);
+    expectEqual(refused.code, "UNAVAILABLE", "the code of a RunJob while the dependency is down (JobService fails at once)");
     await dependency.set(true);
     await expectHealth(health, jobService, "SERVING", "with the dependency back up");
   });
@@ -140,7 +143,6 @@ step(4, () => {
 });
 
 step(5, () => {
-  const runJob = (client: grpc.Client, name: string, durationMs: number) => callOutcome<RunJobResponse>(client, "runJob", { name, durationMs });
 
   it('reports NOT_SERVING for "" and for JobService as soon as shutdown begins', async () => {
     const { health, jobs } = await learnerServer();
