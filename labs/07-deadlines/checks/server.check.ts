@@ -79,6 +79,18 @@ step(3, () => {
     expectEqual(ended.response, progress, "Progress messages streamed for a job of 3 steps");
   });
 
+  it("Follow, like Run, fails fast with DEADLINE_EXCEEDED, before any step, when a step takes longer than the time left", async () => {
+    const probe = new StepProbe();
+    const client = await learnerWorker(probe);
+    const ended = await followCall(client, job("too-slow", 2, 3000), 1500);
+    expectCode(ended, grpc.status.DEADLINE_EXCEEDED, "Follow of steps of 3 s with a 1.5 s deadline");
+    expectEqual(await probe.count(), 0, "steps started by Follow for a job whose steps take 3 s, with 1.5 s left");
+    expectTrue(
+      ended.elapsedMs < 1000,
+      `Follow of steps of 3 s with a 1.5 s deadline ended after ${ended.elapsedMs} ms, at the client's deadline: Follow runs the same steps as Run, and fails with DEADLINE_EXCEEDED at once`,
+    );
+  });
+
   it("Follow stops working soon after the client cancels the stream", async () => {
     const probe = new StepProbe();
     const client = await learnerWorker(probe);
