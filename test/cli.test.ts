@@ -13,7 +13,13 @@ import type { LabResult } from "../scripts/lib/results";
 
 const runner = path.join(workspaceRoot, "scripts", "lab.cjs");
 const progressDir = fs.mkdtempSync(path.join(os.tmpdir(), "grpc-labs-cli-"));
-const env = { ...process.env, GRPC_LABS_PROGRESS_FILE: path.join(progressDir, "progress.json"), NO_COLOR: "1" };
+// Without npm's variables: the runner reads npm_config_* under `npm run lab`, and `npm test` sets its own.
+const progressFile = path.join(progressDir, "progress.json");
+const env: NodeJS.ProcessEnv = {
+  ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("npm_"))),
+  GRPC_LABS_PROGRESS_FILE: progressFile,
+  NO_COLOR: "1",
+};
 
 interface Run {
   code: number | null;
@@ -22,8 +28,13 @@ interface Run {
 }
 
 function lab(...args: string[]): Promise<Run> {
+  return labWith({}, ...args);
+}
+
+/** The runner with more environment variables, e.g. those npm sets under `npm run lab`. */
+function labWith(more: NodeJS.ProcessEnv, ...args: string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [runner, ...args], { cwd: workspaceRoot, env });
+    const child = spawn(process.execPath, [runner, ...args], { cwd: workspaceRoot, env: { ...env, ...more } });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
@@ -102,13 +113,37 @@ describe("npm run lab", function () {
     assert.ok(oneSentence(run.stderr), run.stderr);
   });
 
+  it("refuses an option that does not apply to the command, in one sentence, exit 2", async () => {
+    const run = await lab("01", "--port", "50052");
+    assert.equal(run.code, 2);
+    assert.ok(oneSentence(run.stderr), run.stderr);
+    assert.match(run.stderr, /--port does not apply to checking a lab; .*npm run lab 01 -- serve --port 50052/);
+  });
+
+  it("says where the -- goes when npm took the runner's option for itself, exit 2", async () => {
+    // `npm run lab 01 --watch`: npm keeps --watch, passes "01" on and sets npm_config_watch.
+    const run = await labWith({ npm_lifecycle_event: "lab", npm_config_watch: "true" }, "01");
+    assert.equal(run.code, 2);
+    assert.ok(oneSentence(run.stderr), run.stderr);
+    assert.match(run.stderr, /add `--`.*`npm run lab 01 -- --watch`/);
+  });
+
+  it("says on stderr how to keep npm's banner out of the JSON, and only when npm printed it", async () => {
+    const banner = await labWith({ npm_lifecycle_event: "lab" }, "01", "--json", "--solution");
+    assert.equal(banner.code, 0);
+    assert.equal((JSON.parse(banner.stdout) as LabResult).status, "pass");
+    assert.match(banner.stderr, /npm run -s lab 01 -- --json/);
+    const silent = await labWith({ npm_lifecycle_event: "lab", npm_config_loglevel: "silent" }, "01", "--json", "--solution");
+    assert.equal(silent.stderr, "");
+  });
+
   it("prints the JSON result, exits 1 on the starter and records progress", async () => {
     const run = await lab("01", "--json");
     assert.equal(run.code, 1);
     const result = JSON.parse(run.stdout) as LabResult;
     assert.equal(result.status, "fail");
     assert.equal(result.tests.length, result.max_score);
-    const progress = JSON.parse(fs.readFileSync(env.GRPC_LABS_PROGRESS_FILE, "utf8")) as { labs: Record<string, { passed_steps: number[] }> };
+    const progress = JSON.parse(fs.readFileSync(progressFile, "utf8")) as { labs: Record<string, { passed_steps: number[] }> };
     assert.deepEqual(progress.labs["01-route-guide"]?.passed_steps, [1]);
   });
 

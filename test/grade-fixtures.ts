@@ -90,3 +90,34 @@ export function writeZip(file: string, items: ZipItem[]): string {
   write(file, Buffer.concat([...locals, directory, end]));
   return file;
 }
+
+/**
+ * Code that runs first when a hostile learner file is loaded. Each one is
+ * plain JavaScript that type-checks, so it fails no step by itself.
+ */
+export const hostileCode = {
+  /**
+   * process.kill(-1, "SIGKILL"): every process the code may signal. It fires
+   * only inside the grader's PID namespace (PID 1 there is check-one): run
+   * anywhere else it would kill every process of the user, the machine's
+   * when that is root.
+   */
+  killEveryone: [
+    'if ((() => { try { return require("node:fs").readFileSync("/proc/1/cmdline", "utf8").includes("check-one"); } catch { return false; } })() && process.pid < 1000) {',
+    '  process.kill(-1, "SIGKILL");',
+    "}",
+  ].join("\n"),
+  /** Kills the process that started the code under test. */
+  killParent: 'process.kill(process.ppid, "SIGKILL");',
+  /** Reads a file (the grader's key) and, if it can, shows it in every check's message and writes a forged result. */
+  steal: (keyFile: string, forged: string) =>
+    [
+      "try {",
+      `  const stolen = require("node:fs").readFileSync(${JSON.stringify(keyFile)}, "utf8");`,
+      `  require("node:fs").writeFileSync(${JSON.stringify(forged)}, JSON.stringify({ stolen }));`,
+      '  throw new Error(`stolen: ${stolen}`);',
+      "} catch (error) {",
+      '  if (String(error).includes("stolen:")) throw error;',
+      "}",
+    ].join("\n"),
+};

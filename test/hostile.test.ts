@@ -2,7 +2,7 @@
  * A learner file that attacks the judge instead of doing the lab earns
  * nothing: lab 01's starter with each attack appended (it runs when the
  * checks load the file) scores what the starter scores, the plan keeps its
- * 27 checks, and the attack reaches nothing outside the subject's sandbox.
+ * checks, and the attack reaches nothing outside the subject's sandbox.
  * The attacks are the ones that worked when the learner's code ran in the
  * process that judged it (docs/instructor-guide.md, "What grading protects").
  */
@@ -14,7 +14,6 @@ import { checkLab } from "../scripts/lib/run-checks";
 import { removeTrees, starterTree } from "./trees";
 
 const lab = findLab("01");
-const planned = 27;
 const solutionFile = path.join(workspaceRoot, "solutions", "01-route-guide", "src", "server.ts");
 const planted = path.join(workspaceRoot, "scripts", "planted-by-a-learner.txt");
 
@@ -58,8 +57,11 @@ describe("a hostile learner file", function () {
   });
 
   let honest = 0;
+  let planned = 0;
   before(async () => {
-    honest = (await checkLab(lab, { target: "learner", tree: starterTree(lab) })).score;
+    const starter = await checkLab(lab, { target: "learner", tree: starterTree(lab) });
+    honest = starter.score;
+    planned = starter.max_score;
   });
 
   for (const [attack, code] of Object.entries(attacks)) {

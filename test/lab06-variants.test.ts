@@ -7,29 +7,15 @@
  */
 import * as assert from "node:assert/strict";
 import { findLab } from "../scripts/lib/labs";
-import type { LabResult } from "../scripts/lib/results";
-import { checkLab } from "../scripts/lib/run-checks";
-import { type Edit, removeTrees, solutionVariant } from "./trees";
+import { checkVariant as checkVariantOf, type Edit, expectFailing, failingIds as failing, removeTrees } from "./trees";
 
 const lab = findLab("06");
 const server = "src/server.ts";
 const client = "src/client.ts";
 
-/** The ids of the checks that did not pass. */
-const failing = (result: LabResult) => result.tests.filter((t) => t.status !== "pass").map((t) => t.id);
 
-function checkVariant(name: string, edits: Edit[]): Promise<LabResult> {
-  return checkLab(lab, { target: "learner", tree: solutionVariant(lab, `06-${name}`, edits) });
-}
+const checkVariant = (name: string, edits: Edit[]) => checkVariantOf(lab, name, edits);
 
-/** Every check named by `prefixes` fails; every other passes, except those in `mayFail`, which may do either. */
-function expectFailing(result: LabResult, prefixes: string[], mayFail: string[] = []): void {
-  assert.deepEqual(result.type_errors, []);
-  const ids = failing(result);
-  for (const prefix of prefixes) assert.ok(ids.some((id) => id.startsWith(prefix)), `${prefix} passed; failing: ${ids.join(", ")}`);
-  const unexpected = ids.filter((id) => ![...prefixes, ...mayFail].some((prefix) => id.startsWith(prefix)));
-  assert.deepEqual(unexpected, [], "checks that failed but should have passed");
-}
 
 describe("lab 06's checks against known mistakes", function () {
   this.timeout(120_000);

@@ -13,9 +13,9 @@ import { parseArgs } from "../scripts/lib/args";
 import { unifiedDiff } from "../scripts/lib/diff";
 import { gradedHint } from "../scripts/lib/hints";
 import { findLab, starterFile, workspaceRoot } from "../scripts/lib/labs";
-import { labPassed, readProgress, recordProgress } from "../scripts/lib/progress";
+import { forgetLab, labPassed, readProgress, recordProgress } from "../scripts/lib/progress";
 import { formatLabList } from "../scripts/lib/report";
-import { resetLab, timestampName } from "../scripts/lib/reset";
+import { listBackups, resetLab, restoreLab, timestampName } from "../scripts/lib/reset";
 import { buildResult, type CheckResult, type LabResult } from "../scripts/lib/results";
 import { CheckWorker, checkLab } from "../scripts/lib/run-checks";
 import { Watcher } from "../scripts/lib/watch";
@@ -52,6 +52,7 @@ describe("parseArgs, loop commands", () => {
     assert.deepEqual(command("01", "--watch"), { kind: "watch", lab: "01", target: "learner", poll: false });
     assert.deepEqual(command("01", "--watch", "--poll", "--solution"), { kind: "watch", lab: "01", target: "solution", poll: true });
     assert.deepEqual(command("01", "reset"), { kind: "reset", lab: "01" });
+    assert.deepEqual(command("01", "restore"), { kind: "restore", lab: "01" });
     assert.deepEqual(command("01", "diff"), { kind: "diff", lab: "01", force: false });
     assert.deepEqual(command("01", "solution", "--force"), { kind: "solution", lab: "01", force: true });
   });
@@ -201,6 +202,8 @@ describe("progress.json", () => {
     recordProgress(resultPassing(allSteps), file);
     assert.equal(labPassed(readProgress(file), lab.id), true);
     assert.match(formatLabList([lab], readProgress(file)), /Every lab passes/);
+    forgetLab(lab.id, file);
+    assert.match(formatLabList([lab], readProgress(file)), /not started {2}← next/, "after reset the lab is not done");
     fs.rmSync(path.dirname(file), { recursive: true });
   });
 });
@@ -263,6 +266,31 @@ describe("reset", () => {
     assert.equal(timestampName(now), "2026-11-23T17-05-00");
     fs.rmSync(root, { recursive: true });
   });
+
+  it("restore brings back the newest backup after backing up the files it replaces, so a second restore switches back", () => {
+    const root = scratch();
+    const tree = path.join(root, "lab");
+    const backups = path.join(root, "backups");
+    const server = path.join(tree, "src", "server.ts");
+    fs.mkdirSync(path.dirname(server), { recursive: true });
+    assert.throws(() => restoreLab(lab, { tree, backups }), /no backup yet.*-- reset/);
+    fs.writeFileSync(server, "// my work\n");
+    resetLab(lab, { tree, backups, now: new Date("2026-11-23T17:05:00Z") });
+    fs.writeFileSync(server, "// new work\n");
+
+    const first = restoreLab(lab, { tree, backups, now: new Date("2026-11-23T17:06:00Z") });
+    assert.equal(first.from, path.join(backups, lab.id, "2026-11-23T17-05-00"));
+    assert.deepEqual([first.saved, first.restored], [["src/server.ts"], ["src/server.ts"]]);
+    assert.equal(fs.readFileSync(server, "utf8"), "// my work\n");
+    assert.ok(fs.readFileSync(path.join(tree, "src", "client.ts")).equals(fs.readFileSync(starterFile(lab, "src/client.ts"))), "a file the backup lacks was the starter's");
+    assert.equal(fs.readFileSync(path.join(first.backup!, "src", "server.ts"), "utf8"), "// new work\n", "nothing is lost");
+
+    const second = restoreLab(lab, { tree, backups, now: new Date("2026-11-23T17:06:00Z") });
+    assert.equal(second.from, first.backup);
+    assert.equal(fs.readFileSync(server, "utf8"), "// new work\n");
+    assert.deepEqual(listBackups(lab, backups).map((dir) => path.basename(dir)), ["2026-11-23T17-05-00", "2026-11-23T17-06-00", "2026-11-23T17-06-00-2"]);
+    fs.rmSync(root, { recursive: true });
+  });
 });
 
 describe("diff and solution", function () {
@@ -297,7 +325,7 @@ describe("diff and solution", function () {
     recordProgress(resultPassing([1, 2]), file);
     for (const command of ["diff", "solution"]) {
       const refused = await lab01(file, command);
-      assert.equal(refused.code, 1);
+      assert.equal(refused.code, 2);
       assert.match(refused.stderr, new RegExp(`does not pass yet .*2 of 9 steps.*-- ${command} --force`));
       assert.equal(refused.stdout, "");
     }

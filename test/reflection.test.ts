@@ -119,15 +119,16 @@ function shellWords(line: string): string[] {
       if (word !== undefined) words.push(word);
       word = undefined;
     } else if (c === "'") {
-      const end = line.indexOf("'", i + 1);
+      // An unterminated quote runs to the end of the line.
+      const end = line.indexOf("'", i + 1) < 0 ? line.length : line.indexOf("'", i + 1);
       word = (word ?? "") + line.slice(i + 1, end);
       i = end;
     } else if (c === '"') {
       let text = "";
-      for (i++; line[i] !== '"'; i++) text += line[i] === "\\" ? line[++i] : line[i];
+      for (i++; i < line.length && line[i] !== '"'; i++) text += line[i] === "\\" ? (line[++i] ?? "") : line[i];
       word = (word ?? "") + text;
     } else if (c === "$" && line[i + 1] === "(") {
-      const end = line.indexOf(")", i);
+      const end = line.indexOf(")", i) < 0 ? line.length : line.indexOf(")", i);
       word = (word ?? "") + line.slice(i, end + 1);
       i = end;
     } else {
@@ -166,7 +167,7 @@ function readmeCommands(readme: string): ReadmeCommand[] {
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!.trim();
     if (line.startsWith("```")) inBlock = !inBlock;
-    if (!inBlock) continue;
+    if (!inBlock || !/\b(grpcurl|evans)\b/.test(line)) continue;
     const words = shellWords(line);
     const evans = words.indexOf("evans");
     if (words[0] === "grpcurl") {

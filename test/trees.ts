@@ -1,6 +1,9 @@
+import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { labsDir, type Lab, starterFile, treeDir, workspaceRoot } from "../scripts/lib/labs";
+import type { LabResult } from "../scripts/lib/results";
+import { checkLab } from "../scripts/lib/run-checks";
 import { ensureStubs } from "../scripts/lib/stubs";
 
 /** Root of the temporary lab trees; inside the workspace so they resolve node_modules. */
@@ -50,4 +53,21 @@ export function starterTree(lab: Lab): string {
 
 export function removeTrees(): void {
   fs.rmSync(treesRoot, { recursive: true, force: true });
+}
+
+/** The ids of the checks that did not pass. */
+export const failingIds = (result: LabResult): string[] => result.tests.filter((t) => t.status !== "pass").map((t) => t.id);
+
+/** Checks a version of the lab's solution with `edits` (a tree named after the lab and `name`). */
+export function checkVariant(lab: Lab, name: string, edits: Edit[]): Promise<LabResult> {
+  return checkLab(lab, { target: "learner", tree: solutionVariant(lab, `${lab.number}-${name}`, edits) });
+}
+
+/** Every check named by `prefixes` fails; every other passes, except those in `mayFail`, which may do either. */
+export function expectFailing(result: LabResult, prefixes: string[], mayFail: string[] = []): void {
+  assert.deepEqual(result.type_errors, []);
+  const ids = failingIds(result);
+  for (const prefix of prefixes) assert.ok(ids.some((id) => id.startsWith(prefix)), `${prefix} passed; failing: ${ids.join(", ")}`);
+  const unexpected = ids.filter((id) => ![...prefixes, ...mayFail].some((prefix) => id.startsWith(prefix)));
+  assert.deepEqual(unexpected, [], "checks that failed but should have passed");
 }

@@ -11,16 +11,91 @@ export class CheckFailure extends Error {
   }
 }
 
-function show(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 160 ? `${text.slice(0, 157)}...` : text;
+function show(value: unknown, limit = 160): string {
+  const text = Object.is(value, -0) ? "-0" : (JSON.stringify(value) ?? String(value));
+  return text.length > limit ? `${text.slice(0, limit - 3)}...` : text;
 }
 
-/** Fails with "what: expected X, got Y" unless the two are deeply equal. */
-export function expectEqual<T>(actual: T, expected: T, what: string): void {
-  if (!isDeepStrictEqual(actual, expected)) {
-    throw new CheckFailure(`${what}: expected ${show(expected)}, got ${show(actual)}`);
+/** Where two values first differ: a path such as `[3].location.latitude` ("" for the values themselves). */
+interface Difference {
+  path: string;
+  actual: unknown;
+  expected: unknown;
+  /** Which side has nothing at `path` (a shorter list, a missing field). */
+  missing?: "actual" | "expected";
+  /** The list that holds the difference, when it is an item of a list. */
+  list?: { actual: unknown[]; expected: unknown[]; index: number };
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value) && Object.getPrototypeOf(value) === Object.getPrototypeOf({});
+
+function firstDifference(actual: unknown, expected: unknown, path = ""): Difference {
+  if (Array.isArray(actual) && Array.isArray(expected)) {
+    for (let index = 0; index < Math.max(actual.length, expected.length); index++) {
+      const at = `${path}[${index}]`;
+      const list = { actual, expected, index };
+      if (index >= actual.length) return { path: at, actual: undefined, expected: expected[index], missing: "actual", list };
+      if (index >= expected.length) return { path: at, actual: actual[index], expected: undefined, missing: "expected", list };
+      if (!isDeepStrictEqual(actual[index], expected[index])) {
+        const inner = firstDifference(actual[index], expected[index], at);
+        return inner.path === at ? { ...inner, list } : inner;
+      }
+    }
+  } else if (isRecord(actual) && isRecord(expected)) {
+    const keys = [...new Set([...Object.keys(expected), ...Object.keys(actual)])];
+    for (const key of keys) {
+      const at = `${path}.${key}`;
+      if (!(key in actual)) return { path: at, actual: undefined, expected: expected[key], missing: "actual" };
+      if (!(key in expected)) return { path: at, actual: actual[key], expected: undefined, missing: "expected" };
+      if (!isDeepStrictEqual(actual[key], expected[key])) return firstDifference(actual[key], expected[key], at);
+    }
   }
+  return { path, actual, expected };
+}
+
+/** Two long strings around the first character where they differ, and its position. */
+function stringWindow(actual: string, expected: string): string {
+  let at = 0;
+  while (at < actual.length && at < expected.length && actual[at] === expected[at]) at++;
+  const cut = (text: string) => `${at > 20 ? "..." : ""}${JSON.stringify(text.slice(Math.max(0, at - 20), at + 40))}${text.length > at + 40 ? "..." : ""}`;
+  return `at character ${at}: expected ${cut(expected)}, got ${cut(actual)}`;
+}
+
+/** The items around the difference in a list, as "[..., a, b, c, ...]". */
+function listWindow(list: unknown[], index: number): string {
+  const from = Math.max(0, index - 1);
+  const items = list.slice(from, index + 2).map((item) => show(item, 60));
+  return `[${from > 0 ? "..., " : ""}${items.join(", ")}${index + 2 < list.length ? ", ..." : ""}]`;
+}
+
+/**
+ * "expected X, got Y" for values too long to read whole, or that look the
+ * same when shown: where they first differ, with a little context.
+ */
+function describeDifference(actual: unknown, expected: unknown): string {
+  const difference = firstDifference(actual, expected);
+  const { path, list } = difference;
+  const where = path === "" ? "" : ` at ${path}`;
+  if (typeof difference.actual === "string" && typeof difference.expected === "string" && Math.max(difference.actual.length, difference.expected.length) > 60) {
+    return `first difference${where} ${stringWindow(difference.actual, difference.expected)}`;
+  }
+  const value = (side: "actual" | "expected") => (difference.missing === side ? "nothing" : show(difference[side]));
+  const lengths = list && list.actual.length !== list.expected.length ? ` (expected ${list.expected.length} items, got ${list.actual.length})` : "";
+  const context = list ? `; around it, expected ${listWindow(list.expected, list.index)}, got ${listWindow(list.actual, list.index)}` : "";
+  return `first difference${where}${lengths}: expected ${value("expected")}, got ${value("actual")}${context}`;
+}
+
+/**
+ * Fails with "what: expected X, got Y" unless the two are deeply equal. When
+ * X or Y is too long to compare by eye (over 80 characters), or both show the
+ * same, it says where they first differ instead, with a little context.
+ */
+export function expectEqual<T>(actual: T, expected: T, what: string): void {
+  if (isDeepStrictEqual(actual, expected)) return;
+  const [shownExpected, shownActual] = [show(expected), show(actual)];
+  const readable = shownExpected !== shownActual && Math.max(shownExpected.length, shownActual.length) <= 80;
+  throw new CheckFailure(`${what}: ${readable ? `expected ${shownExpected}, got ${shownActual}` : describeDifference(actual, expected)}`);
 }
 
 export function expectTrue(condition: boolean, message: string): void {

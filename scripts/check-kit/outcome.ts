@@ -1,5 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
 import { CheckFailure, expectTrue } from "./assert";
+import { adviceFor, cleanDetails } from "./explain";
 import { rpcDeadlineMs } from "./rpc";
 
 /**
@@ -52,9 +53,10 @@ export function expectCode(outcome: grpc.StatusObject, code: grpc.status, what: 
     throw new CheckFailure(`${what}: expected ${grpc.status[code]}, but no answer came within ${rpcDeadlineMs / 1000} s: does every path call callback() or end the stream?`);
   }
   const got = grpc.status[outcome.code] ?? String(outcome.code);
-  // Details can hold a whole OpenSSL error: its first line says enough.
-  const details = outcome.details.split("\n")[0]!.slice(0, 200);
-  throw new CheckFailure(`${what}: expected ${grpc.status[code]}, got ${got}${details ? ` (${details})` : ""}`);
+  // Details can hold a whole OpenSSL error: cleaned, its first line says enough.
+  const details = cleanDetails(outcome.details).split("\n")[0]!.slice(0, 200);
+  const advice = adviceFor(got, details);
+  throw new CheckFailure(`${what}: expected ${grpc.status[code]}, got ${got}${details ? ` (${details})` : ""}${advice ? `: ${advice}` : ""}`);
 }
 
 /**

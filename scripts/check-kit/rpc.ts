@@ -2,6 +2,7 @@ import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import * as path from "node:path";
 import { CheckFailure } from "./assert";
+import { adviceFor, cleanDetails } from "./explain";
 import { track } from "./resources";
 import { runningSubject } from "./subject";
 
@@ -98,8 +99,10 @@ export function describeRpcError(method: string, kind: Kind, error: grpc.Service
         return new CheckFailure(`${name} failed with INTERNAL: ${error.details}: a field of the response has the wrong type (int32 fields take whole numbers)`);
       }
       return new CheckFailure(`${name} failed with INTERNAL: ${error.details || "(no details)"}`);
-    case grpc.status.UNAVAILABLE:
-      return new CheckFailure(`${name} could not reach the server (${code}: ${error.details})`);
+    case grpc.status.UNAVAILABLE: {
+      const advice = adviceFor(code, error.details);
+      return new CheckFailure(`${name} could not reach the server (${code}: ${cleanDetails(error.details)})${advice ? `: ${advice}` : ""}`);
+    }
     default:
       return new CheckFailure(`${name} failed with ${code}: ${error.details || "(no details)"}`);
   }

@@ -21,3 +21,19 @@ export function stepOf(node: Mocha.Runnable | Mocha.Suite): number | undefined {
   }
   return undefined;
 }
+
+/** Suites whose checks run alone, never beside another check (see serial()). */
+export const serialSuites = new WeakSet<Mocha.Suite>();
+
+/**
+ * Checks that must run alone: the judge runs checks several at a time, and a
+ * check that measures time tightly may declare that others' load would skew
+ * it, rather than loosen what it measures:
+ *   step(3, () => { serial(() => { it("answers within 50 ms", ...); }); });
+ */
+export function serial(body: () => void): void {
+  describe("serial", function (this: Mocha.Suite) {
+    serialSuites.add(this);
+    body();
+  });
+}

@@ -1,5 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
 import { CheckFailure } from "./assert";
+import { describeStatus } from "./explain";
 
 /**
  * Reads a stream that stays open (a watch, a chat) one message at a time:
@@ -21,7 +22,7 @@ export function readStream<T>(call: grpc.ClientReadableStream<T> | grpc.ClientDu
     wake?.();
   });
   call.on("error", (error: grpc.ServiceError) => {
-    ended = `the stream failed with ${grpc.status[error.code] ?? error.code}: ${error.details || "(no details)"}`;
+    ended = `the stream failed with ${describeStatus(grpc.status[error.code] ?? String(error.code), error.details || "(no details)")}`;
     wake?.();
   });
   call.on("end", () => {

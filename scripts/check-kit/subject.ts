@@ -22,6 +22,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { decode, encode, type FromSubject, type References, type Side, type Tagged, type ToSubject } from "../subject/codec";
 import { CheckFailure } from "./assert";
+import { checkScope } from "./scope";
 
 export interface SubjectConfig {
   /** The lab folder of the code under test (labs/NN-x, solutions/NN-x or a grading tree). */
@@ -30,6 +31,8 @@ export interface SubjectConfig {
   labId: string;
   /** The lab's checks folder, where fixtures (*.fixture.ts) live. */
   checksDir: string;
+  /** The folders of the tree the subject gets: those of the learner files, and the stubs (gen). */
+  sourceDirs: string[];
   /** Kill the subject above this resident size (the heap limit is set from it too). */
   memoryMb: number;
 }
@@ -54,14 +57,6 @@ const readyMs = 15000;
 
 // ---------------------------------------------------------------------------
 // The subject's folder: the learner's files as JavaScript, proto/, the driver
-
-/** Source folders of a lab tree that the subject gets: the learner's code and the stubs. */
-function sourceDirs(tree: string): string[] {
-  return fs
-    .readdirSync(tree, { withFileTypes: true })
-    .filter((entry) => entry.isDirectory() && !["checks", "starter", "node_modules", "certs", "backups", "data"].includes(entry.name))
-    .map((entry) => entry.name);
-}
 
 type Esbuild = typeof import("esbuild");
 let esbuildModule: Esbuild | undefined;
@@ -172,8 +167,23 @@ function protoDirFor(tree: string): string {
   return fs.existsSync(beside) ? beside : path.join(workspaceRoot, "proto");
 }
 
-/** Folders of subjects whose judge is gone are removed when the next judge starts. */
-const foldersRoot = path.join(os.tmpdir(), "grpc-labs-subjects");
+/**
+ * Each run's subject folders are removed when the run ends. Folders that a
+ * killed judge left behind are removed by a later judge once they are an hour
+ * old: by age, not by process id, since judges in PID namespaces (grading,
+ * containers sharing the temporary folder) share process ids. Each PID
+ * namespace has a folder of its own besides.
+ */
+function pidNamespace(): string {
+  // Not a number: judges of earlier versions take a folder named like "<pid>-..." for one of theirs.
+  try {
+    return `ns-${fs.readlinkSync("/proc/self/ns/pid").replace(/\D/g, "") || "default"}`;
+  } catch {
+    return "ns-default";
+  }
+}
+const foldersRoot = path.join(os.tmpdir(), "grpc-labs-subjects", pidNamespace());
+const staleAfterMs = 60 * 60 * 1000;
 
 function removeStaleFolders(): void {
   let entries: string[] = [];
@@ -183,13 +193,9 @@ function removeStaleFolders(): void {
     return;
   }
   for (const name of entries) {
-    const pid = Number(name.split("-")[0]);
-    if (!Number.isInteger(pid) || pid === process.pid) continue;
-    try {
-      process.kill(pid, 0);
-    } catch {
-      fs.rmSync(path.join(foldersRoot, name), { recursive: true, force: true });
-    }
+    const folder = path.join(foldersRoot, name);
+    const modified = fs.statSync(folder, { throwIfNoEntry: false })?.mtimeMs ?? Date.now();
+    if (Date.now() - modified > staleAfterMs) fs.rmSync(folder, { recursive: true, force: true });
   }
 }
 
@@ -215,7 +221,7 @@ async function buildFolder(config: SubjectConfig): Promise<Folder> {
   const scratch = path.join(root, "scratch");
   for (const dir of [scratch, fixtures]) fs.mkdirSync(dir, { recursive: true });
   await fs.promises.copyFile(await driverBundle(), path.join(root, "driver.js"));
-  const jobs = sourceDirs(config.tree).map((dir) => transpileTree(path.join(config.tree, dir), path.join(labDir, dir), config.tree));
+  const jobs = config.sourceDirs.filter((dir) => fs.statSync(path.join(config.tree, dir), { throwIfNoEntry: false })?.isDirectory()).map((dir) => transpileTree(path.join(config.tree, dir), path.join(labDir, dir), config.tree));
   jobs.push(fs.promises.cp(protoDirFor(config.tree), path.join(root, "proto"), { recursive: true }));
   const fixtureFiles = fs.existsSync(config.checksDir) ? fs.readdirSync(config.checksDir).filter((f) => f.endsWith(".fixture.ts")) : [];
   for (const file of fixtureFiles) jobs.push(transpileFile(path.join(config.checksDir, file), path.join(fixtures, file), config.checksDir));
@@ -236,9 +242,11 @@ function readablePaths(folder: Folder): string[] {
   return [folder.root, ...packages];
 }
 
-function permissionFlags(folder: Folder): string[] {
+function permissionFlags(folder: Folder, scratch: string): string[] {
   const major = Number(process.versions.node.split(".")[0]);
-  return [major >= 22 ? "--permission" : "--experimental-permission", ...readablePaths(folder).map((p) => `--allow-fs-read=${p}`), `--allow-fs-write=${folder.scratch}`];
+  // Node 26's permission model also covers the network; the learner's servers and clients need it (on loopback, in the checks).
+  const network = process.allowedNodeEnvironmentFlags.has("--allow-net") ? ["--allow-net"] : [];
+  return [major >= 22 ? "--permission" : "--experimental-permission", ...network, ...readablePaths(folder).map((p) => `--allow-fs-read=${p}`), `--allow-fs-write=${scratch}`];
 }
 
 /** The subject's whole environment: nothing of the judge's, the learner's or the instructor's. */
@@ -289,16 +297,45 @@ export interface CheckEvents {
   fault: string | undefined;
 }
 
-let events: CheckEvents = { handlerErrors: [], uncaught: [], fault: undefined };
+/** Where a lane's subject writes what the learner's code prints. */
+export type OutputSink = (lane: Lane, stream: "stdout" | "stderr", text: string) => void;
 
-/** Starts a check: what the learner's code does from now on is the new check's. */
-export function beginCheck(): void {
-  events = { handlerErrors: [], uncaught: [], fault: undefined };
+const toOwnOutput: OutputSink = (_lane, stream, text) => void (stream === "stdout" ? process.stdout : process.stderr).write(text);
+
+/**
+ * One lane of the judge: checks run in it one after another, with a subject
+ * of its own, while other lanes run other checks. A fault of its subject
+ * (a crash, a blocked event loop, too much memory) fails the lane's current
+ * check only; the lane's next check gets a fresh subject.
+ */
+export class Lane {
+  /** What the learner's code did during the lane's current check. */
+  events: CheckEvents = { handlerErrors: [], uncaught: [], fault: undefined };
+  /** The id of the lane's current check, for the output the judge passes on. */
+  checkId: string | undefined;
+  current: Subject | undefined;
+  starting: Promise<Subject> | undefined;
+
+  constructor(
+    readonly index: number,
+    readonly output: OutputSink,
+  ) {}
+
+  /** Starts a check: what the learner's code does from now on is the new check's. */
+  begin(checkId?: string): void {
+    this.checkId = checkId;
+    this.events = { handlerErrors: [], uncaught: [], fault: undefined };
+  }
+}
+
+/** Starts a check in the current lane: what the learner's code does from now on is the new check's. */
+export function beginCheck(checkId?: string): void {
+  currentLane().begin(checkId);
 }
 
 /** What the learner's code did during the current check. */
 export function checkEvents(): CheckEvents {
-  return events;
+  return currentLane().events;
 }
 
 export class Subject {
@@ -323,25 +360,32 @@ export class Subject {
   constructor(
     private readonly folder: Folder,
     config: SubjectConfig,
-    output: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream },
+    private readonly lane: Lane,
   ) {
     const heapMb = Math.max(64, Math.floor(config.memoryMb * 0.75));
+    // Each lane's subject writes to a scratch folder of its own.
+    const scratch = path.join(folder.scratch, String(lane.index));
+    fs.mkdirSync(scratch, { recursive: true });
     this.child = spawn(
       process.execPath,
-      [...permissionFlags(folder), "--enable-source-maps", `--max-old-space-size=${heapMb}`, path.join(folder.root, "driver.js"), JSON.stringify({ root: config.tree, mirror: folder.labDir, fixtures: folder.fixtures })],
-      { cwd: folder.scratch, env: subjectEnv(), stdio: ["ignore", "pipe", "pipe", "ipc"], serialization: "advanced", windowsHide: true },
+      [...permissionFlags(folder, scratch), "--enable-source-maps", `--max-old-space-size=${heapMb}`, path.join(folder.root, "driver.js"), JSON.stringify({ root: config.tree, mirror: folder.labDir, fixtures: folder.fixtures })],
+      { cwd: scratch, env: subjectEnv(), stdio: ["ignore", "pipe", "pipe", "ipc"], serialization: "advanced", windowsHide: true },
     );
-    this.child.stdout!.on("data", (chunk: Buffer) => output.stdout.write(chunk));
+    this.child.stdout!.on("data", (chunk: Buffer) => lane.output(lane, "stdout", chunk.toString()));
     this.child.stderr!.on("data", (chunk: Buffer) => {
       const text = chunk
         .toString()
         .split("\n")
         .filter((line) => !permissionWarning.test(line) && !/^\(node:\d+\) $/.test(line))
         .join("\n");
-      if (text.trim()) output.stderr.write(text);
+      if (text.trim()) lane.output(lane, "stderr", text);
     });
     this.ready = new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new SubjectFault(`your code did not load within ${readyMs / 1000} s`)), readyMs);
+      const timer = setTimeout(() => {
+        const reason = `the process that runs your code did not start within ${readyMs / 1000} s`;
+        reject(new SubjectFault(reason));
+        this.stop(reason);
+      }, readyMs);
       this.child.once("message", () => {
         clearTimeout(timer);
         resolve();
@@ -356,7 +400,7 @@ export class Subject {
     this.child.on("message", (message: FromSubject) => this.onMessage(message));
     this.child.on("exit", (code, signal) => this.onExit(code, signal));
     this.child.on("error", () => undefined);
-    this.watchSilence();
+    // Silence counts from the first message (ready): starting Node on a busy machine can take seconds, and readyMs covers it.
     this.memoryWatch = setInterval(() => {
       if (this.child.pid === undefined) return;
       void residentMb(this.child.pid).then((rss) => {
@@ -387,7 +431,7 @@ export class Subject {
   stop(reason = "stopped by the judge"): void {
     if (this.faultReason === undefined) {
       this.faultReason = reason;
-      events.fault ??= reason;
+      this.lane.events.fault ??= reason;
     }
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
   }
@@ -401,9 +445,30 @@ export class Subject {
   }
 
   private watchSilence(): void {
-    clearTimeout(this.silence);
     this.lastHeard = Date.now();
-    this.silence = setTimeout(() => this.stop(blockedReason), silenceMs);
+    this.armSilence(silenceMs);
+  }
+
+  /**
+   * The subject is blocked when it said nothing for silenceMs. But the judge
+   * itself may have been busy (loading the checks is synchronous, and other
+   * lanes' subjects start meanwhile): what the subject sent then is still
+   * queued. So the verdict waits for the poll phase, where queued messages
+   * are read, and a timer that fired late gives the subject another round.
+   */
+  private armSilence(ms: number): void {
+    clearTimeout(this.silence);
+    const due = Date.now() + ms;
+    this.silence = setTimeout(() => {
+      const late = Date.now() - due;
+      setImmediate(() => {
+        if (!this.alive) return;
+        const silent = this.silentMs;
+        if (silent < silenceMs) return this.armSilence(silenceMs - silent);
+        if (late > 250) return this.armSilence(500);
+        this.stop(blockedReason);
+      });
+    }, ms);
     this.silence.unref();
   }
 
@@ -413,7 +478,7 @@ export class Subject {
     if (this.faultReason === undefined) {
       // It ended on its own, during the current check (a judge's stop has already said why, in the check it stopped).
       this.faultReason = this.exitText ?? `the process that runs your code ended (${signal ?? `exit code ${code}`}): did it crash?`;
-      events.fault ??= this.faultReason;
+      this.lane.events.fault ??= this.faultReason;
     }
     for (const pending of this.pending.values()) pending.reject(new SubjectFault(this.faultReason));
     this.pending.clear();
@@ -435,8 +500,8 @@ export class Subject {
       case "call":
         return void this.answer(message.id, message.target, message.args, message.wantsReply);
       case "event":
-        if (message.kind === "handler-error") events.handlerErrors.push(String(message.text));
-        else if (message.kind === "uncaught") events.uncaught.push(String(message.text));
+        if (message.kind === "handler-error") this.lane.events.handlerErrors.push(String(message.text));
+        else if (message.kind === "uncaught") this.lane.events.uncaught.push(String(message.text));
         else this.exitText = String(message.text);
         return;
       default:
@@ -549,43 +614,76 @@ export class Subject {
     return (typeof value === "object" || typeof value === "function") && value !== null && this.standIns.has(value);
   }
 
-  /** Starts a subject in `folder` and waits until it is ready. */
-  static async start(folder: Folder, config: SubjectConfig, output = { stdout: process.stdout, stderr: process.stderr }): Promise<Subject> {
-    const subject = new Subject(folder, config, output);
+  /** Starts a subject in `folder` for `lane` and waits until it is ready. */
+  static async start(folder: Folder, config: SubjectConfig, lane: Lane): Promise<Subject> {
+    const subject = new Subject(folder, config, lane);
     await subject.ready;
     return subject;
   }
 }
 
 // ---------------------------------------------------------------------------
-// The current subject, for check-kit's helpers
+// The lanes, and the current check's subject, for check-kit's helpers
 
 let config: SubjectConfig | undefined;
 let folder: Promise<Folder> | undefined;
-let current: Subject | undefined;
-let starting: Promise<Subject> | undefined;
+let lanes: Lane[] = [new Lane(0, toOwnOutput)];
 
-function startSubject(): Promise<Subject> {
+/** The lane of the check this code works for; outside a check, the first. */
+export function currentLane(): Lane {
+  return (checkScope.getStore()?.lane as Lane | undefined) ?? lanes[0]!;
+}
+
+/** The run's lanes (configureSubject makes them). */
+export function allLanes(): readonly Lane[] {
+  return lanes;
+}
+
+function startSubject(lane: Lane): Promise<Subject> {
   const use = config!;
-  starting = folder!
-    .then((built) => Promise.all([Subject.start(built, use), built.filled]))
-    .then(([started]) => (current = started));
-  starting.catch(() => undefined);
+  const starting = folder!.then((built) => Promise.all([Subject.start(built, use, lane), built.filled])).then(([started]) => (lane.current = started));
+  lane.starting = starting;
+  // A start that failed fails the check that waited for it; the lane's next check tries again.
+  starting.catch(() => {
+    if (lane.starting === starting) lane.starting = undefined;
+  });
   return starting;
+}
+
+export interface LaneOptions {
+  /** How many lanes run checks at once, each with a subject of its own (default 1). */
+  lanes?: number;
+  /** Where the subjects' output goes (default: this process's stdout and stderr). */
+  output?: OutputSink;
 }
 
 /**
  * Sets what the subjects of the next run execute (the judge does it before
- * each run): transpiles the code under test once, and starts a subject now,
- * while the checks load.
+ * each run): transpiles the code under test once, into one folder that every
+ * lane's subject reads, and starts each lane's subject now, while the checks
+ * load.
  */
-export function configureSubject(next: SubjectConfig): void {
+export function configureSubject(next: SubjectConfig, options: LaneOptions = {}): void {
   config = next;
   removeStaleFolders();
   pruneCache();
   folder = buildFolder(next);
   folder.catch(() => undefined);
-  void startSubject();
+  const count = Math.max(1, Math.floor(options.lanes ?? 1));
+  lanes = Array.from({ length: count }, (_, index) => new Lane(index, options.output ?? toOwnOutput));
+  // The first lane's subject starts now, while the checks load; the judge starts the others when checks wait (laneReady).
+  void startSubject(lanes[0]!);
+}
+
+/**
+ * Starts the lane's subject if it has none yet (after the first lane's, so
+ * that the first check need not share the CPU with starting subjects), and
+ * resolves once it has started or failed to.
+ */
+export async function laneReady(lane: Lane): Promise<void> {
+  if (lane.index > 0 && !lane.starting) await lanes[0]!.starting?.catch(() => undefined);
+  if (!lanes.includes(lane)) return;
+  await (lane.starting ?? startSubject(lane)).catch(() => undefined);
 }
 
 /** Whether checks run the code under test in a subject (in the judge), or in this process (`serve`, `client`). */
@@ -593,29 +691,32 @@ export function subjectConfigured(): boolean {
   return config !== undefined;
 }
 
-/** The running subject, or a fresh one if the last stopped (a crash fails one check, not the rest). */
+/** The current lane's running subject, or a fresh one if the last stopped (a crash fails one check, not the rest). */
 export async function subject(): Promise<Subject> {
-  if (current?.alive) return current;
+  const lane = currentLane();
+  if (lane.current?.alive) return lane.current;
   if (!config || !folder) throw new Error("no subject configured: checks run through `npm run lab`");
-  if (starting && !current) return starting;
-  const previous = current;
-  current = undefined;
+  if (lane.starting && !lane.current) return lane.starting;
+  const previous = lane.current;
+  lane.current = undefined;
   if (previous) void previous.dispose();
-  return startSubject();
+  return startSubject(lane);
 }
 
-/** The subject if one is running, without starting one. */
-export function runningSubject(): Subject | undefined {
-  return current?.alive ? current : undefined;
+/** The current lane's subject if one is running, without starting one. */
+export function runningSubject(lane = currentLane()): Subject | undefined {
+  return lane.current?.alive ? lane.current : undefined;
 }
 
-/** Ends the run's subject and removes its folder. */
+/** Ends the run's subjects and removes their folder. */
 export async function stopSubject(): Promise<void> {
-  const ending = current ?? (await starting?.catch(() => undefined));
+  const ending = await Promise.all(lanes.map(async (lane) => lane.current ?? (await lane.starting?.catch(() => undefined))));
   const built = await folder?.catch(() => undefined);
-  current = undefined;
-  starting = undefined;
+  for (const lane of lanes) {
+    lane.current = undefined;
+    lane.starting = undefined;
+  }
   folder = undefined;
-  await ending?.dispose();
+  await Promise.all(ending.map((subject) => subject?.dispose()));
   if (built) fs.rmSync(built.root, { recursive: true, force: true });
 }

@@ -44,6 +44,9 @@ export function describeLoadError(error: unknown, relativeFile: string): string 
   return `${relativeFile} threw while loading: ${message}${where ? ` (at ${where})` : ""}`;
 }
 
+/** The files of the code under test the checks have loaded so far: a lane's new subject loads them before its first check. */
+export const loadedFiles = new Set<string>();
+
 /**
  * Loads a file of the code under test, e.g. await loadTarget<ServerModule>("src/server.ts").
  * In the checks it runs in the subject; outside them (`serve` and `client`,
@@ -52,6 +55,7 @@ export function describeLoadError(error: unknown, relativeFile: string): string 
 export async function loadTarget<T>(relativeFile: string): Promise<T> {
   if (!subjectConfigured()) return loadHere<T>(relativeFile);
   const running = await subject();
+  loadedFiles.add(path.posix.normalize(relativeFile));
   try {
     return (await running.driver.load!(path.posix.normalize(relativeFile))) as T;
   } catch (error) {

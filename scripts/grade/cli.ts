@@ -27,6 +27,7 @@ import {
 } from "./outputs";
 import { reportHtml } from "./report-html";
 import { killAll, type Limits } from "./sandbox";
+import { ResultStore } from "./store";
 
 export const usage = `Usage (npm passes everything after -- to the grader):
   npm run grade                                   grade this workspace: every lab, as an instructor would
@@ -126,15 +127,6 @@ function listSubmissions(dir: string, out: string): { submissions: Submission[];
   return { submissions, skipped };
 }
 
-function readPrevious(file: string, key: string): StudentResult | undefined {
-  try {
-    const previous = JSON.parse(fs.readFileSync(file, "utf8")) as StudentResult;
-    return previous.version === 1 && previous.key === key ? previous : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 async function gradeClass(options: Options): Promise<number> {
   const source = path.resolve(options.submissions!);
   if (!options.out) throw new UserError("Say where the results go: --out DIR2.");
@@ -143,49 +135,56 @@ async function gradeClass(options: Options): Promise<number> {
   if (submissions.length === 0) throw new UserError(`${source} holds no student folder or .zip file.`);
   const integrity = integrityOf();
   if (!integrity.pristine) console.error(`Note: ${integrityLine(integrity)} Students are graded with this workspace's files as they are.`);
-  if (!options.resume) {
-    for (const generated of ["students", "feedback", "grades.csv", "results.json", "report.html"]) fs.rmSync(path.join(out, generated), { recursive: true, force: true });
-  }
-  const studentFile = (student: string) => path.join(out, "students", `${fileNameOf(student)}.json`);
+  const store = new ResultStore(out);
+  if (!options.resume) store.clear();
+  store.tidy();
   const finished = new Map<string, StudentResult>();
-  let reused = 0;
+  const kept = new Set<StudentResult>();
+  const unverified: string[] = [];
   const order = new Map(submissions.map((s, i) => [s.student, i]));
-  const writeGrades = () => {
-    const sorted = [...finished.values()].sort((a, b) => order.get(a.student)! - order.get(b.student)!);
-    writeAtomic(path.join(out, "grades.csv"), gradesCsv(options.labs, sorted));
-    return sorted;
-  };
+  const inOrder = () => [...finished.values()].sort((a, b) => order.get(a.student)! - order.get(b.student)!);
   const bar = progressBar();
   const started = Date.now();
-  const results = await gradeSubmissions(submissions, {
+  const graded = await gradeSubmissions(submissions, {
     labs: options.labs,
     limits: options.limits,
     jobs: options.jobs,
     pristine: computeManifest(),
-    reuse: (student, key) => {
-      const previous = options.resume ? readPrevious(studentFile(student), key) : undefined;
-      if (previous) reused++;
-      return previous;
+    hide: [out, source],
+    reuse: (student) => {
+      if (!options.resume) return undefined;
+      const saved = store.student(student);
+      if (saved === undefined && store.hasStudent(student)) unverified.push(student);
+      if (saved !== undefined) kept.add(saved as StudentResult);
+      return saved;
     },
+    reuseLab: (student, lab, key) => store.lab(student, lab, key),
+    // Each lab as soon as it is known, each student as soon as all its labs are: a killed run loses nothing finished (--resume).
+    onLab: (student, lab, key, result) => store.saveLab(student, lab, key, result),
     onStudent: (result) => {
-      // Written as each student finishes: an interrupted run loses nothing (--resume).
-      writeAtomic(studentFile(result.student), `${JSON.stringify(result, null, 2)}\n`);
-      writeAtomic(path.join(out, "feedback", `${fileNameOf(result.student)}.md`), feedbackMarkdown(options.labs, result));
+      store.saveStudent(result);
       finished.set(result.student, result);
-      writeGrades();
+      writeAtomic(path.join(out, "grades.csv"), gradesCsv(options.labs, inOrder()));
     },
     onProgress: bar.update,
   });
   bar.clear();
-  const sorted = writeGrades();
-  writeAtomic(path.join(out, "results.json"), `${JSON.stringify(classResults(options.labs, sorted), null, 2)}\n`);
-  writeAtomic(path.join(out, "report.html"), reportHtml(options.labs, sorted));
+  store.finish();
+  // Every aggregate is written again from the results of this run or verified ones, whatever the folder held.
+  const results = inOrder();
+  writeAtomic(path.join(out, "grades.csv"), gradesCsv(options.labs, results));
+  writeAtomic(path.join(out, "results.json"), `${JSON.stringify(classResults(options.labs, results, graded.plans, graded.isolation), null, 2)}\n`);
+  writeAtomic(path.join(out, "report.html"), reportHtml(options.labs, results, undefined, graded.isolation));
+  writeFeedback(path.join(out, "feedback"), options.labs, results);
 
+  const reused = results.filter((r) => kept.has(r)).length;
   const max = results[0]?.max_score ?? 0;
   const mean = results.reduce((s, r) => s + r.score, 0) / results.length;
   console.log(
     `Graded ${results.length} ${results.length === 1 ? "student" : "students"} × ${options.labs.length} ${options.labs.length === 1 ? "lab" : "labs"} in ${elapsed(Date.now() - started)}${reused ? ` (${reused} kept from the earlier run)` : ""}; mean ${mean.toFixed(1)} / ${max}.`,
   );
+  if (unverified.length) console.log(`Graded again, their saved results did not verify: ${unverified.join(", ")}.`);
+  console.log(`Isolation of each lab run: ${graded.isolation}${graded.isolationNotes.length ? ` (${graded.isolationNotes.join("; ")})` : ""}.`);
   for (const r of results) {
     const troubles = r.labs.filter(labTrouble).map((l) => `lab ${l.number}: ${labTrouble(l)}`);
     const edited = r.tampered ? r.tampered.changed.length + r.tampered.added.length : 0;
@@ -198,23 +197,36 @@ async function gradeClass(options: Options): Promise<number> {
   return 0;
 }
 
+/** One feedback file a student, and none for anyone else. */
+function writeFeedback(dir: string, labs: Lab[], results: StudentResult[]): void {
+  const names = new Set<string>();
+  for (const result of results) {
+    const name = `${fileNameOf(result.student)}.md`;
+    names.add(name);
+    writeAtomic(path.join(dir, name), feedbackMarkdown(labs, result));
+  }
+  for (const name of fs.readdirSync(dir)) if (!names.has(name)) fs.rmSync(path.join(dir, name), { recursive: true, force: true });
+}
+
 async function gradeWorkspace(options: Options): Promise<number> {
   const out = path.resolve(options.out ?? "grade-results");
   const bar = progressBar();
-  const [student] = await gradeSubmissions([{ student: "workspace", entry: workspaceRoot }], {
+  const graded = await gradeSubmissions([{ student: "workspace", entry: workspaceRoot }], {
     labs: options.labs,
     limits: options.limits,
     jobs: options.jobs,
     pristine: computeManifest(),
+    hide: [out],
     onProgress: bar.update,
   });
+  const student = graded.students[0];
   bar.clear();
   const results = student!.labs;
   const integrity = integrityOf();
   const summary = markdownSummary(results, integrity);
   const score = results.reduce((s, r) => s + r.score, 0);
   const max = results.reduce((s, r) => s + r.max_score, 0);
-  writeAtomic(path.join(out, "results.json"), `${JSON.stringify({ version: 1, workspace: integrity, score, max_score: max, labs: results }, null, 2)}\n`);
+  writeAtomic(path.join(out, "results.json"), `${JSON.stringify({ version: 1, workspace: integrity, isolation: graded.isolation, score, max_score: max, labs: results }, null, 2)}\n`);
   writeAtomic(path.join(out, "junit.xml"), junitXml(results));
   writeAtomic(path.join(out, "summary.md"), summary);
   if (process.env.GITHUB_STEP_SUMMARY) fs.appendFileSync(process.env.GITHUB_STEP_SUMMARY, `${summary}\n`);

@@ -4,17 +4,21 @@
  * (sandbox.ts) and keep the result in the runner's LabResult format.
  * Labs that were not handed in, or are the unchanged starter, score 0 without
  * running. A lab job never throws: every problem becomes that lab's result.
+ * Points come from the instructor's plan of each lab (its checks, listed by
+ * the grader before any learner code runs): whatever a check process writes
+ * is held to that plan, so no submission can add checks, points or
+ * max_score.
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
+import { UserError } from "../lib/errors";
 import { type Lab, starterFile } from "../lib/labs";
 import { buildResult, type CheckResult, type LabResult } from "../lib/results";
 import { checkLab } from "../lib/run-checks";
 import { generateStubs, genDir } from "../lib/stubs";
 import type { Differences, Manifest } from "./manifest";
-import { gradeIsolated, type Limits } from "./sandbox";
+import { closeRun, gradeIsolated, type Limits, openRun, type Run } from "./sandbox";
 import { extractLab, FileProblem, type LabSubmission, locateLabs, maxListedFiles, openSubmission, tampering } from "./submission";
 
 export interface StudentResult {
@@ -50,16 +54,34 @@ export interface GradeOptions {
   limits: Limits;
   jobs: number;
   pristine: Manifest;
-  /** A finished result to reuse for this student and key (--resume), if any. */
-  reuse?: (student: string, key: string) => StudentResult | undefined;
+  /** Folders the checked code must not read (the output folder, the submissions), hidden where namespaces work. */
+  hide?: string[];
+  /** A finished result kept for this student and key (--resume), if any: used only if it matches the plans. */
+  reuse?: (student: string, key: string) => unknown;
+  /** A finished lab result kept for this student and lab key (a run that was stopped), if any: used only if it matches the plan. */
+  reuseLab?: (student: string, lab: Lab, key: string) => unknown;
+  /** Called with each lab result that ran as soon as it is known, to be saved. */
+  onLab?: (student: string, lab: Lab, key: string, result: LabResult) => void;
   onStudent?: (result: StudentResult) => void;
   onProgress?: (progress: Progress) => void;
 }
 
-/** What every job of a run shares: the instructor's fresh stubs and each lab's list of checks. */
+/** A lab's plan: its checks, as listed by the grader, each failing, with its points. */
+export type Plans = Map<string, CheckResult[]>;
+
+export interface Graded {
+  students: StudentResult[];
+  plans: Plans;
+  /** How lab runs were contained ("user+pid+net namespaces", ...), and why something is missing. */
+  isolation: string;
+  isolationNotes: string[];
+}
+
+/** What every job of a run shares: the instructor's fresh stubs, each lab's list of checks, the run's folder. */
 interface Context {
   stubs: Map<string, string>;
-  plans: Map<string, CheckResult[]>;
+  plans: Plans;
+  run: Run;
 }
 
 const messageLimit = 1000;
@@ -104,30 +126,113 @@ function withProblems(lab: Lab, result: LabResult, problems: Map<string, string>
   return buildResult(lab, "learner", tests, { type_errors: result.type_errors, warnings: [...result.warnings, ...warnings], message: result.message, duration_ms: result.duration_ms });
 }
 
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
+const textOrNull = (value: unknown): string | null => (typeof value === "string" ? value : null);
+const amount = (value: unknown): number => (typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : 0);
+const sum = (values: number[]) => values.reduce((total, n) => total + n, 0);
+
+/** A plan from a result the grader trusts (a run of the instructor's starter): its checks, each failing. */
+function planOf(lab: Lab, raw: unknown): CheckResult[] {
+  const tests = isRecord(raw) && Array.isArray(raw.tests) ? raw.tests.filter(isRecord) : [];
+  return tests.map((t) => {
+    const step = typeof t.step === "number" ? t.step : 0;
+    const max = typeof t.max_points === "number" && Number.isInteger(t.max_points) && t.max_points > 0 ? t.max_points : 1;
+    const side = lab.steps.find((s) => s.step === step)?.side ?? "setup";
+    return { id: String(t.id), name: String(t.name), step, side, status: "fail", message: null, output: null, duration_ms: 0, points: 0, max_points: max };
+  });
+}
+
+/**
+ * A lab result as a check process wrote it, held to the lab's plan: exactly
+ * the planned checks, in order, with their names, steps and points; a check
+ * earns its points only by passing; checks the plan lacks are dropped and a
+ * planned check with no result fails. Score and max_score are computed here.
+ */
+export function conformed(lab: Lab, plan: CheckResult[], raw: unknown): LabResult {
+  const given = isRecord(raw) ? raw : {};
+  const reported = new Map<string, Record<string, unknown>>();
+  for (const t of Array.isArray(given.tests) ? given.tests : []) if (isRecord(t) && typeof t.id === "string" && !reported.has(t.id)) reported.set(t.id, t);
+  const message = isRecord(raw) ? textOrNull(given.message) : "the check process wrote no result";
+  const tests = plan.map((planned): CheckResult => {
+    const t = reported.get(planned.id);
+    if (!t) return { ...planned, status: "fail", message: message ?? "not run: the check process did not report it", output: null, duration_ms: 0, points: 0 };
+    const passed = t.status === "pass";
+    return { ...planned, status: passed ? "pass" : "fail", message: textOrNull(t.message), output: textOrNull(t.output), duration_ms: amount(t.duration_ms), points: passed ? planned.max_points : 0 };
+  });
+  const planned = new Set(plan.map((p) => p.id));
+  const unplanned = [...reported.keys()].filter((id) => !planned.has(id));
+  const warnings = (Array.isArray(given.warnings) ? given.warnings : []).filter((w): w is string => typeof w === "string");
+  if (unplanned.length > 0) warnings.push(`ignored results for ${unplanned.length} checks that lab ${lab.number} does not have`);
+  const typeErrors = (Array.isArray(given.type_errors) ? given.type_errors : [])
+    .filter(isRecord)
+    .map((e) => ({ file: String(e.file), line: amount(e.line), column: amount(e.column), message: String(e.message) }));
+  const result = buildResult(lab, "learner", tests, { type_errors: typeErrors, warnings, message, duration_ms: amount(given.duration_ms) });
+  // The checks could not run at all (an error of the workshop, not of the learner): said as the runner says it.
+  return given.status === "error" && result.status !== "pass" ? { ...result, status: "error" } : result;
+}
+
+/** Whether a kept lab result is one this grader wrote for this plan: same checks and points, consistent scores. */
+export function labMatches(value: unknown, lab: Lab, plan: CheckResult[]): value is LabResult {
+  if (!isRecord(value) || value.lab !== lab.id || !Array.isArray(value.tests) || value.tests.length !== plan.length) return false;
+  if (!Array.isArray(value.steps) || !Array.isArray(value.type_errors) || !Array.isArray(value.warnings)) return false;
+  const tests = value.tests as unknown[];
+  const consistent = plan.every((planned, i) => {
+    const t = tests[i];
+    return (
+      isRecord(t) &&
+      t.id === planned.id &&
+      t.name === planned.name &&
+      t.step === planned.step &&
+      t.max_points === planned.max_points &&
+      (t.status === "pass" || t.status === "fail") &&
+      t.points === (t.status === "pass" ? planned.max_points : 0)
+    );
+  });
+  return consistent && value.score === sum(tests.map((t) => (t as CheckResult).points)) && value.max_score === sum(plan.map((p) => p.max_points));
+}
+
+/** Whether a kept student result is this grader's for this student, key, labs and plans. */
+export function studentMatches(value: unknown, student: string, key: string, labs: Lab[], plans: Plans): value is StudentResult {
+  if (!isRecord(value) || value.version !== 1 || value.student !== student || value.key !== key) return false;
+  if (!Array.isArray(value.labs) || value.labs.length !== labs.length || !Array.isArray(value.notes) || typeof value.source !== "string") return false;
+  const results = value.labs as unknown[];
+  if (!labs.every((lab, i) => labMatches(results[i], lab, plans.get(lab.id) ?? []))) return false;
+  const graded = results as LabResult[];
+  return value.score === sum(graded.map((l) => l.score)) && value.max_score === sum(graded.map((l) => l.max_score));
+}
+
 /** Every check of a lab, without running them: checkLab on a tree with no stubs only lists them. */
 export async function listChecks(lab: Lab, scratch: string): Promise<CheckResult[]> {
   return (await checkLab(lab, { target: "learner", tree: path.join(scratch, "no-stubs", lab.id) })).tests;
 }
 
-async function prepare(labs: Lab[], limits: Limits): Promise<{ context: Context; dispose: () => void }> {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), "grpc-labs-stubs-"));
-  const context: Context = { stubs: new Map(), plans: new Map() };
-  await Promise.all(
-    labs.map(async (lab) => {
-      const tree = path.join(root, lab.id);
-      generateStubs(lab, tree);
-      context.stubs.set(lab.id, genDir(tree));
-      let plan = await listChecks(lab, root);
-      if (plan.length <= 1) {
-        // Checks that load learner code while loading can only be listed by running them once on the starter.
-        const starter = new Map(lab.learnerFiles.map((f) => [f, fs.readFileSync(starterFile(lab, f))]));
-        const outcome = await gradeIsolated(lab, starter, genDir(tree), limits);
-        if (outcome.kind === "result") plan = outcome.result.tests;
-      }
-      context.plans.set(lab.id, plan);
-    }),
-  );
-  return { context, dispose: () => fs.rmSync(root, { recursive: true, force: true }) };
+async function prepare(labs: Lab[], limits: Limits, hide: string[]): Promise<{ context: Context; dispose: () => void }> {
+  const run = openRun(hide, limits);
+  const root = path.join(run.dir, "stubs");
+  const context: Context = { stubs: new Map(), plans: new Map(), run };
+  try {
+    await Promise.all(
+      labs.map(async (lab) => {
+        const tree = path.join(root, lab.id);
+        generateStubs(lab, tree);
+        context.stubs.set(lab.id, genDir(tree));
+        let plan = await listChecks(lab, root);
+        if (plan.length <= 1) {
+          // Checks that load learner code while loading can only be listed by running them once on the starter.
+          const starter = new Map(lab.learnerFiles.map((f) => [f, fs.readFileSync(starterFile(lab, f))]));
+          const outcome = await gradeIsolated(lab, starter, genDir(tree), limits, run);
+          if (outcome.kind === "result") plan = planOf(lab, outcome.result);
+        }
+        // Points come from the plan: without one, every student would be graded on the stub step alone.
+        if (plan.length <= 1) throw new UserError(`The checks of lab ${lab.number} could not be listed, so it cannot be graded: \`npm run lab ${lab.number} -- --solution\` shows why.`);
+        context.plans.set(lab.id, plan);
+      }),
+    );
+  } catch (error) {
+    closeRun(run);
+    throw error;
+  }
+  return { context, dispose: () => closeRun(run) };
 }
 
 function keyOf(options: GradeOptions, extracted: LabSubmission[], notes: string[]): string {
@@ -137,6 +242,14 @@ function keyOf(options: GradeOptions, extracted: LabSubmission[], notes: string[
     hash.update(`\n${lab.lab.id} ${lab.submitted} ${JSON.stringify([...lab.problems])}`);
     for (const [file, content] of lab.files) hash.update(`\n${file} `).update(content);
   }
+  return hash.digest("hex");
+}
+
+/** A hash of what one lab run depends on: the instructor's files, the limits and this lab's learner files. */
+function labKeyOf(options: GradeOptions, part: LabSubmission): string {
+  const hash = createHash("sha256");
+  hash.update(JSON.stringify({ pristine: options.pristine.hash, limits: options.limits, lab: part.lab.id, problems: [...part.problems] }));
+  for (const [file, content] of part.files) hash.update(`\n${file} `).update(content);
   return hash.digest("hex");
 }
 
@@ -156,19 +269,21 @@ function semaphore(size: number): <T>(task: () => Promise<T>) => Promise<T> {
   };
 }
 
-export async function gradeSubmissions(submissions: Submission[], options: GradeOptions): Promise<StudentResult[]> {
-  const { context, dispose } = await prepare(options.labs, options.limits);
+export async function gradeSubmissions(submissions: Submission[], options: GradeOptions): Promise<Graded> {
+  const { context, dispose } = await prepare(options.labs, options.limits, options.hide ?? []);
   const limit = semaphore(Math.max(1, options.jobs));
   const progress: Progress = { done: 0, total: 0, running: 0 };
   const report = () => options.onProgress?.({ ...progress });
   try {
-    return await Promise.all(
+    const students = await Promise.all(
       submissions.map(async (submission) => {
         const result = await gradeStudent(submission, options, context, limit, progress, report);
         options.onStudent?.(result);
         return result;
       }),
     );
+    const { isolation, notes } = context.run.containment;
+    return { students, plans: context.plans, isolation, isolationNotes: notes };
   } finally {
     dispose();
   }
@@ -207,7 +322,7 @@ async function gradeStudent(
   }
   const key = keyOf(options, extracted, notes);
   const reused = options.reuse?.(submission.student, key);
-  if (reused) return reused;
+  if (reused !== undefined && studentMatches(reused, submission.student, key, options.labs, context.plans)) return reused;
 
   const jobs = options.labs.map(async (lab, index): Promise<LabResult> => {
     const plan = context.plans.get(lab.id) ?? [];
@@ -219,21 +334,26 @@ async function gradeStudent(
     if (part.unchanged) {
       return synthesized(lab, plan, problems.length > 0 ? `not graded: ${problems.join("; ")}` : "not started: the files are the unchanged starter", warnings);
     }
+    const labKey = labKeyOf(options, part);
+    const kept = options.reuseLab?.(submission.student, lab, labKey);
+    if (kept !== undefined && labMatches(kept, lab, plan)) return kept;
     progress.total++;
     report();
     const outcome = await limit(async () => {
       progress.running++;
       report();
       try {
-        return await gradeIsolated(lab, part.files, context.stubs.get(lab.id)!, options.limits);
+        return await gradeIsolated(lab, part.files, context.stubs.get(lab.id)!, options.limits, context.run);
       } finally {
         progress.running--;
         progress.done++;
         report();
       }
     });
-    const result = outcome.kind === "result" ? bounded(namingMemory(outcome.result, options.limits)) : synthesized(lab, plan, outcome.message);
-    return withProblems(lab, result, part.problems, warnings);
+    const result = outcome.kind === "result" ? bounded(namingMemory(conformed(lab, plan, outcome.result), options.limits)) : synthesized(lab, plan, outcome.message);
+    const final = withProblems(lab, result, part.problems, warnings);
+    options.onLab?.(submission.student, lab, labKey, final);
+    return final;
   });
   const labs = await Promise.all(jobs);
   return {

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Lab } from "../lib/labs";
 import type { CheckResult, LabResult } from "../lib/results";
-import type { StudentResult } from "./grader";
+import type { Plans, StudentResult } from "./grader";
 import { describeDifferences, type Differences } from "./manifest";
 
 export function writeAtomic(file: string, text: string): void {
@@ -16,6 +16,27 @@ export function writeAtomic(file: string, text: string): void {
   const temporary = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(temporary, text);
   fs.renameSync(temporary, file);
+}
+
+/** Removes the temporary files of writeAtomic that a killed grader left in a folder (not in its subfolders). */
+export function removeLeftoverTemporaries(dir: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const match = /\.(\d+)\.tmp$/.exec(name);
+    if (!match || Number(match[1]) === process.pid) continue;
+    try {
+      process.kill(Number(match[1]), 0);
+      continue;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "EPERM") continue;
+    }
+    fs.rmSync(path.join(dir, name), { force: true });
+  }
 }
 
 /** A student's name as a file name: letters, digits, dot, dash and underscore only. */
@@ -63,21 +84,25 @@ export function gradesCsv(labs: Lab[], students: StudentResult[]): string {
 
 export interface ClassResults {
   version: 1;
+  /** How each lab run was contained: "user+pid+net namespaces", or "none available: process groups only". */
+  isolation: string;
   labs: Array<{ lab: string; number: string; title: string; max_score: number; checks: Array<Pick<CheckResult, "id" | "name" | "step" | "side">> }>;
   students: StudentResult[];
 }
 
-export function classResults(labs: Lab[], students: StudentResult[]): ClassResults {
+/** The class results: each lab's checks and points from the instructor's plan, and every student's result. */
+export function classResults(labs: Lab[], students: StudentResult[], plans: Plans, isolation: string): ClassResults {
   return {
     version: 1,
+    isolation,
     labs: labs.map((lab) => {
-      const sample = students.flatMap((s) => s.labs).find((l) => l.lab === lab.id);
+      const plan = plans.get(lab.id) ?? [];
       return {
         lab: lab.id,
         number: lab.number,
         title: lab.title,
-        max_score: sample?.max_score ?? 0,
-        checks: (sample?.tests ?? []).map(({ id, name, step, side }) => ({ id, name, step, side })),
+        max_score: plan.reduce((sum, check) => sum + check.max_points, 0),
+        checks: plan.map(({ id, name, step, side }) => ({ id, name, step, side })),
       };
     }),
     students,

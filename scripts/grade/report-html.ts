@@ -28,7 +28,8 @@ td.missing { background: #eee; color: #777; }
 .muted { color: #777; }
 `;
 
-export function reportHtml(labs: Lab[], students: StudentResult[], title = "grpc-labs class report"): string {
+/** `isolation`: how the lab runs were contained, said under the overview. */
+export function reportHtml(labs: Lab[], students: StudentResult[], title = "grpc-labs class report", isolation?: string): string {
   const sorted = [...students].sort((a, b) => (a.student < b.student ? -1 : 1));
   const mean = sorted.length === 0 ? 0 : sorted.reduce((s, x) => s + x.score, 0) / sorted.length;
   const max = sorted[0]?.max_score ?? 0;
@@ -39,6 +40,7 @@ export function reportHtml(labs: Lab[], students: StudentResult[], title = "grpc
     `<style>${styles}</style></head><body>`,
     `<h1>${html(title)}</h1>`,
     `<p id="overview">${sorted.length} students, ${labs.length} ${labs.length === 1 ? "lab" : "labs"}; mean total ${mean.toFixed(1)} / ${max}.</p>`,
+    ...(isolation ? [`<p id="isolation" class="muted">Isolation of each lab run: ${html(isolation)}.</p>`] : []),
     "<h2>Students × labs</h2>",
     '<table id="heatmap"><thead><tr><th>Student</th>',
     ...labs.map((l) => `<th title="${html(l.title)}">${html(l.number)}</th>`),

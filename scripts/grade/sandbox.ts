@@ -2,19 +2,23 @@
  * Grades one lab of one submission in isolation: a fresh temporary tree that
  * holds only the instructor's tsconfig, fresh stubs and the learner files, and
  * a child process (check-one.ts) in its own process group, with a time limit,
- * a heap limit, capped output and a minimal environment. The whole group is
- * killed when the child is done or out of time, so an endless loop,
- * process.exit(), a crash, a server left open or spawned processes end
- * there, and the tree is removed.
- * Not a security sandbox: the code runs as the instructor's user (see
- * docs/instructor-guide.md).
+ * a heap limit, a memory limit for the whole run, capped output and a minimal
+ * environment, inside its own namespaces where the OS allows (contain.ts).
+ * The whole group is killed when the child is done or out of time, so an
+ * endless loop, process.exit(), a crash, a server left open or spawned
+ * processes end there, and the tree is removed.
+ * The trees of one grading run live in one folder named after the grader's
+ * process id (grpc-labs-grade-<pid>-*), so the next run removes what a
+ * killed grader left behind.
+ * The code still runs as the instructor's user (see docs/instructor-guide.md).
  */
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { type Lab, labsDir, protoDir, workspaceRoot } from "../lib/labs";
-import type { LabResult } from "../lib/results";
+import { type Containment, hideable, probeContainment } from "./contain";
+import { watchMemory } from "./watchdog";
 
 export interface Limits {
   /** Wall time for one lab's checks, including type-checking. */
@@ -23,7 +27,11 @@ export interface Limits {
   memoryMb: number;
 }
 
-export type Outcome = { kind: "result"; result: LabResult } | { kind: "failure"; message: string };
+/** A result as the check process wrote it: the grader holds it to the lab's plan before using it. */
+export type Outcome = { kind: "result"; result: unknown } | { kind: "failure"; message: string };
+
+/** The memory limit of a whole lab run (every process it starts, resident memory). */
+export const runMemoryMb = (limits: Limits) => limits.memoryMb * 3;
 
 const stderrLimit = 16 * 1024;
 /** What the checked code may see of the grader's environment: no tokens or credentials. */
@@ -49,15 +57,128 @@ function killTree(pid: number): void {
   }
 }
 
-/** Kills every grading child still running (on Ctrl-C or exit). */
+/** The folder of one grading run's trees, and how its lab runs are contained. */
+export interface Run {
+  dir: string;
+  containment: Containment;
+}
+
+const runPrefix = "grpc-labs-grade-";
+const ownerFile = "grader.json";
+const openRuns = new Set<string>();
+
+interface Owner {
+  pid: number;
+  /** The PID namespace the pid is in (Linux), "" elsewhere. */
+  pidNamespace: string;
+  /** When the process started (Linux, clock ticks since boot): a reused pid is another process. */
+  started: string | null;
+}
+
+function pidNamespace(): string {
+  try {
+    return fs.readlinkSync("/proc/self/ns/pid");
+  } catch {
+    return "";
+  }
+}
+
+function startedAt(pid: number): string | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function isAlive(owner: Owner): boolean {
+  // A grader in another PID namespace (another container) cannot be seen from here: leave its trees.
+  if (owner.pidNamespace !== pidNamespace()) return true;
+  try {
+    process.kill(owner.pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+  return owner.started === null || startedAt(owner.pid) === owner.started;
+}
+
+/** Removes a folder of trees; the node_modules links first, so nothing of the workspace is followed. */
+function removeRunDir(dir: string): void {
+  let entries: string[] = [];
+  try {
+    entries = fs.readdirSync(dir);
+  } catch {
+    // Gone already.
+  }
+  for (const entry of entries) {
+    try {
+      fs.unlinkSync(path.join(dir, entry, "node_modules"));
+    } catch {
+      // Not a tree, or no link.
+    }
+  }
+  fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+}
+
+/** Removes the tree folders of grading runs whose grader is gone (killed, or the machine stopped); returns them. */
+export function removeStaleRuns(): string[] {
+  const removed: string[] = [];
+  const tmp = os.tmpdir();
+  for (const name of fs.readdirSync(tmp)) {
+    if (!new RegExp(`^${runPrefix}\\d+-`).test(name)) continue;
+    const dir = path.join(tmp, name);
+    let owner: Owner;
+    try {
+      owner = JSON.parse(fs.readFileSync(path.join(dir, ownerFile), "utf8")) as Owner;
+    } catch {
+      // A run that is starting has no owner file for a moment: only an old one without it is left over.
+      const stat = fs.statSync(dir, { throwIfNoEntry: false });
+      if (!stat || Date.now() - stat.mtimeMs < 60 * 60 * 1000) continue;
+      owner = { pid: -1, pidNamespace: pidNamespace(), started: null };
+    }
+    const ours = owner.pid === process.pid && owner.pidNamespace === pidNamespace();
+    if (ours ? openRuns.has(dir) : owner.pid > 0 && isAlive(owner)) continue;
+    removeRunDir(dir);
+    removed.push(dir);
+  }
+  return removed;
+}
+
+/**
+ * Starts a grading run: removes what killed runs left behind, makes this run's
+ * folder and finds how lab runs can be contained here. `hide` are folders the
+ * checked code has no business reading (the output folder, the submissions);
+ * `limits` as for the lab runs, for the test run of the containment.
+ */
+export function openRun(hide: string[], limits: Limits): Run {
+  removeStaleRuns();
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), `${runPrefix}${process.pid}-`)));
+  openRuns.add(dir);
+  const owner: Owner = { pid: process.pid, pidNamespace: pidNamespace(), started: startedAt(process.pid) };
+  fs.writeFileSync(path.join(dir, ownerFile), `${JSON.stringify(owner)}\n`);
+  const needed = [workspaceRoot, path.join(workspaceRoot, "node_modules"), os.tmpdir(), dir, path.dirname(process.execPath)];
+  const candidates = [...hide, path.join(workspaceRoot, "solutions")];
+  return { dir, containment: probeContainment(hideable(candidates, needed), childEnv(limits)) };
+}
+
+/** Ends a grading run: its folder goes. */
+export function closeRun(run: Run): void {
+  removeRunDir(run.dir);
+  openRuns.delete(run.dir);
+}
+
+/** Kills every grading child still running and removes the runs' folders (on Ctrl-C or exit). */
 export function killAll(): void {
   for (const pid of running) killTree(pid);
   running.clear();
+  for (const dir of openRuns) removeRunDir(dir);
+  openRuns.clear();
 }
 
 /** A tree like labs/NN-x of a workspace: the lab's tsconfig (extending ../../tsconfig.json), learner files and stubs, with proto/ beside labs/. */
-function buildTree(lab: Lab, files: Map<string, Buffer>, stubs: string): { root: string; tree: string } {
-  const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "grpc-labs-grade-")));
+function buildTree(run: Run, lab: Lab, files: Map<string, Buffer>, stubs: string): { root: string; tree: string } {
+  const root = fs.mkdtempSync(path.join(run.dir, `${lab.number}-`));
   fs.copyFileSync(path.join(workspaceRoot, "tsconfig.json"), path.join(root, "tsconfig.json"));
   // The instructor's dependencies, linked (a junction on Windows needs no privilege), never copied.
   fs.symlinkSync(path.join(workspaceRoot, "node_modules"), path.join(root, "node_modules"), "junction");
@@ -75,6 +196,9 @@ function buildTree(lab: Lab, files: Map<string, Buffer>, stubs: string): { root:
   return { root, tree };
 }
 
+/** The temporary folder of a lab run, beside its tree. */
+const temporaryFolderOf = (root: string) => `${root}-tmp`;
+
 function removeTree(root: string): void {
   try {
     fs.unlinkSync(path.join(root, "node_modules"));
@@ -82,57 +206,94 @@ function removeTree(root: string): void {
     // Already gone.
   }
   fs.rmSync(root, { recursive: true, force: true, maxRetries: 3 });
+  fs.rmSync(temporaryFolderOf(root), { recursive: true, force: true, maxRetries: 3 });
 }
 
-function failureMessage(lab: Lab, limits: Limits, timedOut: boolean, code: number | null, signal: string | null, stderr: string): string {
+interface Ending {
+  timedOut: boolean;
+  /** The memory the whole run used when the watchdog stopped it, in MB. */
+  memoryMb: number | null;
+  code: number | null;
+  signal: string | null;
+  stderr: string;
+}
+
+function failureMessage(lab: Lab, limits: Limits, { timedOut, memoryMb, code, signal, stderr }: Ending): string {
   if (timedOut) return `timed out after ${limits.timeoutMs / 1000} s: the checks of lab ${lab.number} did not finish (an endless loop, or a call that never returns?)`;
+  if (memoryMb !== null) return `ran out of memory: the checks of lab ${lab.number} used more than ${runMemoryMb(limits)} MB of memory (${memoryMb} MB, counting every process they started)`;
   if (/heap out of memory|Reached heap limit/.test(stderr)) return `ran out of memory: the checks of lab ${lab.number} used more than ${limits.memoryMb} MB`;
   const last = stderr.trim().split("\n").filter((l) => l.trim()).pop() ?? "";
   return `the checks of lab ${lab.number} stopped (${signal ?? `exit code ${code}`}) before they finished${last ? `: ${last.slice(0, 300)}` : ""}`;
 }
 
+/** The signal a contained run died of: PID 1 of its namespaces reports it as 128 + its number. */
+function signalOf(code: number | null): string | null {
+  if (code === null || code <= 128) return null;
+  return Object.entries(os.constants.signals).find(([, number]) => number === code - 128)?.[0] ?? null;
+}
+
 /** Runs the instructor's checks of one lab against the given learner files. */
-export async function gradeIsolated(lab: Lab, files: Map<string, Buffer>, stubs: string, limits: Limits): Promise<Outcome> {
-  const { root, tree } = buildTree(lab, files, stubs);
+export async function gradeIsolated(lab: Lab, files: Map<string, Buffer>, stubs: string, limits: Limits, run: Run): Promise<Outcome> {
+  const { root, tree } = buildTree(run, lab, files, stubs);
   const resultFile = path.join(root, "result.json");
   try {
-    const child = spawn(process.execPath, ["--require", require.resolve("tsx/cjs"), path.join(__dirname, "check-one.ts"), lab.id, tree, resultFile], {
+    const { containment } = run;
+    const checkOne = [process.execPath, "--require", require.resolve("tsx/cjs"), path.join(__dirname, "check-one.ts"), lab.id, tree, resultFile, String(limits.memoryMb)];
+    const command = containment.setup ? [...containment.prefix, ...checkOne, JSON.stringify(containment.setup)] : checkOne;
+    // The run's temporary files (the subject's folder among them) go with its tree; beside it, since
+    // the sandboxed subject may not look into the tree's node_modules link when it resolves packages.
+    const temporary = temporaryFolderOf(root);
+    fs.mkdirSync(temporary);
+    const child = spawn(command[0]!, command.slice(1), {
       cwd: root,
       // Its own process group on POSIX, so one kill reaches everything it started.
       detached: process.platform !== "win32",
       windowsHide: true,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: childEnv(limits),
+      // Standard input stays open and silent: check-one ends when it closes, that is when the grader is gone.
+      stdio: ["pipe", "pipe", "pipe"],
+      env: { ...childEnv(limits), TMPDIR: temporary, TMP: temporary, TEMP: temporary },
     });
     if (child.pid !== undefined) running.add(child.pid);
+    child.stdin!.on("error", () => undefined);
     let stderr = "";
     child.stdout!.resume();
     child.stderr!.on("data", (chunk: Buffer) => {
       if (stderr.length < stderrLimit) stderr += chunk.toString().slice(0, stderrLimit - stderr.length);
     });
     let timedOut = false;
+    let memoryMb: number | null = null;
     const timer = setTimeout(() => {
       timedOut = true;
       if (child.pid !== undefined) killTree(child.pid);
     }, limits.timeoutMs);
+    const stopWatching =
+      child.pid === undefined
+        ? () => undefined
+        : watchMemory(child.pid, runMemoryMb(limits), (used) => {
+            memoryMb = used;
+            killTree(child.pid!);
+          });
     const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => {
       child.on("error", () => resolve([null, "could not start"]));
       child.on("exit", (c, s) => resolve([c, s]));
     });
     clearTimeout(timer);
+    stopWatching();
+    child.stdin!.destroy();
     if (child.pid !== undefined) {
       // Whatever the checked code spawned and left running goes too.
       killTree(child.pid);
       running.delete(child.pid);
     }
-    if (!timedOut && code === 0 && fs.existsSync(resultFile)) {
+    if (!timedOut && memoryMb === null && code === 0 && fs.existsSync(resultFile)) {
       try {
-        return { kind: "result", result: JSON.parse(fs.readFileSync(resultFile, "utf8")) as LabResult };
+        return { kind: "result", result: JSON.parse(fs.readFileSync(resultFile, "utf8")) as unknown };
       } catch (error) {
         return { kind: "failure", message: `the result of lab ${lab.number} could not be read: ${(error as Error).message}` };
       }
     }
-    return { kind: "failure", message: failureMessage(lab, limits, timedOut, code, signal, stderr) };
+    const ending = { timedOut, memoryMb, code, signal: signal ?? (containment.setup ? signalOf(code) : null), stderr };
+    return { kind: "failure", message: failureMessage(lab, limits, ending) };
   } finally {
     removeTree(root);
   }

@@ -14,12 +14,15 @@
  * fresh subject.
  */
 import type MochaType from "mocha";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { CheckFailure, within } from "../check-kit/assert";
+import { explainMessage } from "../check-kit/explain";
 import { closeAll } from "../check-kit/resources";
-import { stepOf } from "../check-kit/steps";
-import { beginCheck, blockedReason, type CheckEvents, checkEvents, configureSubject, runningSubject, stopSubject } from "../check-kit/subject";
-import { learnerLocation } from "../check-kit/target";
+import { checkScope } from "../check-kit/scope";
+import { serialSuites, stepOf } from "../check-kit/steps";
+import { allLanes, beginCheck, blockedReason, type CheckEvents, checkEvents, configureSubject, currentLane, type Lane, laneReady, type OutputSink, runningSubject, stopSubject } from "../check-kit/subject";
+import { learnerLocation, loadedFiles } from "../check-kit/target";
 import { workspaceRoot } from "./labs";
 import { checkId } from "./results";
 import type { PlannedCheck, RunMessage, WorkerMessage, WorkerRequest } from "./worker-protocol";
@@ -48,7 +51,8 @@ function describeFailure(error: unknown, timeoutMs: number, { handlerErrors, unc
   } else if (error instanceof Error && /^Timeout of \d+ms exceeded/.test(error.message)) {
     message = `did not finish within ${timeoutMs / 1000} s: is a promise never resolved or a stream never ended?`;
   } else {
-    const text = error instanceof Error ? error.message : String(error);
+    // A raw grpc-js text ("UNAVAILABLE: No connection established ...") gets a sentence about what to check.
+    const text = explainMessage(error instanceof Error ? error.message : String(error));
     const where = learnerLocation(error);
     message = `${text}${where ? ` (at ${where})` : ""}`;
   }
@@ -64,16 +68,21 @@ function allTests(suite: MochaType.Suite): MochaType.Test[] {
   return [...suite.tests, ...suite.suites.flatMap(allTests)];
 }
 
-/** What the code under test left open (servers, sockets, timers), once it had `ms` to close it. */
+/** What the code under test left open (servers, sockets, timers) in every lane, once it had `ms` to close it. */
 async function openHandles(ms: number): Promise<string[]> {
-  const subject = runningSubject();
-  if (!subject) return [];
-  try {
-    const open = await within(subject.driver.openHandles!(ms), ms + 1000, "listing what is still open");
-    return Array.isArray(open) ? open.map(String) : [];
-  } catch {
-    return [];
-  }
+  const lists = await Promise.all(
+    allLanes().map(async (lane) => {
+      const subject = runningSubject(lane);
+      if (!subject) return [];
+      try {
+        const open = await within(subject.driver.openHandles!(ms), ms + 1000, "listing what is still open");
+        return Array.isArray(open) ? open.map(String) : [];
+      } catch {
+        return [];
+      }
+    }),
+  );
+  return lists.flat();
 }
 
 /** One line for a check file that does not load: "labs/04-x/checks/a.check.ts:12: syntax error: ...". */
@@ -95,21 +104,32 @@ const collectAfterGrowthBytes = 32 * 1024 * 1024;
 let collectAboveBytes = 100 * 1024 * 1024;
 
 /**
- * Results of the check that just ended, sent once afterCheck's round trip to
- * the subject is over: what the learner's code reported over IPC (a handler
- * that threw) can arrive after the gRPC answer it caused, which travels on
- * TCP, and so after mocha has already failed the check.
+ * How many checks run at once, each lane with a subject of its own (about
+ * 55 MB each). Checks mostly wait (deadlines, retries, grace periods), so a
+ * few lanes make a lab several times faster on two cores; more would cost
+ * memory and, past the cores, CPU that timing checks need.
+ * GRPC_LABS_LANES overrides it (1: one check after another, as before).
  */
-let unsentResults: Array<() => void> = [];
+export const defaultLanes = 3;
 
-function sendResults(): void {
-  for (const sendResult of unsentResults.splice(0)) sendResult();
+/** A check that has run this long is waiting (a deadline, a retry): time to open another lane. */
+const laneAfterMs = 100;
+
+function laneCount(): number {
+  const wanted = Number(process.env.GRPC_LABS_LANES);
+  return Number.isInteger(wanted) && wanted >= 1 && wanted <= 16 ? wanted : defaultLanes;
 }
 
-/** After each check: close what it and the code under test opened, and keep memory in bounds. */
-async function afterCheck(): Promise<void> {
+/**
+ * After each check, in its lane: close what it and the code under test
+ * opened, and keep memory in bounds. The check's result is sent only after
+ * this round trip to the subject: what the learner's code reported over IPC
+ * (a handler that threw) can arrive after the gRPC answer it caused, which
+ * travels on TCP, and so after the check has already failed.
+ */
+async function afterCheck(lane: Lane): Promise<void> {
   closeAll();
-  const subject = runningSubject();
+  const subject = runningSubject(lane);
   if (subject) {
     try {
       await within(subject.driver.endCheck!(), 1000, "closing what the check opened");
@@ -118,12 +138,200 @@ async function afterCheck(): Promise<void> {
       subject.stop(subject.silentMs >= 900 ? blockedReason : "your code did not let the check close its servers and clients");
     }
   }
-  sendResults();
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc || process.memoryUsage.rss() <= collectAboveBytes) return;
   gc();
   collectAboveBytes = process.memoryUsage.rss() + collectAfterGrowthBytes;
 }
+
+/** A check marked serial() runs alone, so no other check's load skews what it measures. */
+function isSerial(test: MochaType.Test): boolean {
+  for (let suite: MochaType.Suite | undefined = test.parent; suite; suite = suite.parent) if (serialSuites.has(suite)) return true;
+  return false;
+}
+
+/** Whether the check files declare hooks of their own (before, afterEach...): then mocha's runner runs them, one check after another. */
+function hasOwnHooks(suite: MochaType.Suite): boolean {
+  const own = suite as unknown as Record<"_beforeAll" | "_beforeEach" | "_afterAll" | "_afterEach", unknown[]>;
+  return own._beforeAll.length + own._beforeEach.length + own._afterAll.length + own._afterEach.length > 0 || suite.suites.some(hasOwnHooks);
+}
+
+/** Below this share of one core (the judge and its subjects together), the checks are mostly waiting. */
+const idleBelow = 0.6;
+
+/** CPU time of a process in ms, from /proc (Linux); undefined elsewhere or once it has gone. */
+function processCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined || process.platform !== "linux") return undefined;
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * How busy the judge and the open lanes' subjects were over the last 200 ms,
+ * as a share of one core. The subjects are measured on Linux only; elsewhere
+ * the judge alone tells.
+ */
+class LoadWindow {
+  private readonly samples: Array<{ at: number; cpuMs: number }> = [];
+  private readonly subjectCpu = new Map<number, number>();
+  private subjectTotal = 0;
+
+  constructor(private readonly lanes: () => Lane[]) {}
+
+  sample(): number {
+    const at = performance.now();
+    const own = process.cpuUsage();
+    for (const lane of this.lanes()) {
+      const pid = lane.current?.pid;
+      const cpu = processCpuMs(pid);
+      if (pid === undefined || cpu === undefined) continue;
+      this.subjectTotal += Math.max(0, cpu - (this.subjectCpu.get(pid) ?? cpu));
+      this.subjectCpu.set(pid, cpu);
+    }
+    this.samples.push({ at, cpuMs: (own.user + own.system) / 1000 + this.subjectTotal });
+    while (this.samples.length > 2 && at - this.samples[1]!.at >= 200) this.samples.shift();
+    const first = this.samples[0]!;
+    return at - first.at < 100 ? 1 : (this.samples[this.samples.length - 1]!.cpuMs - first.cpuMs) / (at - first.at);
+  }
+}
+
+interface Running {
+  test: MochaType.Test;
+  lane: Lane;
+}
+
+/**
+ * Runs the checks in `lanes` lanes at once, in step order: each lane takes
+ * the next check when its last one has ended (and its result is sent). Each
+ * check runs in a check scope of its own (check-kit/scope.ts), so its
+ * subject, events and resources are its lane's. A check marked serial() waits
+ * for every lane to be idle and runs alone. An exception the judge did not
+ * catch fails the check whose code threw it (by its async context), or, when
+ * that cannot be told, every check running at the time.
+ */
+async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], timeoutMs: number): Promise<void> {
+  const queue = [...tests];
+  const running = new Set<Running>();
+  let serialRunning = false;
+  let wake: (() => void) | undefined;
+  const changed = () => {
+    const resume = wake;
+    wake = undefined;
+    resume?.();
+  };
+
+  const onUncaught = (error: unknown) => {
+    const lane = checkScope.getStore()?.lane as Lane | undefined;
+    const owners = [...running].filter((r) => lane === undefined || r.lane === lane);
+    for (const { test } of owners) (test as unknown as { callback?: (error: unknown) => void }).callback?.(error instanceof Error ? error : new Error(String(error)));
+  };
+  process.on("uncaughtException", onUncaught);
+  process.on("unhandledRejection", onUncaught);
+
+  const startedAt = new Map<Running, number>();
+  const runOne = async (lane: Lane, test: MochaType.Test): Promise<void> => {
+    const entry = { test, lane };
+    running.add(entry);
+    startedAt.set(entry, Date.now());
+    const id = plannedCheck(test).id;
+    await checkScope.run({ lane, resources: [] }, async () => {
+      beginCheck(id);
+      send({ type: "begin", id });
+      const started = Date.now();
+      // A context of its own, so this.timeout() in one check does not reach another running beside it.
+      test.ctx = Object.create(test.parent!.ctx!) as MochaType.Context;
+      test.on("error", () => undefined);
+      const error = await new Promise<unknown>((resolve) => test.run((failure?: unknown) => resolve(failure)));
+      const duration = Date.now() - started;
+      const events = checkEvents();
+      await afterCheck(lane);
+      // What the check asserted held, but an exception nobody caught or a crash of the code under test still fails it.
+      const failure = error ? describeFailure(error, timeoutMs, events) : (events.fault ?? events.uncaught[0] ?? null);
+      send({ type: "result", id, status: failure ? "fail" : "pass", message: failure, duration_ms: duration });
+      // GRPC_LABS_BAIL=1 (set by `npm run mutation` only): one failing check is enough to kill a mutant; the rest are not run.
+      if (failure && process.env.GRPC_LABS_BAIL === "1") queue.length = 0;
+      lane.begin(undefined);
+    });
+    running.delete(entry);
+    startedAt.delete(entry);
+    finished++;
+  };
+  let finished = 0;
+
+  /** A new lane's subject loads what the checks have loaded so far before its first check, so that it starts warm. */
+  const warm = async (lane: Lane): Promise<void> => {
+    const subject = runningSubject(lane);
+    if (!subject || lane.index === 0) return;
+    for (const file of loadedFiles) await within(subject.driver.load!(file), 2000, "loading").catch(() => undefined);
+    lane.begin(undefined);
+  };
+
+  const laneLoop = async (lane: Lane): Promise<void> => {
+    // A lane takes checks once its subject is ready; until then the others take them.
+    await laneReady(lane);
+    for (;;) {
+      const next = queue[0];
+      if (!next) return;
+      const serial = isSerial(next);
+      if (serialRunning || (serial && running.size > 0)) {
+        await new Promise<void>((resolve) => {
+          const previous = wake;
+          wake = () => {
+            previous?.();
+            resolve();
+          };
+        });
+        continue;
+      }
+      queue.shift();
+      if (serial) serialRunning = true;
+      try {
+        await runOne(lane, next);
+      } finally {
+        if (serial) serialRunning = false;
+        changed();
+      }
+    }
+  };
+
+  // Lanes open as checks wait: the first (its subject started while the checks loaded) at once, the others
+  // (as many as there are checks queued) once every open lane has a check running longer than laneAfterMs
+  // and the judge and its subjects have been mostly idle meanwhile (waiting on deadlines, retries, grace
+  // periods). Checks that compute (lab 03's fan-out to 50 members) stay in one lane: beside each other they
+  // would only share the same CPU, and each new subject costs a start and a cold first check.
+  const loops: Array<Promise<void>> = [];
+  const open = (lane: Lane) => loops.push(laneReady(lane).then(() => warm(lane)).then(() => laneLoop(lane)));
+  open(lanes[0]!);
+  const load = new LoadWindow(() => lanes.slice(0, loops.length));
+  const grow = setInterval(() => {
+    const busy = load.sample();
+    if (loops.length >= lanes.length || queue.length === 0 || serialRunning) return;
+    const now = Date.now();
+    // A lane's first check is not waiting but loading (the code under test, grpc-js's first calls).
+    const waiting = [...running].filter((r) => now - (startedAt.get(r) ?? now) >= laneAfterMs && finished > 0);
+    if (waiting.length < loops.length || busy > idleBelow) return;
+    const wanted = Math.min(lanes.length, loops.length + queue.length);
+    while (loops.length < wanted) open(lanes[loops.length]!);
+  }, 25);
+  try {
+    // Loops are added while others run: wait until every opened one has ended.
+    for (let seen = 0; seen < loops.length; ) {
+      seen = loops.length;
+      await Promise.all(loops);
+    }
+  } finally {
+    clearInterval(grow);
+    process.off("uncaughtException", onUncaught);
+    process.off("unhandledRejection", onUncaught);
+  }
+}
+
+/** What the judge passes on of a check's output (the runner keeps 2000 characters and says it truncated). */
+const outputForwardLimit = 4000;
 
 let runs = 0;
 let busy = false;
@@ -134,46 +342,24 @@ function run(request: WorkerRequest): void {
   if (runs++ > 0) for (const file of Object.keys(require.cache)) if (!kept(file)) delete require.cache[file];
   process.env.GRPC_LABS_TARGET_DIR = request.tree;
   process.env.GRPC_LABS_LAB = request.lab;
-  if (!request.listOnly) configureSubject({ tree: request.tree, labId: request.labId, checksDir: request.checksDir, memoryMb: request.subjectMemoryMb });
+  loadedFiles.clear();
+  const lanes = request.lanes ?? laneCount();
+  // What the learner's code prints goes to the runner tagged with the lane's check, not through this process's stdout.
+  // The runner keeps 2000 characters a check: megabytes of output stop here, not on the IPC channel.
+  const forwarded = new Map<string | null, number>();
+  const output: OutputSink = (lane, stream, text) => {
+    const id = lane.checkId ?? null;
+    const before = forwarded.get(id) ?? 0;
+    if (before > outputForwardLimit) return;
+    forwarded.set(id, before + text.length);
+    send({ type: "output", id, stream, text: text.slice(0, outputForwardLimit + 1 - before) });
+  };
+  if (!request.listOnly) configureSubject({ tree: request.tree, labId: request.labId, checksDir: request.checksDir, sourceDirs: request.sourceDirs, memoryMb: request.subjectMemoryMb }, { lanes, output });
   const timeoutMs = request.checkTimeoutMs;
 
-  class IpcReporter {
-    constructor(runner: MochaType.Runner) {
-      let current: MochaType.Test | undefined;
-      let started = 0;
-      runner.on("test", (test: MochaType.Test) => {
-        sendResults();
-        current = test;
-        started = Date.now();
-        beginCheck();
-        send({ type: "begin", id: plannedCheck(test).id });
-      });
-      runner.on("pass", (test: MochaType.Test) => {
-        // What the check asserted held, but an exception nobody caught or a crash of the code under test still fails it.
-        const events = checkEvents();
-        const duration = Date.now() - started;
-        unsentResults.push(() => {
-          const failure = events.fault ?? events.uncaught[0] ?? null;
-          send({ type: "result", id: plannedCheck(test).id, status: failure ? "fail" : "pass", message: failure, duration_ms: duration });
-        });
-      });
-      runner.on("fail", (runnable: MochaType.Runnable, error: unknown) => {
-        // A failing hook counts against the check it ran for.
-        const test = runnable instanceof Mocha.Test ? runnable : current;
-        if (!test) return;
-        const events = checkEvents();
-        const duration = Date.now() - started;
-        unsentResults.push(() => send({ type: "result", id: plannedCheck(test).id, status: "fail", message: describeFailure(error, timeoutMs, events), duration_ms: duration }));
-      });
-    }
-  }
-
-  // GRPC_LABS_BAIL=1 (set by `npm run mutation` only): stop at the first failing
-  // check; the rest are reported as not run. A mutant needs one failure to be caught.
-  const bail = process.env.GRPC_LABS_BAIL === "1";
-  const mocha = new Mocha({ timeout: timeoutMs, bail, reporter: IpcReporter as never, rootHooks: { afterEach: afterCheck } });
+  const mocha = new Mocha({ timeout: timeoutMs, reporter: SerialReporter as never });
   for (const file of request.checkFiles) mocha.addFile(file);
-  // Loading before run() lets the plan list every check, even those a crash would stop
+  // Loading before running lets the plan list every check, even those a crash would stop
   // (loadFiles is public in mocha, though its type declarations mark it protected).
   try {
     (mocha as unknown as { loadFiles(): void }).loadFiles();
@@ -183,13 +369,59 @@ function run(request: WorkerRequest): void {
   }
   // Run the steps in order, whatever order the check files load in.
   mocha.suite.suites.sort((a, b) => (stepOf(a) ?? 0) - (stepOf(b) ?? 0));
-  send({ type: "plan", checks: allTests(mocha.suite).map(plannedCheck) });
+  const tests = allTests(mocha.suite);
+  send({ type: "plan", checks: tests.map(plannedCheck) });
   if (request.listOnly) return void finish(request, mocha);
+  if (lanes > 1 && !hasOwnHooks(mocha.suite)) {
+    void runInLanes(tests, allLanes(), timeoutMs).finally(() => void finish(request, mocha));
+    return;
+  }
+  serialTimeoutMs = timeoutMs;
+  mocha.suite.afterEach(() => afterCheck(currentLane()));
   mocha.run(() => void finish(request, mocha));
 }
 
+let serialTimeoutMs = 5000;
+
+/** Mocha's own runner, one check after another (one lane, or check files with hooks of their own). */
+class SerialReporter {
+  constructor(runner: MochaType.Runner) {
+    let current: MochaType.Test | undefined;
+    let started = 0;
+    let events: CheckEvents | undefined;
+    let failure: unknown;
+    const report = () => {
+      if (!current || !events) return;
+      const id = plannedCheck(current).id;
+      const duration = Date.now() - started;
+      if (failure !== undefined) send({ type: "result", id, status: "fail", message: describeFailure(failure, serialTimeoutMs, events), duration_ms: duration });
+      else {
+        const fault = events.fault ?? events.uncaught[0] ?? null;
+        send({ type: "result", id, status: fault ? "fail" : "pass", message: fault, duration_ms: duration });
+      }
+      current = undefined;
+    };
+    runner.on("test", (test: MochaType.Test) => {
+      report();
+      current = test;
+      failure = undefined;
+      started = Date.now();
+      const id = plannedCheck(test).id;
+      beginCheck(id);
+      events = checkEvents();
+      send({ type: "begin", id });
+    });
+    // The result waits for the root afterEach hook (afterCheck's round trip to the subject): sent at the next check or at the end.
+    runner.on("fail", (runnable: MochaType.Runnable, error: unknown) => {
+      // A failing hook counts against the check it ran for.
+      if (runnable instanceof Mocha.Test && runnable !== current) return;
+      if (failure === undefined) failure = error;
+    });
+    runner.on("end", report);
+  }
+}
+
 async function finish(request: WorkerRequest, mocha: MochaType): Promise<void> {
-  sendResults();
   closeAll();
   const open = request.listOnly ? [] : await openHandles(300);
   await stopSubject();

@@ -1,13 +1,13 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { type Command, parseArgs, usage } from "./args";
+import { type Command, npmTookOptions, parseArgs, usage } from "./args";
 import { unifiedDiff } from "./diff";
 import { UserError } from "./errors";
 import { gradedHint } from "./hints";
 import { displayPath, ensureWorkingCopy, findLab, type Lab, listLabs, type Target, treeDir } from "./labs";
-import { forgetHints, labPassed, readProgress, recordProgress } from "./progress";
-import { colorDiff, formatLabList, formatReport } from "./report";
-import { resetLab } from "./reset";
+import { forgetLab, labPassed, readProgress, recordProgress } from "./progress";
+import { colorDiff, formatFirstFailingStep, formatLabList, formatReport } from "./report";
+import { resetLab, restoreLab } from "./reset";
 import type { LabResult } from "./results";
 import { CheckWorker, checkLab } from "./run-checks";
 import { runLabSetup } from "./setup";
@@ -41,6 +41,11 @@ async function check(lab: Lab, target: Target, json: boolean): Promise<number> {
   const result = await checkLab(lab, { target });
   if (target === "learner") recordProgress(result);
   console.log(json ? JSON.stringify(result, null, 2) : formatReport(lab, result));
+  // npm prints its "> grpc-labs@0.1.0 lab" banner on stdout, before the JSON, unless it runs silent (-s).
+  const env = process.env;
+  if (json && env.npm_lifecycle_event === "lab" && env.npm_config_loglevel !== "silent" && env.npm_config_json !== "true") {
+    console.error(`npm printed its banner on stdout before the JSON: for the JSON alone, run \`npm run -s lab ${lab.number} -- --json\`.`);
+  }
   return exitCode(result);
 }
 
@@ -54,7 +59,6 @@ function guardSolution(lab: Lab, force: boolean, command: "diff" | "solution"): 
   const last = own ? `your last check passed ${own.passed_steps.length} of ${own.total_steps} steps` : "you have not checked it yet";
   throw new UserError(
     `Lab ${lab.number} does not pass yet (${last}): try first, with \`npm run lab ${lab.number} -- hint\` when stuck. To look anyway: \`npm run lab ${lab.number} -- ${command} --force\`.`,
-    1,
   );
 }
 
@@ -81,7 +85,18 @@ async function watch(lab: Lab, target: Target, poll: boolean): Promise<number> {
       };
       try {
         // The check results show as soon as they are in; the type errors follow.
-        const result = await checkLab(lab, { target, worker, onChecksFirst: (first) => show(first, false) });
+        const result = await checkLab(lab, {
+          target,
+          worker,
+          // The step the learner is on, as soon as it is known to fail; the rest follows.
+          onFirstFailingStep: (early, step) => {
+            if (stopping) return;
+            process.stdout.write(clear);
+            console.log(formatFirstFailingStep(lab, early, step));
+            console.log(`\n  Step ${step} fails (${Date.now() - started} ms); checking the other steps...`);
+          },
+          onChecksFirst: (first) => show(first, false),
+        });
         if (target === "learner" && !stopping) recordProgress(result);
         show(result, true);
       } catch (error) {
@@ -155,10 +170,23 @@ async function run(command: Command): Promise<number> {
     case "reset": {
       const lab = findLab(command.lab);
       const outcome = resetLab(lab);
-      forgetHints(lab.id);
+      // The last check was of the files just replaced: the lab starts again.
+      forgetLab(lab.id);
       if (outcome.backup) console.log(`Saved your ${outcome.saved.join(" and ")} to ${displayPath(outcome.backup)}/.`);
       if (outcome.restored.length === 0) console.log(`Lab ${lab.number} already has its starter files: nothing to reset.`);
       else console.log(`Restored the starter ${outcome.restored.join(" and ")} of lab ${lab.number} in labs/${lab.id}/.`);
+      if (outcome.backup) console.log(`To bring your files back: npm run lab ${lab.number} -- restore`);
+      return 0;
+    }
+    case "restore": {
+      const lab = findLab(command.lab);
+      const outcome = restoreLab(lab);
+      if (outcome.restored.length === 0) {
+        console.log(`Your files of lab ${lab.number} are already those of ${displayPath(outcome.from)}/: nothing to restore.`);
+        return 0;
+      }
+      if (outcome.backup) console.log(`Saved your ${outcome.saved.join(" and ")} to ${displayPath(outcome.backup)}/ (run restore again to switch back to them).`);
+      console.log(`Restored ${outcome.restored.join(" and ")} of lab ${lab.number} from ${displayPath(outcome.from)}/. Check the lab again: npm run lab ${lab.number}`);
       return 0;
     }
     case "diff": {
@@ -188,11 +216,23 @@ async function run(command: Command): Promise<number> {
     }
     // serve and client load grpc-js and the lab's code; keep that off the path of every other command.
     case "serve":
-      await (require("./serve-client") as typeof import("./serve-client")).serve(findLab(command.lab), command.target, command.port);
+      try {
+        await (require("./serve-client") as typeof import("./serve-client")).serve(findLab(command.lab), command.target, command.port);
+      } catch (error) {
+        throw bindError(command.port, error);
+      }
       return 0;
     case "client":
       return (require("./serve-client") as typeof import("./serve-client")).runClient(findLab(command.lab), command.target, command.address, command.args);
   }
+}
+
+/** A port the user may not listen on says so in one sentence; any other error is left as it is. */
+export function bindError(port: number, error: unknown): unknown {
+  const message = error instanceof Error ? error.message : String(error);
+  if (!/EACCES|permission denied/i.test(message)) return error;
+  const why = port < 1024 ? "ports below 1024 need administrator rights on most systems" : "the system does not allow it";
+  return new UserError(`You may not listen on port ${port}: ${why}; pick a port from 1024 up, such as --port ${port < 1024 ? 50051 : port + 1}.`);
 }
 
 /** Entry point of `npm run lab`: one plain sentence for every error, a stack trace only with --debug. */
@@ -208,6 +248,8 @@ export function main(argv: string[]): void {
     }
   };
   try {
+    const npmTook = npmTookOptions(argv, process.env);
+    if (npmTook) throw new UserError(npmTook);
     run(parseArgs(argv).command)
       .then((code) => {
         process.exitCode = code;

@@ -73,11 +73,11 @@ export function nextHint(lab: string, step: number, available: number, file = pr
   return shown;
 }
 
-/** Forgets a lab's hint state (after `reset`). */
-export function forgetHints(lab: string, file = progressFile): void {
+/** Forgets a lab's last check and hint state (after `reset`): the lab shows as not started. */
+export function forgetLab(lab: string, file = progressFile): void {
   const progress = readProgress(file);
-  if (!progress.labs[lab]?.hint) return;
-  delete progress.labs[lab].hint;
+  if (!progress.labs[lab]) return;
+  delete progress.labs[lab];
   writeProgress(progress, file);
 }
 

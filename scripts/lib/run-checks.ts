@@ -109,26 +109,31 @@ export class CheckWorker {
 }
 
 /** Runs the lab's checks in a worker process and turns what it reports into results. */
-function runWorker(lab: Lab, request: WorkerRequest, blockedReason: string, kept?: CheckWorker): Promise<WorkerOutcome> {
+function runWorker(lab: Lab, request: WorkerRequest, blockedReason: string, kept?: CheckWorker, onResult?: (plan: PlannedCheck[], results: ReadonlyMap<string, CheckResult>) => void): Promise<WorkerOutcome> {
   const child = kept ? kept.process() : takeCheckWorker();
   const { listOnly } = request;
 
   const results = new Map<string, CheckResult>();
   const outputs = new Map<string, string>();
   let plan: PlannedCheck[] = [];
+  /** The check begun last: what the judge itself prints is its. */
   let current: string | undefined;
+  /** Checks begun and not yet reported (the judge runs several at once). */
+  const inFlight = new Set<string>();
   let done = false;
   const warnings: string[] = [];
   let stderrOutsideChecks = "";
   let loadError: string | undefined;
 
+  const keep = (id: string, chunk: string) => {
+    const before = outputs.get(id) ?? "";
+    if (before.length > outputLimit) return;
+    const text = before + chunk;
+    outputs.set(id, text.length > outputLimit ? `${text.slice(0, outputLimit)}\n[output truncated]` : text);
+  };
   const capture = (chunk: Buffer) => {
-    if (current) {
-      const text = (outputs.get(current) ?? "") + chunk.toString();
-      outputs.set(current, text.length > outputLimit ? `${text.slice(0, outputLimit)}\n[output truncated]` : text);
-    } else {
-      stderrOutsideChecks += chunk.toString();
-    }
+    if (current) keep(current, chunk.toString());
+    else stderrOutsideChecks += chunk.toString();
   };
   child.stdout!.on("data", capture);
   child.stderr!.on("data", capture);
@@ -163,7 +168,7 @@ function runWorker(lab: Lab, request: WorkerRequest, blockedReason: string, kept
         if (result) return { ...result, output };
         const message = listOnly
           ? blockedReason
-          : planned.id === current && unfinished
+          : inFlight.has(planned.id) && unfinished
             ? unfinished
             : "not run: an earlier check stopped the check process";
         return {
@@ -197,8 +202,14 @@ function runWorker(lab: Lab, request: WorkerRequest, blockedReason: string, kept
           break;
         case "begin":
           current = message.id;
+          inFlight.add(message.id);
+          break;
+        case "output":
+          if (message.id !== null) keep(message.id, message.text);
+          else if (message.stream === "stderr") stderrOutsideChecks += message.text;
           break;
         case "result": {
+          inFlight.delete(message.id);
           const planned = plan.find((p) => p.id === message.id);
           const previous = results.get(message.id);
           if (!planned || previous?.status === "fail") break;
@@ -214,6 +225,7 @@ function runWorker(lab: Lab, request: WorkerRequest, blockedReason: string, kept
             points: message.status === "pass" ? 1 : 0,
             max_points: 1,
           });
+          onResult?.(plan, results);
           break;
         }
         case "done":
@@ -272,14 +284,24 @@ export interface CheckOptions {
   /** Stop the learner's code above this resident size (grading's --memory). */
   subjectMemoryMb?: number;
   /**
+   * Called once, while the other checks still run, when the step the learner
+   * is on is known to fail: every check of the steps before it passed, and one
+   * of its own failed. The result holds the checks reported so far; the
+   * others are "still running". Watch mode shows it at once.
+   */
+  onFirstFailingStep?: (result: LabResult, step: number) => void;
+  /**
    * Called with the check results when they are ready before the type-check
    * (watch mode shows them at once); the returned result adds the type errors.
    */
   onChecksFirst?: (result: LabResult) => void;
 }
 
+/** The message of a check not reported yet, in an early result (onFirstFailingStep). */
+export const stillRunning = "still running";
+
 /** Checks one lab: the stub step, then the learner's server and client, then types. */
-export async function checkLab(lab: Lab, { target, tree = treeDir(lab, target), worker, checkFiles: files, onChecksFirst, subjectMemoryMb = defaultSubjectMemoryMb }: CheckOptions): Promise<LabResult> {
+export async function checkLab(lab: Lab, { target, tree = treeDir(lab, target), worker, checkFiles: files, onChecksFirst, onFirstFailingStep, subjectMemoryMb = defaultSubjectMemoryMb }: CheckOptions): Promise<LabResult> {
   const started = Date.now();
   // The reference solution is always checked with fresh stubs; a learner is told to run the stub step.
   if (target === "solution") ensureStubs(lab, tree);
@@ -293,6 +315,7 @@ export async function checkLab(lab: Lab, { target, tree = treeDir(lab, target), 
     lab: lab.number,
     labId: lab.id,
     checksDir: path.join(labsDir, lab.id, "checks"),
+    sourceDirs: [...new Set([...lab.learnerFiles.map((file) => file.split("/")[0]!), "gen"])],
     subjectMemoryMb,
     listOnly: problem !== null,
     checkTimeoutMs,
@@ -300,7 +323,21 @@ export async function checkLab(lab: Lab, { target, tree = treeDir(lab, target), 
   };
   let typesDone = false;
   void types.then(() => (typesDone = true));
-  const outcome = await runWorker(lab, request, `not run until step ${stubStepOf(lab)} passes (the stubs)`, worker);
+  let earlyShown = false;
+  const early = (plan: PlannedCheck[], results: ReadonlyMap<string, CheckResult>) => {
+    if (earlyShown || !onFirstFailingStep) return;
+    const failing = [...results.values()].filter((r) => r.status === "fail").map((r) => r.step);
+    if (failing.length === 0) return;
+    const step = Math.min(...failing);
+    if (!plan.filter((p) => p.step < step).every((p) => results.get(p.id)?.status === "pass")) return;
+    earlyShown = true;
+    const checks = plan.map(
+      (p): CheckResult =>
+        results.get(p.id) ?? { id: p.id, name: p.name, step: p.step, side: sideOf(lab, p.step), status: "fail", message: stillRunning, output: null, duration_ms: 0, points: 0, max_points: 1 },
+    );
+    onFirstFailingStep(buildResult(lab, target, [stubCheck(lab, problem), ...checks], { type_errors: [], warnings: [], message: null, duration_ms: Date.now() - started }), step);
+  };
+  const outcome = await runWorker(lab, request, `not run until step ${stubStepOf(lab)} passes (the stubs)`, worker, early);
   const result = (typeErrors: TypeError[]) => {
     const built = buildResult(lab, target, [stubCheck(lab, problem), ...applyTypeErrors(lab, outcome.checks, typeErrors)], {
       type_errors: typeErrors,

@@ -8,7 +8,7 @@ import * as path from "node:path";
  *
  * File events (fs.watch) are fast, but on WSL2 folders under /mnt/, network
  * shares and some mounted folders they never arrive. The watcher therefore
- * polls (fs.watchFile) when asked (--poll), on WSL2 under /mnt/, when
+ * polls (compares the files' contents) when asked (--poll), on WSL2 under /mnt/, when
  * fs.watch fails, and when a probe file it writes and deletes next to the
  * learner's files raises no event within a second. Changes are debounced and
  * compared by content, so an editor's several writes per save, or a touch
@@ -42,7 +42,7 @@ export class Watcher {
   runs = 0;
   private readonly options: Required<Omit<WatchOptions, "onFallback">> & Pick<WatchOptions, "onFallback">;
   private watchers: fs.FSWatcher[] = [];
-  private polled: Array<{ file: string; listener: (current: fs.Stats, previous: fs.Stats) => void }> = [];
+  private poller: NodeJS.Timeout | undefined;
   private debounce: NodeJS.Timeout | undefined;
   private probeTimer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -84,9 +84,8 @@ export class Watcher {
     clearTimeout(this.debounce);
     clearTimeout(this.probeTimer);
     for (const watcher of this.watchers) watcher.close();
-    for (const { file, listener } of this.polled) fs.unwatchFile(file, listener);
+    clearInterval(this.poller);
     this.watchers = [];
-    this.polled = [];
   }
 
   /** The learner's files as they are now: a change that leaves them the same runs nothing. */
@@ -106,13 +105,14 @@ export class Watcher {
   private changed(): void {
     if (this.closed) return;
     clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => {
-      if (this.running) {
-        this.pending = true;
-      } else if (this.content() !== this.lastContent) {
-        void this.trigger();
-      }
-    }, this.options.debounceMs);
+    this.debounce = setTimeout(() => this.runIfChanged(), this.options.debounceMs);
+  }
+
+  /** Runs the checks if the files differ from the last run's (after the run in progress, if there is one). */
+  private runIfChanged(): void {
+    if (this.closed) return;
+    if (this.running) this.pending = true;
+    else if (this.content() !== this.lastContent) void this.trigger();
   }
 
   private watchEvents(): void {
@@ -145,14 +145,14 @@ export class Watcher {
     }, 1000);
   }
 
+  /**
+   * Polling compares the files' contents on every tick (a few small files):
+   * unlike comparing stat() results, it cannot miss a save made before the
+   * first tick.
+   */
   private watchPolling(): void {
-    for (const file of this.options.files) {
-      const listener = (current: fs.Stats, previous: fs.Stats) => {
-        if (current.mtimeMs !== previous.mtimeMs || current.size !== previous.size) this.changed();
-      };
-      fs.watchFile(file, { interval: this.options.pollIntervalMs }, listener);
-      this.polled.push({ file, listener });
-    }
+    clearInterval(this.poller);
+    this.poller = setInterval(() => this.runIfChanged(), this.options.pollIntervalMs);
   }
 
   private fallBack(reason: string): void {

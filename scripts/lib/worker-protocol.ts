@@ -11,6 +11,8 @@ export type WorkerMessage =
   /** The lab's check files could not be loaded (a syntax error in a check, say): nothing runs. */
   | { type: "load-error"; message: string }
   | { type: "begin"; id: string }
+  /** What the code under test printed, during the check `id` (null: between checks). Checks run several at a time, so output says whose it is. */
+  | { type: "output"; id: string | null; stream: "stdout" | "stderr"; text: string }
   | { type: "result"; id: string; status: "pass" | "fail"; message: string | null; duration_ms: number }
   /**
    * Every check has run. `open` lists what the code under test left open
@@ -30,11 +32,15 @@ export interface WorkerRequest {
   labId: string;
   /** The lab's checks folder (fixtures that run in the subject live there). */
   checksDir: string;
+  /** The folders of the tree that the subject gets (the learner files' and gen/). */
+  sourceDirs: string[];
   /** The subject is stopped above this resident size. */
   subjectMemoryMb: number;
   /** Only list the checks (used when the stubs are missing and nothing can run). */
   listOnly: boolean;
   checkTimeoutMs: number;
+  /** How many checks run at once, each with a subject of its own; the judge's default when absent. */
+  lanes?: number;
   /** Stay alive for the next request (watch mode) instead of exiting after this one. */
   keepAlive: boolean;
 }

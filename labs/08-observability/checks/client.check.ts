@@ -1,0 +1,137 @@
+/**
+ * Lab 08, step 5: the learner's client interceptors, against a Catalog server
+ * the checks write, which records the metadata and the deadline of every
+ * call it receives.
+ */
+import * as grpc from "@grpc/grpc-js";
+import { CheckFailure, expectEqual, expectTrue, referenceServer, step, within } from "../../../scripts/check-kit";
+import { catalogService, fullMethod, type Item, learnerClientModule, linesWhen, proto, type ServerLine } from "./catalog";
+
+interface Received {
+  method: string;
+  requestId?: string;
+  priority?: string;
+  /** ms since the epoch, Infinity without a deadline. */
+  deadline: number;
+}
+
+/** A Catalog server that records each call; GetItem of "missing-*" answers NOT_FOUND and of "hang-*" never answers. */
+async function recordingCatalog(): Promise<{ address: string; received: Received[] }> {
+  const received: Received[] = [];
+  const note = (method: string, call: { metadata: grpc.Metadata; getDeadline(): grpc.Deadline }) => {
+    const deadline = call.getDeadline();
+    const text = (key: string) => (call.metadata.get(key)[0] === undefined ? undefined : String(call.metadata.get(key)[0]));
+    received.push({ method, requestId: text("x-request-id"), priority: text("x-priority"), deadline: deadline instanceof Date ? deadline.getTime() : Number(deadline) });
+  };
+  const item = (sku: string): Item => ({ sku, name: `Item ${sku}`, priceCents: 100 });
+  const address = await referenceServer(proto, catalogService, {
+    getItem(call: grpc.ServerUnaryCall<{ sku: string }, Item>, callback: grpc.sendUnaryData<Item>) {
+      note("GetItem", call);
+      const { sku } = call.request;
+      if (sku.startsWith("missing-")) return callback({ code: grpc.status.NOT_FOUND, details: "no such item" });
+      if (sku.startsWith("hang-")) return;
+      callback(null, item(sku));
+    },
+    listItems(call: grpc.ServerWritableStream<{ count: number }, Item>) {
+      note("ListItems", call);
+      for (let i = 1; i <= call.request.count; i++) call.write(item(`sku-${i}`));
+      call.end();
+    },
+    addToCart(call: grpc.ServerReadableStream<{ quantity: number }, unknown>, callback: grpc.sendUnaryData<unknown>) {
+      note("AddToCart", call);
+      let lines = 0;
+      let totalQuantity = 0;
+      call.on("data", (line: { quantity: number }) => {
+        lines++;
+        totalQuantity += line.quantity;
+      });
+      call.on("end", () => callback(null, { lines, totalQuantity }));
+    },
+    priceWatch(call: grpc.ServerDuplexStream<{ sku: string }, Item>) {
+      note("PriceWatch", call);
+      call.on("data", ({ sku }: { sku: string }) => call.write(item(sku)));
+      call.on("end", () => call.end());
+    },
+  });
+  return { address, received };
+}
+
+/** The learner's client against a recording server, with the log lines it writes. */
+async function learnerClient(defaultDeadlineMs: number) {
+  const learner = await learnerClientModule();
+  const server = await recordingCatalog();
+  const lines: unknown[] = [];
+  const client = await learner.createCatalogClient(server.address, { log: (line) => void lines.push(line), defaultDeadlineMs });
+  return { learner, client, lines, ...server };
+}
+
+async function settle<T>(work: Promise<T>, what: string): Promise<T> {
+  return within(work, 2500, what);
+}
+
+const uuidish = (value: string | undefined) => typeof value === "string" && value.length >= 8;
+
+step(5, () => {
+  it("sends an x-request-id on every call, streams included, a different one each time", async () => {
+    const { learner, client, received } = await learnerClient(2000);
+    await settle(learner.getItem(client, "apple", 2000), "getItem()");
+    await settle(learner.listItems(client, 2), "listItems()");
+    await settle(learner.addToCart(client, [{ sku: "a", quantity: 1 }]), "addToCart()");
+    await settle(learner.priceWatch(client, ["a", "b"]), "priceWatch()");
+    await settle(learner.getItem(client, "pear", 2000), "getItem()");
+    expectEqual(received.map((r) => r.method), ["GetItem", "ListItems", "AddToCart", "PriceWatch", "GetItem"], "the calls the server received");
+    const missing = received.filter((r) => !uuidish(r.requestId)).map((r) => r.method);
+    expectEqual(missing, [], "the calls that arrived without an x-request-id (of at least 8 characters)");
+    const ids = received.map((r) => r.requestId);
+    expectEqual(new Set(ids).size, ids.length, `distinct request ids among the ${ids.length} calls (got ${JSON.stringify(ids)})`);
+  });
+
+  it("gives a call without a deadline the default deadline, and keeps a caller's own", async () => {
+    const { learner, client, received } = await learnerClient(1500);
+    let before = Date.now();
+    await settle(learner.listItems(client, 1), "listItems()");
+    let after = Date.now();
+    const streamed = received[0]!.deadline;
+    expectTrue(Number.isFinite(streamed), "ListItems, which its caller made without a deadline, reached the server with none: give such calls defaultDeadlineMs (1500)");
+    expectTrue(streamed >= before + 1500 - 50 && streamed <= after + 1500 + 800, `ListItems reached the server with a deadline ${streamed - before} ms after the call: expected about defaultDeadlineMs (1500)`);
+    before = Date.now();
+    await settle(learner.getItem(client, "apple", 600), "getItem(client, sku, 600)");
+    after = Date.now();
+    const own = received[1]!.deadline;
+    expectTrue(Number.isFinite(own) && own >= before + 600 - 50 && own <= after + 600 + 800, `GetItem whose caller set a 600 ms deadline reached the server with a deadline ${own - before} ms after the call: a caller's own deadline stands (the default is only for calls without one)`);
+  });
+
+  it("logs one JSON line per call with the method, the code it ended with, and the request id it sent", async () => {
+    const { learner, client, received, lines } = await learnerClient(2000);
+    await settle(learner.getItem(client, "apple"), "getItem()");
+    await settle(learner.getItem(client, "missing-3").then(() => undefined, () => undefined), "getItem() of an unknown item");
+    await settle(learner.listItems(client, 2), "listItems()");
+    await settle(learner.getItem(client, "hang-1", 150).then(() => undefined, () => undefined), "getItem() of an item the server never answers, deadline 150 ms");
+    const parsed = await linesWhen(lines, (l) => l.length >= 4, 1000, "the client's");
+    const keys = (line: ServerLine) => ({ method: line.method, code: line.code, requestId: line.requestId });
+    expectEqual(
+      parsed.map(keys),
+      [
+        { method: fullMethod("GetItem"), code: "OK", requestId: received[0]?.requestId },
+        { method: fullMethod("GetItem"), code: "NOT_FOUND", requestId: received[1]?.requestId },
+        { method: fullMethod("ListItems"), code: "OK", requestId: received[2]?.requestId },
+        { method: fullMethod("GetItem"), code: "DEADLINE_EXCEEDED", requestId: received[3]?.requestId },
+      ],
+      "the client's log lines (method, code, requestId) for an OK GetItem, a NOT_FOUND one, a ListItems and a GetItem past its deadline",
+    );
+  });
+
+  it("keeps the client's interceptors on a call with a per-call interceptor (getItemUrgent)", async () => {
+    const { learner, client, received, lines } = await learnerClient(1500);
+    const before = Date.now();
+    await settle(learner.getItemUrgent(client, "apple"), "getItemUrgent()");
+    const call = received[0];
+    if (!call) throw new CheckFailure("getItemUrgent() made no call");
+    expectEqual(call.priority, "urgent", "the x-priority header of getItemUrgent's call");
+    expectTrue(uuidish(call.requestId), "getItemUrgent's call arrived without an x-request-id: call options' interceptors replace the client's, so pass the client's along with yours");
+    expectTrue(Number.isFinite(call.deadline) && call.deadline <= Date.now() + 1500 + 800 && call.deadline >= before + 1500 - 50, "getItemUrgent's call arrived without the default deadline: call options' interceptors replace the client's, so pass the client's along with yours");
+    const parsed = await linesWhen(lines, (l) => l.length >= 1, 1000, "the client's");
+    expectEqual(parsed.map((line) => line.requestId), [call.requestId], "the request ids in the client's log after getItemUrgent");
+  });
+});
+

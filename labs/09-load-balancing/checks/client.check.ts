@@ -1,0 +1,233 @@
+/**
+ * Lab 09, steps 2 to 5: the learner's client (and resolver) in front of
+ * several backends that the checks run, stop, kill, silence and register.
+ * Each backend counts the calls it receives; the checks assert shares and
+ * losses, never an exact split.
+ */
+import * as grpc from "@grpc/grpc-js";
+import { setTimeout as sleep } from "node:timers/promises";
+import { CheckFailure, expectEqual, expectTrue, step, tcpProxy, unusedAddress } from "../../../scripts/check-kit";
+import {
+  Backend,
+  callMany,
+  callOnce,
+  counts,
+  describeCounts,
+  expectNoFailure,
+  ipv4Target,
+  learnerClient,
+  minPingIntervalMs,
+  Registry,
+  resolverModule,
+  startBackends,
+  StrictBackend,
+  waitFor,
+} from "./lb";
+
+/** Fails unless each backend received at least `least` calls since `since`. */
+function expectShare(backends: Backend[], least: number, what: string, hint: string, since = 0): void {
+  const got = counts(backends, since);
+  expectTrue(
+    got.every((n) => n >= least),
+    `${what}: calls each backend received: ${describeCounts(backends, since)}; expected at least ${least} each: ${hint}`,
+  );
+}
+
+const hintRoundRobin = 'by default a channel uses pick_first and sends every call to one backend: choose round_robin in the service config ({ loadBalancingConfig: [{ round_robin: {} }] })';
+const hintRetry = "add a retryPolicy for UNAVAILABLE to the service config's methodConfig: the retry goes to another backend";
+
+step(2, () => {
+  it("returns the backend's answer, and gives each call a deadline timeoutMs from now", async () => {
+    const [backend] = await startBackends(1);
+    const { learner, client } = await learnerClient(ipv4Target([backend!.address]));
+    const begin = Date.now();
+    const outcome = await callOnce(learner, client, "o-17", 1500);
+    expectTrue(outcome.code === undefined, `getOrder("o-17") failed with ${grpc.status[outcome.code!] ?? outcome.code} (${outcome.details})`);
+    expectEqual(outcome.order, { id: "o-17", servedBy: "orders-1" }, 'what getOrder("o-17") returned');
+    const deadline = backend!.received[0]?.deadline ?? Number.NaN;
+    expectTrue(Number.isFinite(deadline), "getOrder() called GetOrder without a deadline: pass { deadline: Date.now() + timeoutMs } in the call options");
+    const ms = deadline - begin;
+    expectTrue(ms >= 1400 && ms <= 2300, `GetOrder's deadline was ${ms} ms after the call started: expected about 1500 ms (timeoutMs)`);
+  });
+
+  it("spreads the calls over every backend of the target (round_robin)", async () => {
+    const backends = await startBackends(3);
+    const { learner, client } = await learnerClient(ipv4Target(backends.map((b) => b.address)));
+    const outcomes = await callMany(learner, client, { count: 30, prefix: "rr" });
+    expectNoFailure(outcomes, "30 calls over 3 healthy backends", "every backend is up");
+    expectShare(backends, 3, "30 calls, one after the other, over 3 backends", hintRoundRobin);
+  });
+});
+
+step(3, () => {
+  it("loses no call when a backend is stopped gracefully mid-run", async () => {
+    const backends = await startBackends(3, { holdMs: () => 30 });
+    const { learner, client } = await learnerClient(ipv4Target(backends.map((b) => b.address)));
+    let stoppedAt = Number.POSITIVE_INFINITY;
+    const outcomes = await callMany(learner, client, {
+      count: 24,
+      prefix: "graceful",
+      concurrency: 4,
+      afterEach: (done) => {
+        if (done === 8) {
+          stoppedAt = Date.now();
+          backends[0]!.server.tryShutdown(() => undefined);
+        }
+      },
+    });
+    expectNoFailure(outcomes, "24 calls while orders-1 shut down gracefully (tryShutdown) after 8", hintRetry);
+    expectTrue(backends[0]!.receivedAfter(stoppedAt + 200) === 0, "orders-1 still received calls 0.2 s after it began shutting down");
+  });
+
+  it("loses no call when a backend dies with calls in flight (retry policy)", async () => {
+    // orders-3 sits behind a proxy and never answers: when it has calls, the check kills it.
+    const [first, second] = await startBackends(2);
+    const third = await Backend.start("orders-3", { holdMs: () => Number.POSITIVE_INFINITY });
+    const proxy = await tcpProxy(third.address);
+    const backends = [first!, second!, third];
+    const { learner, client } = await learnerClient(ipv4Target([first!.address, second!.address, proxy.address]));
+    // Warm up one call at a time, so that every connection is up and orders-3 holds a call.
+    const warmUp = callMany(learner, client, { count: 6, prefix: "warm-up", timeoutMs: 2500 });
+    let warmedUp = false;
+    warmUp.then(
+      () => (warmedUp = true),
+      () => (warmedUp = true), // awaited below, where its error fails the check
+    );
+    const held = await waitFor(() => third.received.length > 0 || warmedUp, 1500) && third.received.length > 0;
+    if (!held) {
+      await warmUp;
+      throw new CheckFailure(`no call reached orders-3 within 1.5 s (calls each backend received: ${describeCounts(backends)}): ${hintRoundRobin}`);
+    }
+    const inFlight = callMany(learner, client, { count: 6, prefix: "in-flight", concurrency: 6, timeoutMs: 2500 });
+    await waitFor(() => third.received.length >= 2, 300);
+    const heldCalls = third.received.length;
+    await proxy.kill();
+    const outcomes = [...(await warmUp), ...(await inFlight)];
+    expectNoFailure(outcomes, `calls while orders-3, holding ${heldCalls} of them, was killed`, `a call whose connection dropped fails with UNAVAILABLE: ${hintRetry}`);
+  });
+
+  it("loses no call when a backend is forced down between calls", async () => {
+    const backends = await startBackends(3);
+    const { learner, client } = await learnerClient(ipv4Target(backends.map((b) => b.address)));
+    const outcomes = await callMany(learner, client, {
+      count: 18,
+      prefix: "forced",
+      afterEach: (done) => {
+        if (done === 6) backends[1]!.server.forceShutdown();
+      },
+    });
+    expectNoFailure(outcomes, "18 calls, one after the other, while orders-2 was forced down (forceShutdown) after 6", `a call sent on a connection that just closed fails with UNAVAILABLE: ${hintRetry}`);
+  });
+
+  it("waits for backends that are not up yet (waitForReady)", async () => {
+    const addresses = await Promise.all([unusedAddress(), unusedAddress(), unusedAddress()]);
+    const { learner, client } = await learnerClient(ipv4Target(addresses));
+    const pending = callMany(learner, client, { count: 3, prefix: "early", concurrency: 3, timeoutMs: 3000 });
+    pending.catch(() => undefined); // awaited below, where its error fails the check
+    await sleep(300);
+    await Promise.all(addresses.map((address, i) => Backend.start(`orders-${i + 1}`, { address })));
+    expectNoFailure(
+      await pending,
+      "3 calls made 0.3 s before any backend was up",
+      "by default a call fails at once when no backend is ready, and so do its retries: create its metadata with new grpc.Metadata({ waitForReady: true })",
+    );
+  });
+});
+
+step(4, () => {
+  const hintWatch = "the resolver must pass every new list of endpoints to its listener (keep a Watch stream open, or ask List again at least every 0.2 s)";
+
+  /** A registry with `orders` on `backends` and `payments` on `others`, and the learner's client for registry://.../orders. */
+  async function viaRegistry(backends: Backend[], others: Backend[] = []) {
+    const registry = await Registry.start({ orders: backends.map((b) => b.address), payments: others.map((b) => b.address) });
+    await (await resolverModule()).registerRegistryResolver();
+    return { registry, ...(await learnerClient(registry.target("orders"))) };
+  }
+
+  it("sends calls to every backend the registry lists for the target's service, and to no other", async () => {
+    const backends = await startBackends(3);
+    const payments = await Backend.start("payments-1");
+    const { learner, client } = await viaRegistry(backends, [payments]);
+    const outcomes = await callMany(learner, client, { count: 30, prefix: "resolved" });
+    expectNoFailure(outcomes, "30 calls to registry://.../orders", "the resolver must pass the registry's endpoints to its listener");
+    expectEqual(payments.received.length, 0, "calls that reached the backend of another service (payments): resolve the service named by target.path");
+    expectShare(backends, 3, "30 calls to registry://.../orders, registered on 3 backends", hintRoundRobin);
+  });
+
+  it("sends calls to a backend that joins, within 1 s", async () => {
+    const [first, second, third] = await startBackends(3);
+    const { registry, learner, client } = await viaRegistry([first!, second!]);
+    expectNoFailure(await callMany(learner, client, { count: 6, prefix: "before" }), "6 calls to 2 registered backends", hintWatch);
+    registry.set("orders", [first!.address, second!.address, third!.address]);
+    const joined = Date.now();
+    const outcomes = [];
+    for (let i = 0; i < 100 && third!.received.length === 0 && Date.now() - joined < 1000; i++) {
+      outcomes.push(await callOnce(learner, client, `after-${i}`, 2000));
+      await sleep(10);
+    }
+    expectNoFailure(outcomes, "calls after orders-3 joined", hintWatch);
+    expectTrue(third!.received.length > 0, `orders-3 joined the registry and got no call within 1 s: ${hintWatch}`);
+  });
+
+  it("sends no call to a backend that leaves, after 0.5 s", async () => {
+    const backends = await startBackends(3);
+    const { registry, learner, client } = await viaRegistry(backends);
+    expectNoFailure(await callMany(learner, client, { count: 6, prefix: "before" }), "6 calls to 3 registered backends", hintWatch);
+    registry.set("orders", [backends[0]!.address, backends[1]!.address]);
+    await sleep(500);
+    const since = Date.now();
+    expectNoFailure(await callMany(learner, client, { count: 12, prefix: "after" }), "calls after orders-3 left the registry", hintWatch);
+    expectEqual(backends[2]!.receivedAfter(since), 0, `calls orders-3 received from 0.5 s after it left the registry (${hintWatch})`);
+  });
+
+  it("stops asking the registry once the channel is closed", async () => {
+    const backends = await startBackends(2);
+    const { registry, learner, client } = await viaRegistry(backends);
+    expectNoFailure(await callMany(learner, client, { count: 4, prefix: "before" }), "4 calls to 2 registered backends", hintWatch);
+    await client.close();
+    const watching = !(await waitFor(() => registry.openWatches === 0, 1000));
+    expectTrue(!watching, "the resolver's Watch stream was still open 1 s after the channel closed: destroy() must cancel it (and close the registry client)");
+    const lists = registry.listCalls;
+    await sleep(300);
+    expectEqual(registry.listCalls - lists, 0, "List calls the registry received 1 s after the channel closed (destroy() must stop the resolver's polling)");
+  });
+});
+
+step(5, () => {
+  it("finds a connection that silently stopped forwarding within 1.5 s, and moves its calls to the other backends", async () => {
+    const backends = await startBackends(3);
+    const proxies = await Promise.all(backends.map((b) => tcpProxy(b.address)));
+    const { learner, client } = await learnerClient(ipv4Target(proxies.map((p) => p.address)));
+    expectNoFailure(await callMany(learner, client, { count: 6, prefix: "before" }), "6 calls to 3 healthy backends", hintRoundRobin);
+    const silenced = proxies[0]!;
+    const open = silenced.connections.filter((c) => c.closedAt === undefined);
+    silenced.blackhole();
+    const since = Date.now();
+    const outcomes = await callMany(learner, client, { count: 9, prefix: "after", concurrency: 3, timeoutMs: 2500 });
+    expectNoFailure(
+      outcomes,
+      "9 calls after the connection to orders-1 silently stopped forwarding",
+      'calls on that connection wait until keepalive finds it dead (set "grpc.keepalive_time_ms" and "grpc.keepalive_timeout_ms"), then the retry policy sends them elsewhere',
+    );
+    await waitFor(() => open.every((c) => c.closedAt !== undefined), Math.max(0, since + 1500 - Date.now()));
+    for (const connection of open) {
+      expectTrue(connection.closedBy === "client", 'the client did not close its silent connection to orders-1 within 1.5 s: set "grpc.keepalive_time_ms" and "grpc.keepalive_timeout_ms" (300 ms each)');
+      expectTrue(connection.closedAt! - since <= 1500, `the client closed its silent connection ${connection.closedAt! - since} ms after it went silent: expected within 1.5 s (keepalive time + timeout)`);
+    }
+  });
+
+  it(`pings no more often than the backends allow (one ping every ${minPingIntervalMs} ms at most)`, async () => {
+    // Each call is held 0.9 s: long enough for a few keepalive pings, with no data in between to excuse them.
+    const strict = await Promise.all([1, 2, 3].map((n) => StrictBackend.start(`orders-${n}`, 900)));
+    const { learner, client } = await learnerClient(ipv4Target(strict.map((s) => s.address)));
+    await callMany(learner, client, { count: 3, prefix: "held", concurrency: 3, timeoutMs: 2500 });
+    const refused = strict.reduce((sum, s) => sum + s.tooManyPings, 0);
+    const shortest = Math.min(...strict.map((s) => s.shortestInterval));
+    expectTrue(
+      refused === 0,
+      `the backends answered GOAWAY too_many_pings ${refused} time(s): the client pinged ${shortest} ms after its previous ping, and the backends allow one ping every ${minPingIntervalMs} ms: set "grpc.keepalive_time_ms" to 300`,
+    );
+    const pings = strict.reduce((sum, s) => sum + s.pings.flat().length, 0);
+    expectTrue(pings > 0, 'the backends received no keepalive ping during calls of 0.9 s: set "grpc.keepalive_time_ms" (300 ms) in the client\'s channel options');
+  });
+});

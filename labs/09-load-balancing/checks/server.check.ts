@@ -1,0 +1,55 @@
+/**
+ * Lab 09, step 6: the learner's server options. The checks run their own
+ * Orders backends created with serverOptions(), and a plain client of their
+ * own (pick_first, no retries, no keepalive), so that what they see is the
+ * servers' doing: connections replaced, and the calls in flight finishing.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { expectTrue, step, tcpProxy } from "../../../scripts/check-kit";
+import { Backend, expectNoFailure, learnerServerOptions, type Outcome, plainCall, plainClient } from "./lb";
+
+const hintAge = 'set "grpc.max_connection_age_ms" (500) in serverOptions(): the server then sends each connection a GOAWAY when it is that old, and the client connects again';
+
+step(6, () => {
+  it("makes a long-lived client reconnect, so that a backend that joins later gets calls, with no failed call", async () => {
+    const options = await learnerServerOptions();
+    // A connection-level balancer, as a Kubernetes Service is: it picks a backend
+    // for each new TCP connection, the one with the fewest connections so far.
+    const pool = [await Backend.start("orders-1", { serverOptions: options })];
+    const given = new Map<Backend, number>();
+    const balancer = await tcpProxy(() => {
+      const backend = [...pool].reverse().reduce((best, b) => ((given.get(b) ?? 0) < (given.get(best) ?? 0) ? b : best));
+      given.set(backend, (given.get(backend) ?? 0) + 1);
+      return backend.address;
+    });
+    const client = plainClient(balancer.address);
+    const outcomes: Outcome[] = [];
+    for (let i = 0; i < 5; i++) outcomes.push(await plainCall(client, `before-${i}`));
+    const joining = await Backend.start("orders-2", { serverOptions: options });
+    pool.push(joining);
+    const joined = Date.now();
+    for (let i = 0; i < 200 && joining.received.length < 3 && Date.now() - joined < 2000; i++) {
+      outcomes.push(await plainCall(client, `after-${i}`));
+      await sleep(20);
+    }
+    expectNoFailure(outcomes, "calls of one client while its connections were replaced", 'give the calls in flight time to finish: "grpc.max_connection_age_grace_ms" (1000)');
+    expectTrue(joining.received.length > 0, `a backend that joined got no call within 2 s: the client kept its first connection. ${hintAge}`);
+  });
+
+  it("lets a call in flight finish when its connection reaches its age (grace period)", async () => {
+    const options = await learnerServerOptions();
+    const backend = await Backend.start("orders-1", { serverOptions: options, holdMs: (id) => (id === "slow" ? 900 : 0) });
+    const client = plainClient(backend.address);
+    const slow = await plainCall(client, "slow", 2500);
+    expectNoFailure([slow], "a call of 0.9 s on a new connection", 'set "grpc.max_connection_age_grace_ms" (1000) in serverOptions(): the calls in flight when a connection reaches its age get that long to finish before it is closed');
+    const first = backend.received[0]!.peer;
+    const since = Date.now();
+    let replaced = false;
+    for (let i = 0; i < 60 && !replaced && Date.now() - since < 1500; i++) {
+      expectNoFailure([await plainCall(client, `next-${i}`)], "a call after the slow one", "");
+      replaced = backend.received.at(-1)!.peer !== first;
+      if (!replaced) await sleep(25);
+    }
+    expectTrue(replaced, `the client's connection was still the same 2.4 s after it opened. ${hintAge}`);
+  });
+});
