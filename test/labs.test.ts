@@ -51,6 +51,13 @@ for (const lab of listLabs()) {
       for (const step of lab.steps) assert.match(readme, new RegExp(`Step ${step.step}\\b`), `README.md has no "Step ${step.step}"`);
     });
 
+    it("is in the lab tables of README.md and the instructor guide, with its steps and points", () => {
+      const number = lab.id.slice(0, 2);
+      assert.match(fs.readFileSync(path.join(__dirname, "..", "README.md"), "utf8"), new RegExp(`^\\| \\[${number} .*\\]\\(labs/${lab.id}/README\\.md\\)`, "m"));
+      const guide = fs.readFileSync(path.join(__dirname, "..", "docs", "instructor-guide.md"), "utf8");
+      assert.match(guide, new RegExp(`^\\| ${number} [^|]+\\| ${lab.steps.length} \\| ${solution.max_score} \\|`, "m"), `docs/instructor-guide.md's lab table: ${number}, ${lab.steps.length} steps, ${solution.max_score} points`);
+    });
+
     it("checks both sides, with at least one check per step", () => {
       for (const step of solution.steps) assert.ok(step.total > 0, `step ${step.step} has no check`);
       assert.ok(solution.tests.some((t) => t.side === "server"));
