@@ -5,6 +5,7 @@ import { CheckFailure } from "./assert";
 import { adviceFor, cleanDetails } from "./explain";
 import { track } from "./resources";
 import { runningSubject } from "./subject";
+import { clientWire, currentWire, serverWire } from "./wire";
 
 /**
  * The reference side of a check: clients and servers built at run time from
@@ -62,14 +63,17 @@ export async function listen(server: grpc.Server, credentials = grpc.ServerCrede
 
 export function referenceClient(proto: string, serviceName: string, address: string, credentials = grpc.credentials.createInsecure()): grpc.Client {
   const Client = loadService(proto, serviceName);
-  const client = new Client(address, credentials);
+  // Its calls go into the check's wire transcript, which a failing check shows.
+  const wire = currentWire();
+  const client = new Client(address, credentials, wire ? { interceptors: [clientWire(wire)] } : {});
   track(() => client.close());
   return client;
 }
 
 /** A server that the check implements, used to test the learner's client. */
 export function referenceServer(proto: string, serviceName: string, handlers: grpc.UntypedServiceImplementation, credentials?: grpc.ServerCredentials): Promise<string> {
-  const server = new grpc.Server();
+  const wire = currentWire();
+  const server = new grpc.Server(wire ? { interceptors: [serverWire(wire)] } : {});
   server.addService(loadService(proto, serviceName).service, handlers);
   return listen(server, credentials);
 }
