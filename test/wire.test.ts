@@ -44,7 +44,7 @@ describe("the wire transcript of a failing check", function () {
       // The transcript shows why: the function resolved, then the call arrived, with its deadline, and ended.
       const wire = check.wire ?? [];
       const resolved = wire.findIndex((line) => line.endsWith(`${name} resolved`));
-      const call = wire.findIndex((line) => /recording server ← \w+ call from your client, deadline in \d+\.\d s/.test(line));
+      const call = wire.findIndex((line) => /recording server ← \w+ call, deadline in \d+\.\d s/.test(line));
       assert.ok(resolved >= 0 && call > resolved, `${prefix}:\n${wire.join("\n")}`);
       assert.ok(wire.some((line) => line.includes("recording server → status OK")), wire.join("\n"));
     }
@@ -53,7 +53,7 @@ describe("the wire transcript of a failing check", function () {
   it("shows what the reference client sent and received, short, in the JSON of failing checks only", () => {
     const [check] = byId(result, "s2.returns-the-named-feature");
     const wire = check?.wire ?? [];
-    assert.match(wire[0] ?? "", /^\+ +0 ms {2}reference client → GetFeature call to your server, deadline in 2\.0 s, no metadata$/);
+    assert.match(wire[0] ?? "", /^\+ +0 ms {2}reference client → GetFeature call, deadline in 2\.0 s, no metadata$/);
     assert.ok(wire.some((line) => /reference client → message \{"latitude":409146138,"longitude":-746188906\}$/.test(line)), wire.join("\n"));
     assert.ok(wire.some((line) => /reference client ← message \{"name":"","location"/.test(line)), wire.join("\n"));
     assert.ok(wire.some((line) => /reference client ← status OK$/.test(line)), wire.join("\n"));
@@ -75,7 +75,7 @@ describe("the wire transcript of a failing check", function () {
 describe("a wire transcript", () => {
   it("keeps the start and the end of a long call, with a count of the lines between, and cuts long values", () => {
     const wire = new Wire();
-    wire.noteCall("reference client → Chat call to your server, deadline in 2.0 s, no metadata");
+    wire.noteCall("reference client → Chat call, deadline in 2.0 s, no metadata");
     for (let i = 0; i < 300; i++) wire.note(`reference client ← message ${i}`);
     wire.note("reference client ← status OK");
     const lines = wire.transcript()!;

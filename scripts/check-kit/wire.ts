@@ -218,7 +218,7 @@ export function serverWire(wire: Wire): grpc.ServerInterceptor {
       start: (next) =>
         next({
           onReceiveMetadata: (metadata, go) => {
-            wire.noteCall(`recording server ← ${name} call from your client, ${deadlineText(call.getDeadline())}, ${metadataKeys(metadata)}`);
+            wire.noteCall(`recording server ← ${name} call, ${deadlineText(call.getDeadline())}, ${metadataKeys(metadata)}`);
             go(metadata);
           },
           onReceiveMessage: (message, go) => {
@@ -255,7 +255,7 @@ export function clientWire(wire: Wire): grpc.Interceptor {
     const name = method(options.method_definition.path);
     return new grpc.InterceptingCall(nextCall(options), {
       start: (metadata, listener, next) => {
-        wire.noteCall(`reference client → ${name} call to your server, ${deadlineText(options.deadline)}, ${metadataKeys(metadata)}`);
+        wire.noteCall(`reference client → ${name} call, ${deadlineText(options.deadline)}, ${metadataKeys(metadata)}`);
         next(metadata, {
           onReceiveMetadata: (received, go) => {
             if (metadataKeys(received) !== "no metadata") wire.note(`reference client ← metadata ${metadataKeys(received)}`);
