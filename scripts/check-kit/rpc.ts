@@ -27,7 +27,31 @@ const loaderOptions: protoLoader.Options = {
   includeDirs: [protoRoot],
 };
 
-/** The client constructor of a service, e.g. loadService("routeguide/route_guide.proto", "routeguide.RouteGuide"). */
+const wiredClients = new Map<grpc.ServiceClientConstructor, grpc.ServiceClientConstructor>();
+
+/**
+ * The same client constructor, whose clients also write their calls into the
+ * check's wire transcript (wire.ts): an interceptor after the client's own,
+ * closest to the wire, so the transcript shows what the other side got.
+ */
+function wired(Client: grpc.ServiceClientConstructor): grpc.ServiceClientConstructor {
+  let Wired = wiredClients.get(Client);
+  if (!Wired) {
+    Wired = class extends Client {
+      constructor(address: string, credentials: grpc.ChannelCredentials, options: grpc.ClientOptions = {}) {
+        const wire = currentWire();
+        super(address, credentials, wire ? { ...options, interceptors: [...(options.interceptors ?? []), clientWire(wire)] } : options);
+      }
+    };
+    wiredClients.set(Client, Wired);
+  }
+  return Wired;
+}
+
+/**
+ * The client constructor of a service, e.g. loadService("routeguide/route_guide.proto", "routeguide.RouteGuide");
+ * its `service` is the definition a server adds. Its clients' calls go into the check's wire transcript.
+ */
 export function loadService(proto: string, serviceName: string): grpc.ServiceClientConstructor {
   let pkg = packages.get(proto);
   if (!pkg) {
@@ -37,7 +61,7 @@ export function loadService(proto: string, serviceName: string): grpc.ServiceCli
   let node: unknown = pkg;
   for (const part of serviceName.split(".")) node = (node as Record<string, unknown>)[part];
   if (typeof node !== "function") throw new Error(`no service ${serviceName} in ${proto}`);
-  return node as grpc.ServiceClientConstructor;
+  return wired(node as grpc.ServiceClientConstructor);
 }
 
 /**
@@ -63,9 +87,7 @@ export async function listen(server: grpc.Server, credentials = grpc.ServerCrede
 
 export function referenceClient(proto: string, serviceName: string, address: string, credentials = grpc.credentials.createInsecure()): grpc.Client {
   const Client = loadService(proto, serviceName);
-  // Its calls go into the check's wire transcript, which a failing check shows.
-  const wire = currentWire();
-  const client = new Client(address, credentials, wire ? { interceptors: [clientWire(wire)] } : {});
+  const client = new Client(address, credentials);
   track(() => client.close());
   return client;
 }

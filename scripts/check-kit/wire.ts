@@ -253,6 +253,8 @@ export function serverWire(wire: Wire): grpc.ServerInterceptor {
 export function clientWire(wire: Wire): grpc.Interceptor {
   return (options, nextCall) => {
     const name = method(options.method_definition.path);
+    // A cancel after the status sends nothing: the call is over.
+    let ended = false;
     return new grpc.InterceptingCall(nextCall(options), {
       start: (metadata, listener, next) => {
         wire.noteCall(`reference client → ${name} call, ${deadlineText(options.deadline)}, ${metadataKeys(metadata)}`);
@@ -267,6 +269,7 @@ export function clientWire(wire: Wire): grpc.Interceptor {
             go(message);
           },
           onReceiveStatus: (status, go) => {
+            ended = true;
             const trailers = metadataKeys(status.metadata);
             wire.note(`reference client ← status ${statusText(status)}${trailers === "no metadata" ? "" : `, trailers ${trailers}`}`);
             go(status);
@@ -282,7 +285,7 @@ export function clientWire(wire: Wire): grpc.Interceptor {
         next();
       },
       cancel: (next) => {
-        wire.note("reference client → cancel");
+        if (!ended) wire.note("reference client → cancel");
         next();
       },
     });
