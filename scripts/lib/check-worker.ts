@@ -121,6 +121,12 @@ export const defaultLanes = 3;
 
 /** A check that has run this long is waiting (a deadline, a retry): time to open another lane. */
 const laneAfterMs = 100;
+/**
+ * The run's first check loads the code under test first, so it counts as
+ * waiting only after this long (with the judge and subjects idle): a handler
+ * that never answers keeps it waiting for its whole deadline.
+ */
+const firstLaneAfterMs = 500;
 
 function laneCount(): number {
   const wanted = Number(process.env.GRPC_LABS_LANES);
@@ -323,8 +329,8 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], timeo
     const busy = load.sample();
     if (loops.length >= lanes.length || queue.length === 0 || serialRunning) return;
     const now = Date.now();
-    // A lane's first check is not waiting but loading (the code under test, grpc-js's first calls).
-    const waiting = [...running].filter((r) => now - (startedAt.get(r) ?? now) >= laneAfterMs && finished > 0);
+    // The run's first check is loading before it waits (the code under test, grpc-js's first calls).
+    const waiting = [...running].filter((r) => now - (startedAt.get(r) ?? now) >= (finished > 0 ? laneAfterMs : firstLaneAfterMs));
     if (waiting.length < loops.length || busy > idleBelow) return;
     const wanted = Math.min(lanes.length, loops.length + queue.length);
     while (loops.length < wanted) open(lanes[loops.length]!);
