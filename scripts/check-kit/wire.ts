@@ -47,6 +47,10 @@ export class Wire {
   private readonly waits: Settled[] = [];
   /** The methods whose calls the check records (noteDeadline): those calls end, so the learner's function must wait for the end. */
   private readonly recordedPaths = new Set<string>();
+  /** Whether the check's own code is done (the judge is closing what it opened). */
+  private ended = false;
+  /** Recording servers the check started. */
+  servers = 0;
 
   note(text: string): void {
     const line = { at: Date.now(), text };
@@ -74,8 +78,6 @@ export class Wire {
   recorded(path: string): void {
     this.recordedPaths.add(path);
   }
-
-  private ended = false;
 
   /** The check's own code is done; what follows is the judge closing what it opened. */
   end(): void {
@@ -108,9 +110,6 @@ export class Wire {
     const tail = 4;
     return [...all.slice(0, limit - tail - 1), `        ... ${left + 1} more lines ...`, ...all.slice(-tail)];
   }
-
-  /** Recording servers the check started. */
-  servers = 0;
 
   /**
    * After a failed check: when a learner's function resolved and no call it
