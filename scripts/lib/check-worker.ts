@@ -141,7 +141,7 @@ function laneCount(): number {
  * travels on TCP, and so after the check has already failed.
  */
 /** How long a failed check waits for a call its learner's function did not wait for (wire.ts settle()). */
-const settleMs = 250;
+const settleMs = 500;
 
 async function afterCheck(lane: Lane, failed: boolean): Promise<void> {
   if (failed) await lane.events.wire.settle(settleMs);
