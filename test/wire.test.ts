@@ -29,18 +29,18 @@ describe("the wire transcript of a failing check", function () {
   after(removeTrees);
 
   it("tells a client function that resolved before the server ended the stream so, not that the deadline or requests were missing", () => {
-    for (const check of [...byId(result, "s7."), ...byId(result, "s9.")].filter((t) => t.status === "fail")) {
-      assert.doesNotMatch(check.message ?? "", /without a deadline|received: expected|got \[\]/, `${check.id}: ${check.message}\n${(check.wire ?? []).join("\n")}`);
+    // Every failing check of steps 7 and 9 says so ("sets a deadline" may pass: the call can reach the server before the check looks).
+    const failing = [...byId(result, "s7."), ...byId(result, "s9.")].filter((t) => t.status === "fail");
+    for (const check of failing) {
+      assert.match(check.message ?? "", /^(listFeatures|routeChat)\(\) .*resolved before the server ended the stream: resolve on the call's "end" event/, `${check.id}: ${check.message}\n${(check.wire ?? []).join("\n")}`);
     }
     for (const [prefix, name] of [
       ["s7.sends-the-rectangle", "listFeatures()"],
-      ["s7.sets-a-deadline", "listFeatures()"],
       ["s9.sends-every-note", "routeChat()"],
-      ["s9.sets-a-deadline", "routeChat()"],
+      ["s9.keeps-reading", "routeChat()"],
     ] as const) {
       const [check] = byId(result, prefix);
       assert.equal(check?.status, "fail", prefix);
-      assert.match(check.message ?? "", new RegExp(`^${name.replace(/[()]/g, "\\$&")} resolved before the server ended the stream: resolve on the call's "end" event`), prefix);
       // The transcript shows why: the function resolved, then the call arrived, with its deadline, and ended.
       const wire = check.wire ?? [];
       const resolved = wire.findIndex((line) => line.endsWith(`${name} resolved`));
@@ -53,7 +53,7 @@ describe("the wire transcript of a failing check", function () {
   it("shows what the reference client sent and received, short, in the JSON of failing checks only", () => {
     const [check] = byId(result, "s2.returns-the-named-feature");
     const wire = check?.wire ?? [];
-    assert.match(wire[0] ?? "", /^\+ +0 ms {2}reference client → GetFeature call, deadline in 2\.0 s, no metadata$/);
+    assert.match(wire[0] ?? "", /^\+ +0 ms {2}reference client → GetFeature call, deadline in [12]\.\d s, no metadata$/, "the 2 s deadline, less the time to start the call");
     assert.ok(wire.some((line) => /reference client → message \{"latitude":409146138,"longitude":-746188906\}$/.test(line)), wire.join("\n"));
     assert.ok(wire.some((line) => /reference client ← message \{"name":"","location"/.test(line)), wire.join("\n"));
     assert.ok(wire.some((line) => /reference client ← status OK$/.test(line)), wire.join("\n"));
