@@ -18,7 +18,8 @@
  * runs `npm run -s lab NN -- --json` there, as a learner does after a save
  * (tsc runs every time: GRPC_LABS_NO_CACHE=1); the learner's own files are
  * backed up first and restored at the end (and, after a bench that was
- * killed, at the start of the next). Runs are interleaved (every lab and
+ * killed, at the start of the next); stubs the learner had not generated are
+ * generated for the bench and removed again. Runs are interleaved (every lab and
  * state once a round) so that load from other processes hits them alike;
  * the figures are medians. Options: --runs N (default 5), --labs 01,02,
  * --states solution,starter, --lanes 1,3 (compare the judge's lane counts,
@@ -44,10 +45,10 @@ import * as os from "node:os";
 import { parseArgs } from "node:util";
 import * as path from "node:path";
 import { allStates, type State, stateFiles } from "./bench-states";
-import { type Lab, listLabs, protoDir, treeDir, workspaceRoot } from "./lib/labs";
+import { type Lab, labsDir, listLabs, protoDir, treeDir, workspaceRoot } from "./lib/labs";
 import type { LabResult } from "./lib/results";
 import { CheckWorker, checkLab } from "./lib/run-checks";
-import { ensureStubs } from "./lib/stubs";
+import { ensureStubs, genDir } from "./lib/stubs";
 import { Watcher } from "./lib/watch";
 
 const { values } = parseArgs({
@@ -76,6 +77,8 @@ const targetGradeMs = 180_000;
 const procfs = process.platform === "linux" && fs.existsSync("/proc/self/task");
 const scratch = path.join(workspaceRoot, "node_modules", ".cache", "grpc-labs", "bench");
 const backupDir = path.join(scratch, "learner-backup");
+/** The labs whose stubs the bench generated in the learner's folder, to remove at the end. */
+const generatedList = path.join(backupDir, "generated-stubs.json");
 
 function writeState(tree: string, files: Map<string, string>): void {
   for (const [file, content] of files) {
@@ -99,9 +102,16 @@ function backUpLearnerFiles(): void {
     }
   }
   fs.writeFileSync(path.join(backupDir, ".complete"), "");
+  // The states are as after the stub step: a lab whose stubs the learner has not generated yet gets them for the bench, and loses them after.
+  const missing = labs.filter((lab) => !fs.existsSync(genDir(treeDir(lab, "learner"))));
+  fs.writeFileSync(generatedList, JSON.stringify(missing.map((lab) => lab.id)));
+  for (const lab of missing) ensureStubs(lab, treeDir(lab, "learner"));
 }
 
 function restoreLearnerFiles(): void {
+  if (fs.existsSync(generatedList)) {
+    for (const id of JSON.parse(fs.readFileSync(generatedList, "utf8")) as string[]) fs.rmSync(genDir(path.join(labsDir, id)), { recursive: true, force: true });
+  }
   if (!fs.existsSync(path.join(backupDir, ".complete"))) return fs.rmSync(backupDir, { recursive: true, force: true });
   for (const lab of listLabs()) {
     for (const file of lab.learnerFiles) {

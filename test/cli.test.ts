@@ -1,4 +1,8 @@
-/** `npm run lab` as a learner types it: exit codes, plain errors, JSON, serve and client. */
+/**
+ * `npm run lab` as a learner types it: exit codes, plain errors, JSON, serve
+ * and client. In a copy of the workspace (test/trees.ts), as on a fresh clone:
+ * the learner's own labs/NN-name/src/ and gen/ are never run or written.
+ */
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import * as assert from "node:assert/strict";
@@ -8,10 +12,12 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { loadService } from "../scripts/check-kit/rpc";
-import { workspaceRoot } from "../scripts/lib/labs";
 import type { LabResult } from "../scripts/lib/results";
+import { removeWorkspace, workspaceCopy } from "./trees";
 
-const runner = path.join(workspaceRoot, "scripts", "lab.cjs");
+/** The workspace copy the runner runs in, made before the tests. */
+let workspace = "";
+const runner = () => path.join(workspace, "scripts", "lab.cjs");
 const progressDir = fs.mkdtempSync(path.join(os.tmpdir(), "grpc-labs-cli-"));
 // Without npm's variables: the runner reads npm_config_* under `npm run lab`, and `npm test` sets its own.
 const progressFile = path.join(progressDir, "progress.json");
@@ -34,7 +40,7 @@ function lab(...args: string[]): Promise<Run> {
 /** The runner with more environment variables, e.g. those npm sets under `npm run lab`. */
 function labWith(more: NodeJS.ProcessEnv, ...args: string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [runner, ...args], { cwd: workspaceRoot, env: { ...env, ...more } });
+    const child = spawn(process.execPath, [runner(), ...args], { cwd: workspace, env: { ...env, ...more } });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
@@ -50,7 +56,7 @@ function labWith(more: NodeJS.ProcessEnv, ...args: string[]): Promise<Run> {
 
 /** Lists the services of a server through server reflection, as grpcurl's `list` does. */
 function listServices(address: string): Promise<string[]> {
-  const proto = path.join(workspaceRoot, "node_modules", "@grpc", "reflection", "build", "proto", "grpc", "reflection", "v1", "reflection.proto");
+  const proto = path.join(workspace, "node_modules", "@grpc", "reflection", "build", "proto", "grpc", "reflection", "v1", "reflection.proto");
   const pkg = grpc.loadPackageDefinition(protoLoader.loadSync(proto, { keepCase: true })) as unknown as {
     grpc: { reflection: { v1: { ServerReflection: grpc.ServiceClientConstructor } } };
   };
@@ -70,7 +76,7 @@ function listServices(address: string): Promise<string[]> {
 /** Starts `serve` and resolves with the process and the port it printed. */
 function startServe(...args: string[]): Promise<{ server: ChildProcess; port: number }> {
   return new Promise((resolve, reject) => {
-    const server = spawn(process.execPath, [runner, "01", "serve", ...args], { cwd: workspaceRoot, env });
+    const server = spawn(process.execPath, [runner(), "01", "serve", ...args], { cwd: workspace, env });
     let stdout = "";
     const timer = setTimeout(() => reject(new Error(`serve printed no address: ${stdout}`)), 10_000);
     server.stdout!.on("data", (chunk: Buffer) => {
@@ -92,7 +98,15 @@ const oneSentence = (text: string) => text.trim().split("\n").length === 1 && !/
 
 describe("npm run lab", function () {
   this.timeout(30_000);
-  after(() => fs.rmSync(progressDir, { recursive: true, force: true }));
+  // The stub step, as a learner does it first: the copy starts with the starter's src/ and no gen/.
+  before(async () => {
+    workspace = workspaceCopy("cli");
+    assert.equal((await lab("01", "gen")).code, 0);
+  });
+  after(() => {
+    fs.rmSync(progressDir, { recursive: true, force: true });
+    removeWorkspace(workspace);
+  });
 
   it("lists the labs and exits 0", async () => {
     const run = await lab();

@@ -18,6 +18,7 @@ import { ZipArchive } from "../scripts/grade/zip";
 import { type Lab, listLabs, workspaceRoot } from "../scripts/lib/labs";
 import { buildResult, type LabResult } from "../scripts/lib/results";
 import { folderSubmission, type LabFiles, solutionOf, starterOf, writeZip } from "./grade-fixtures";
+import { removeWorkspace, workspaceCopy } from "./trees";
 
 const labs = listLabs();
 const lab = labs[0]!;
@@ -25,10 +26,13 @@ const lab = labs[0]!;
 const graded = labs.slice(0, 2);
 const [solvedFile, ...otherFiles] = lab.learnerFiles as [string, ...string[]];
 
-function grade(...args: string[]): { code: number; stdout: string; stderr: string; pid: number } {
-  const run = spawnSync(process.execPath, [path.join(workspaceRoot, "scripts", "grade.cjs"), ...args], { cwd: workspaceRoot, encoding: "utf8", timeout: 180_000 });
+/** `npm run grade` of a workspace: this one, or a copy (test/trees.ts). */
+function gradeIn(workspace: string, ...args: string[]): { code: number; stdout: string; stderr: string; pid: number } {
+  const run = spawnSync(process.execPath, [path.join(workspace, "scripts", "grade.cjs"), ...args], { cwd: workspace, encoding: "utf8", timeout: 180_000 });
   return { code: run.status ?? -1, stdout: run.stdout, stderr: run.stderr, pid: run.pid ?? -1 };
 }
+
+const grade = (...args: string[]) => gradeIn(workspaceRoot, ...args);
 
 const filesOf = (target: Lab, pick: (file: string) => string | Buffer) => Object.fromEntries(target.learnerFiles.map((f) => [f, pick(f)]));
 /** The first learner file solved, the others as in the starter. */
@@ -215,9 +219,12 @@ describe("npm run grade", function () {
     assert.deepEqual(gradeDirs(run.pid), []);
   });
 
-  it("grades this workspace with a table, results JSON, JUnit XML and a Markdown summary", () => {
+  it("grades a workspace with a table, results JSON, JUnit XML and a Markdown summary", () => {
     const selfOut = path.join(root, "self");
-    const run = grade("--labs", lab.number, "--out", selfOut);
+    // A copy as freshly cloned: grading this workspace would run the learner's own labs/*/src/.
+    const workspace = workspaceCopy("grade-self");
+    const run = gradeIn(workspace, "--labs", lab.number, "--out", selfOut);
+    removeWorkspace(workspace);
     assert.match(run.stdout, /Lab\s+Checks passed\s+Points\s+Score/);
     const results = JSON.parse(fs.readFileSync(path.join(selfOut, "results.json"), "utf8")) as { workspace: { pristine: boolean }; labs: LabResult[] };
     assert.equal(results.labs[0]?.lab, lab.id);

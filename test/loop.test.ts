@@ -1,8 +1,8 @@
 /**
  * The learner's loop: watch mode (200 re-runs leave nothing behind), file
  * events and polling, progress.json, graded hints, reset with a backup, and
- * the guard on diff and solution. Everything runs in temporary trees and
- * progress files: the real labs/NN-name/src/ is only ever read.
+ * the guard on diff and solution. Everything runs in temporary trees, a
+ * workspace copy and progress files: the real labs/NN-name/src/ is never used.
  */
 import * as assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -12,14 +12,14 @@ import * as path from "node:path";
 import { parseArgs } from "../scripts/lib/args";
 import { unifiedDiff } from "../scripts/lib/diff";
 import { gradedHint } from "../scripts/lib/hints";
-import { findLab, starterFile, workspaceRoot } from "../scripts/lib/labs";
+import { findLab, starterFile } from "../scripts/lib/labs";
 import { forgetLab, labPassed, readProgress, recordProgress } from "../scripts/lib/progress";
 import { formatLabList } from "../scripts/lib/report";
 import { listBackups, resetLab, restoreLab, timestampName } from "../scripts/lib/reset";
 import { buildResult, type CheckResult, type LabResult } from "../scripts/lib/results";
 import { CheckWorker, checkLab } from "../scripts/lib/run-checks";
 import { Watcher } from "../scripts/lib/watch";
-import { removeTrees, solutionVariant } from "./trees";
+import { removeTrees, removeWorkspace, solutionVariant, workspaceCopy } from "./trees";
 
 const lab = findLab("01");
 const scratch = () => fs.mkdtempSync(path.join(os.tmpdir(), "grpc-labs-loop-"));
@@ -306,10 +306,11 @@ describe("diff and solution", function () {
     );
   });
 
-  function lab01(progressFile: string, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  /** The runner in a workspace copy: the learner's files there are the starter's. */
+  function lab01(workspace: string, progressFile: string, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
     return new Promise((resolve) => {
-      const child = spawn(process.execPath, [path.join(workspaceRoot, "scripts", "lab.cjs"), "01", ...args], {
-        cwd: workspaceRoot,
+      const child = spawn(process.execPath, [path.join(workspace, "scripts", "lab.cjs"), "01", ...args], {
+        cwd: workspace,
         env: { ...process.env, GRPC_LABS_PROGRESS_FILE: progressFile, NO_COLOR: "1" },
       });
       let stdout = "";
@@ -322,20 +323,22 @@ describe("diff and solution", function () {
 
   it("are refused until the lab passes, allowed with --force or once it passes", async () => {
     const file = path.join(scratch(), "progress.json");
+    const workspace = workspaceCopy("diff");
     recordProgress(resultPassing([1, 2]), file);
     for (const command of ["diff", "solution"]) {
-      const refused = await lab01(file, command);
+      const refused = await lab01(workspace, file, command);
       assert.equal(refused.code, 2);
       assert.match(refused.stderr, new RegExp(`does not pass yet .*2 of 9 steps.*-- ${command} --force`));
       assert.equal(refused.stdout, "");
     }
-    const forced = await lab01(file, "diff", "--force");
+    const forced = await lab01(workspace, file, "diff", "--force");
     assert.equal(forced.code, 0, forced.stderr);
-    assert.match(forced.stdout, /^(--- labs\/01-route-guide\/src\/server\.ts\n\+\+\+ solutions\/01-route-guide\/src\/server\.ts|Your files are the same)/);
+    assert.match(forced.stdout, /^--- labs\/01-route-guide\/src\/server\.ts\n\+\+\+ solutions\/01-route-guide\/src\/server\.ts/);
     recordProgress(resultPassing(allSteps), file);
-    const allowed = await lab01(file, "solution");
+    const allowed = await lab01(workspace, file, "solution");
     assert.equal(allowed.code, 0, allowed.stderr);
     assert.match(allowed.stdout, /solutions\/01-route-guide\/src\/server\.ts/);
     fs.rmSync(path.dirname(file), { recursive: true });
+    removeWorkspace(workspace);
   });
 });

@@ -30,7 +30,8 @@ describe("parseArgs", () => {
 
   it("reads the subcommands and their options", () => {
     assert.deepEqual(command("01", "gen"), { kind: "gen", lab: "01", target: "learner" });
-    assert.deepEqual(command("gen", "--all"), { kind: "gen-all" });
+    assert.deepEqual(command("gen", "--all"), { kind: "gen-all", solutionsOnly: false });
+    assert.deepEqual(command("gen", "--all", "--solution"), { kind: "gen-all", solutionsOnly: true });
     assert.deepEqual(command("01", "hint"), { kind: "hint", lab: "01" });
     assert.deepEqual(command("01", "serve"), { kind: "serve", lab: "01", target: "learner", port: 50051 });
     assert.deepEqual(command("01", "serve", "--solution", "--port", "0"), { kind: "serve", lab: "01", target: "solution", port: 0 });

@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { labsDir, type Lab, starterFile, treeDir, workspaceRoot } from "../scripts/lib/labs";
+import { labsDir, type Lab, listLabs, starterFile, treeDir, workspaceRoot } from "../scripts/lib/labs";
 import type { LabResult } from "../scripts/lib/results";
 import { checkLab } from "../scripts/lib/run-checks";
 import { ensureStubs } from "../scripts/lib/stubs";
@@ -42,16 +42,55 @@ export function starterTree(lab: Lab): string {
   fs.rmSync(tree, { recursive: true, force: true });
   fs.mkdirSync(tree, { recursive: true });
   fs.copyFileSync(path.join(labsDir, lab.id, "tsconfig.json"), path.join(tree, "tsconfig.json"));
+  copyStarter(lab, tree);
+  ensureStubs(lab, tree);
+  return tree;
+}
+
+/** The lab's pristine starter files, as the learner's files of `tree`. */
+function copyStarter(lab: Lab, tree: string): void {
   for (const file of lab.learnerFiles) {
     const copy = path.join(tree, ...file.split("/"));
     fs.mkdirSync(path.dirname(copy), { recursive: true });
     fs.copyFileSync(starterFile(lab, file), copy);
   }
-  ensureStubs(lab, tree);
-  return tree;
+}
+
+/** Folders of a lab that belong to the learner: a workspace copy starts without them, as a fresh clone does. */
+const learnersOwn = new Set(["src", "gen", "certs"]);
+
+/**
+ * A copy of the workspace as a fresh clone is after `npm install`: every file
+ * grading protects (the tooling, the labs with their starters as src/ and no
+ * gen/ or certs/, the solutions, the tests), with the real node_modules
+ * linked. The runner's own commands (`npm run lab 01`, `hint`, `diff`,
+ * `npm run grade`) run there, never on the learner's labs/NN-name/src/ and gen/.
+ */
+export function workspaceCopy(name: string): string {
+  const root = path.join(treesRoot, name);
+  removeWorkspace(root);
+  fs.mkdirSync(root, { recursive: true });
+  for (const file of [".mocharc.json", "package.json", "package-lock.json", "tsconfig.json"]) fs.copyFileSync(path.join(workspaceRoot, file), path.join(root, file));
+  for (const folder of ["scripts", "proto", "solutions", "test"]) fs.cpSync(path.join(workspaceRoot, folder), path.join(root, folder), { recursive: true });
+  fs.cpSync(labsDir, path.join(root, "labs"), {
+    recursive: true,
+    filter: (source) => path.dirname(path.dirname(source)) !== labsDir || !learnersOwn.has(path.basename(source)),
+  });
+  for (const lab of listLabs()) copyStarter(lab, path.join(root, "labs", lab.id));
+  // A junction on Windows needs no privilege.
+  fs.symlinkSync(path.join(workspaceRoot, "node_modules"), path.join(root, "node_modules"), "junction");
+  return root;
+}
+
+/** Removes a workspace copy: its node_modules link first, so nothing of the workspace is followed. */
+export function removeWorkspace(root: string): void {
+  const link = path.join(root, "node_modules");
+  if (fs.lstatSync(link, { throwIfNoEntry: false })?.isSymbolicLink()) fs.unlinkSync(link);
+  fs.rmSync(root, { recursive: true, force: true });
 }
 
 export function removeTrees(): void {
+  if (fs.existsSync(treesRoot)) for (const entry of fs.readdirSync(treesRoot)) removeWorkspace(path.join(treesRoot, entry));
   fs.rmSync(treesRoot, { recursive: true, force: true });
 }
 

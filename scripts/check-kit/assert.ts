@@ -1,4 +1,5 @@
 import { isDeepStrictEqual } from "node:util";
+import { currentWire } from "./wire";
 
 /**
  * A check failed for a reason a learner can act on. Its message is shown as
@@ -102,11 +103,19 @@ export function expectTrue(condition: boolean, message: string): void {
   if (!condition) throw new CheckFailure(message);
 }
 
-/** Rejects with a clear message when the learner's code does not settle in time. */
+/**
+ * Rejects with a clear message when the learner's code does not settle in
+ * time. When it resolves, the check's wire transcript notes it (wire.ts).
+ */
 export function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new CheckFailure(`${what} did not finish within ${ms / 1000} s`)), ms);
   });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+  const resolved = currentWire()?.waiting(what);
+  const noted = work.then((value) => {
+    resolved?.();
+    return value;
+  });
+  return Promise.race([noted, timeout]).finally(() => clearTimeout(timer));
 }

@@ -1,6 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { CheckFailure, expectEqual, expectTrue, within } from "./assert";
 import { rpcDeadlineMs } from "./rpc";
+import { currentWire, type Wire } from "./wire";
 
 /**
  * Helpers for checks of a learner's client: what a recording server saw of a
@@ -12,17 +13,31 @@ export interface Recording<Req> {
   deadline: number;
 }
 
+/** The wire transcript of the check each recording belongs to: a handler may run outside the check's async context. */
+const wires = new WeakMap<Recording<unknown>, Wire>();
+
 export function record<Req>(): Recording<Req> {
-  return { requests: [], deadline: Number.NaN };
+  const recording: Recording<Req> = { requests: [], deadline: Number.NaN };
+  const wire = currentWire();
+  if (wire) wires.set(recording, wire);
+  return recording;
 }
 
-/** Notes the deadline of a call the recording server received. */
-export function noteDeadline(recording: Recording<unknown>, call: { getDeadline(): grpc.Deadline }): void {
+/**
+ * Notes the deadline of a call the recording server received. The call's
+ * method is then one whose calls end: a learner's function that resolves
+ * before the server ends one is told so (wire.ts), instead of what the check
+ * asserted on a recording that was not complete yet.
+ */
+export function noteDeadline(recording: Recording<unknown>, call: { getDeadline(): grpc.Deadline; getPath(): string }): void {
   const deadline = call.getDeadline();
   recording.deadline = deadline instanceof Date ? deadline.getTime() : deadline;
+  wires.get(recording)?.recorded(call.getPath());
 }
 
 export function expectDeadline(recording: Recording<unknown>, method: string): void {
+  // NaN: no call had arrived when the check looked, so whether it had a deadline is not known.
+  expectTrue(!Number.isNaN(recording.deadline), `no ${method} call had reached the server when the check looked at its deadline`);
   expectTrue(Number.isFinite(recording.deadline), `${method} was called without a deadline: pass { deadline } in the call options`);
 }
 

@@ -5,6 +5,7 @@ import { CheckFailure } from "./assert";
 import { adviceFor, cleanDetails } from "./explain";
 import { track } from "./resources";
 import { runningSubject } from "./subject";
+import { clientWire, currentWire, serverWire } from "./wire";
 
 /**
  * The reference side of a check: clients and servers built at run time from
@@ -26,7 +27,31 @@ const loaderOptions: protoLoader.Options = {
   includeDirs: [protoRoot],
 };
 
-/** The client constructor of a service, e.g. loadService("routeguide/route_guide.proto", "routeguide.RouteGuide"). */
+const wiredClients = new Map<grpc.ServiceClientConstructor, grpc.ServiceClientConstructor>();
+
+/**
+ * The same client constructor, whose clients also write their calls into the
+ * check's wire transcript (wire.ts): an interceptor after the client's own,
+ * closest to the wire, so the transcript shows what the other side got.
+ */
+function wired(Client: grpc.ServiceClientConstructor): grpc.ServiceClientConstructor {
+  let Wired = wiredClients.get(Client);
+  if (!Wired) {
+    Wired = class extends Client {
+      constructor(address: string, credentials: grpc.ChannelCredentials, options: grpc.ClientOptions = {}) {
+        const wire = currentWire();
+        super(address, credentials, wire ? { ...options, interceptors: [...(options.interceptors ?? []), clientWire(wire)] } : options);
+      }
+    };
+    wiredClients.set(Client, Wired);
+  }
+  return Wired;
+}
+
+/**
+ * The client constructor of a service, e.g. loadService("routeguide/route_guide.proto", "routeguide.RouteGuide");
+ * its `service` is the definition a server adds. Its clients' calls go into the check's wire transcript.
+ */
 export function loadService(proto: string, serviceName: string): grpc.ServiceClientConstructor {
   let pkg = packages.get(proto);
   if (!pkg) {
@@ -36,7 +61,7 @@ export function loadService(proto: string, serviceName: string): grpc.ServiceCli
   let node: unknown = pkg;
   for (const part of serviceName.split(".")) node = (node as Record<string, unknown>)[part];
   if (typeof node !== "function") throw new Error(`no service ${serviceName} in ${proto}`);
-  return node as grpc.ServiceClientConstructor;
+  return wired(node as grpc.ServiceClientConstructor);
 }
 
 /**
@@ -69,7 +94,8 @@ export function referenceClient(proto: string, serviceName: string, address: str
 
 /** A server that the check implements, used to test the learner's client. */
 export function referenceServer(proto: string, serviceName: string, handlers: grpc.UntypedServiceImplementation, credentials?: grpc.ServerCredentials): Promise<string> {
-  const server = new grpc.Server();
+  const wire = currentWire();
+  const server = new grpc.Server(wire ? { interceptors: [serverWire(wire)] } : {});
   server.addService(loadService(proto, serviceName).service, handlers);
   return listen(server, credentials);
 }

@@ -23,6 +23,7 @@ import * as path from "node:path";
 import { decode, encode, type FromSubject, type References, type Side, type Tagged, type ToSubject } from "../subject/codec";
 import { CheckFailure } from "./assert";
 import { checkScope } from "./scope";
+import { setWireSource, Wire } from "./wire";
 
 export interface SubjectConfig {
   /** The lab folder of the code under test (labs/NN-x, solutions/NN-x or a grading tree). */
@@ -295,6 +296,8 @@ export interface CheckEvents {
   uncaught: string[];
   /** Why the subject stopped during the check, if it did. */
   fault: string | undefined;
+  /** What the check's reference clients and recording servers sent and received (wire.ts). */
+  wire: Wire;
 }
 
 /** Where a lane's subject writes what the learner's code prints. */
@@ -310,7 +313,7 @@ const toOwnOutput: OutputSink = (_lane, stream, text) => void (stream === "stdou
  */
 export class Lane {
   /** What the learner's code did during the lane's current check. */
-  events: CheckEvents = { handlerErrors: [], uncaught: [], fault: undefined };
+  events: CheckEvents = { handlerErrors: [], uncaught: [], fault: undefined, wire: new Wire() };
   /** The id of the lane's current check, for the output the judge passes on. */
   checkId: string | undefined;
   current: Subject | undefined;
@@ -324,7 +327,7 @@ export class Lane {
   /** Starts a check: what the learner's code does from now on is the new check's. */
   begin(checkId?: string): void {
     this.checkId = checkId;
-    this.events = { handlerErrors: [], uncaught: [], fault: undefined };
+    this.events = { handlerErrors: [], uncaught: [], fault: undefined, wire: new Wire() };
   }
 }
 
@@ -628,6 +631,7 @@ export class Subject {
 let config: SubjectConfig | undefined;
 let folder: Promise<Folder> | undefined;
 let lanes: Lane[] = [new Lane(0, toOwnOutput)];
+setWireSource(() => currentLane().events.wire);
 
 /** The lane of the check this code works for; outside a check, the first. */
 export function currentLane(): Lane {

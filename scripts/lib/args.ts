@@ -4,7 +4,7 @@ import type { Target } from "./labs";
 export type Command =
   | { kind: "help" }
   | { kind: "list" }
-  | { kind: "gen-all" }
+  | { kind: "gen-all"; solutionsOnly: boolean }
   | { kind: "next" }
   | { kind: "check"; lab: string; target: Target; json: boolean }
   | { kind: "watch"; lab: string; target: Target; poll: boolean }
@@ -65,7 +65,7 @@ const commandOptions: Record<Command["kind"], { name: string; options: string[] 
   help: { name: "--help", options: [] },
   list: { name: "the lab list", options: [] },
   next: { name: "next", options: [] },
-  "gen-all": { name: "gen --all", options: ["--all"] },
+  "gen-all": { name: "gen --all", options: ["--all", "--solution"] },
   check: { name: "checking a lab", options: ["--solution", "--json"] },
   watch: { name: "--watch", options: ["--watch", "--poll", "--solution"] },
   reset: { name: "reset", options: [] },
@@ -168,7 +168,7 @@ function parseCommand(argv: string[]): ParsedArgs & { flags: Map<string, string 
   if (lab === undefined) return { command: { kind: "list" }, debug, flags };
   if (lab === "next" && positional.length === 1) return { command: { kind: "next" }, debug, flags };
   if (lab === "gen") {
-    if (flags.has("--all")) return { command: { kind: "gen-all" }, debug, flags };
+    if (flags.has("--all")) return { command: { kind: "gen-all", solutionsOnly: flags.has("--solution") }, debug, flags };
     throw new UserError("Say which lab to generate stubs for, as in `npm run lab 01 -- gen`, or use `npm run lab -- gen --all`.");
   }
   if (extra.length > 0) throw new UserError(`Unexpected "${extra.join(" ")}"; run \`npm run lab -- --help\` to see the commands.`);

@@ -41,13 +41,14 @@ function send(message: WorkerMessage, then?: () => void): void {
   else process.send?.(message);
 }
 
-function describeFailure(error: unknown, timeoutMs: number, { handlerErrors, uncaught, fault }: CheckEvents): string {
+function describeFailure(error: unknown, timeoutMs: number, { handlerErrors, uncaught, fault, wire }: CheckEvents): string {
   // The subject stopped during the check: that is the cause, whatever the check saw next.
   if (fault) return fault;
   if (uncaught.length > 0 && handlerErrors.length === 0) return uncaught[0]!;
   let message: string;
   if (error instanceof CheckFailure) {
-    message = error.message;
+    // What the check asserted on a recording the learner's function did not wait for is not the story: that is.
+    message = wire.resolvedTooEarly() ?? error.message;
   } else if (error instanceof Error && /^Timeout of \d+ms exceeded/.test(error.message)) {
     message = `did not finish within ${timeoutMs / 1000} s: is a promise never resolved or a stream never ended?`;
   } else {
@@ -57,6 +58,12 @@ function describeFailure(error: unknown, timeoutMs: number, { handlerErrors, unc
     message = `${text}${where ? ` (at ${where})` : ""}`;
   }
   return handlerErrors.length > 0 ? `${handlerErrors[0]}; so: ${message}` : message;
+}
+
+/** A failing check's wire transcript, when it made or received a call. */
+function wireOf(failed: unknown, events: CheckEvents): { wire?: string[] } {
+  const wire = failed ? events.wire.transcript() : null;
+  return wire ? { wire } : {};
 }
 
 function plannedCheck(test: MochaType.Test): PlannedCheck {
@@ -114,6 +121,12 @@ export const defaultLanes = 3;
 
 /** A check that has run this long is waiting (a deadline, a retry): time to open another lane. */
 const laneAfterMs = 100;
+/**
+ * The run's first check loads the code under test first, so it counts as
+ * waiting only after this long (with the judge and subjects idle): a handler
+ * that never answers keeps it waiting for its whole deadline.
+ */
+const firstLaneAfterMs = 500;
 
 function laneCount(): number {
   const wanted = Number(process.env.GRPC_LABS_LANES);
@@ -127,7 +140,12 @@ function laneCount(): number {
  * (a handler that threw) can arrive after the gRPC answer it caused, which
  * travels on TCP, and so after the check has already failed.
  */
-async function afterCheck(lane: Lane): Promise<void> {
+/** How long a failed check waits for a call its learner's function did not wait for (wire.ts settle()). */
+const settleMs = 500;
+
+async function afterCheck(lane: Lane, failed: boolean): Promise<void> {
+  if (failed) await lane.events.wire.settle(settleMs);
+  lane.events.wire.end();
   closeAll();
   const subject = runningSubject(lane);
   if (subject) {
@@ -248,10 +266,10 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], timeo
       const error = await new Promise<unknown>((resolve) => test.run((failure?: unknown) => resolve(failure)));
       const duration = Date.now() - started;
       const events = checkEvents();
-      await afterCheck(lane);
+      await afterCheck(lane, Boolean(error));
       // What the check asserted held, but an exception nobody caught or a crash of the code under test still fails it.
       const failure = error ? describeFailure(error, timeoutMs, events) : (events.fault ?? events.uncaught[0] ?? null);
-      send({ type: "result", id, status: failure ? "fail" : "pass", message: failure, duration_ms: duration });
+      send({ type: "result", id, status: failure ? "fail" : "pass", message: failure, duration_ms: duration, ...wireOf(failure, events) });
       // GRPC_LABS_BAIL=1 (set by `npm run mutation` only): one failing check is enough to kill a mutant; the rest are not run.
       if (failure && process.env.GRPC_LABS_BAIL === "1") queue.length = 0;
       lane.begin(undefined);
@@ -311,8 +329,8 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], timeo
     const busy = load.sample();
     if (loops.length >= lanes.length || queue.length === 0 || serialRunning) return;
     const now = Date.now();
-    // A lane's first check is not waiting but loading (the code under test, grpc-js's first calls).
-    const waiting = [...running].filter((r) => now - (startedAt.get(r) ?? now) >= laneAfterMs && finished > 0);
+    // The run's first check is loading before it waits (the code under test, grpc-js's first calls).
+    const waiting = [...running].filter((r) => now - (startedAt.get(r) ?? now) >= (finished > 0 ? laneAfterMs : firstLaneAfterMs));
     if (waiting.length < loops.length || busy > idleBelow) return;
     const wanted = Math.min(lanes.length, loops.length + queue.length);
     while (loops.length < wanted) open(lanes[loops.length]!);
@@ -377,7 +395,9 @@ function run(request: WorkerRequest): void {
     return;
   }
   serialTimeoutMs = timeoutMs;
-  mocha.suite.afterEach(() => afterCheck(currentLane()));
+  mocha.suite.afterEach(function () {
+    return afterCheck(currentLane(), this.currentTest?.state === "failed");
+  });
   mocha.run(() => void finish(request, mocha));
 }
 
@@ -394,10 +414,10 @@ class SerialReporter {
       if (!current || !events) return;
       const id = plannedCheck(current).id;
       const duration = Date.now() - started;
-      if (failure !== undefined) send({ type: "result", id, status: "fail", message: describeFailure(failure, serialTimeoutMs, events), duration_ms: duration });
+      if (failure !== undefined) send({ type: "result", id, status: "fail", message: describeFailure(failure, serialTimeoutMs, events), duration_ms: duration, ...wireOf(true, events) });
       else {
         const fault = events.fault ?? events.uncaught[0] ?? null;
-        send({ type: "result", id, status: fault ? "fail" : "pass", message: fault, duration_ms: duration });
+        send({ type: "result", id, status: fault ? "fail" : "pass", message: fault, duration_ms: duration, ...wireOf(fault, events) });
       }
       current = undefined;
     };

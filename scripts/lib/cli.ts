@@ -119,7 +119,7 @@ async function watch(lab: Lab, target: Target, poll: boolean): Promise<number> {
 
 /** Runs one command; resolves with the process exit code. */
 async function run(command: Command): Promise<number> {
-  if (command.kind === "list" || command.kind === "gen-all" || command.kind === "next") prepareWorkingCopies(listLabs());
+  if (command.kind === "list" || (command.kind === "gen-all" && !command.solutionsOnly) || command.kind === "next") prepareWorkingCopies(listLabs());
   else if ("lab" in command && (!("target" in command) || command.target === "learner")) prepareWorkingCopies([findLab(command.lab)]);
   switch (command.kind) {
     case "help":
@@ -139,11 +139,12 @@ async function run(command: Command): Promise<number> {
       return check(lab, "learner", false);
     }
     case "gen-all":
+      // With --solution (`npm test`), the learner's labs/*/src and gen are left alone: generating the stubs stays step 1.
       for (const lab of listLabs()) {
-        await generate(lab, "learner", true);
+        if (!command.solutionsOnly) await generate(lab, "learner", true);
         await generate(lab, "solution", true);
       }
-      console.log("Generated the stubs of every lab and solution.");
+      console.log(command.solutionsOnly ? "Generated the stubs of every solution." : "Generated the stubs of every lab and solution.");
       return 0;
     case "gen":
       await generate(findLab(command.lab), command.target);

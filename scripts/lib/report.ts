@@ -63,10 +63,12 @@ function ownMessage(message: string, result: LabResult, errors: CodeError[]): st
   return rest;
 }
 
-function checkLine(check: CheckResult, message: string): string[] {
+/** A check's line, its message and output; `wire`: also what crossed the wire (for the step the learner is on). */
+function checkLine(check: CheckResult, message: string, wire = false): string[] {
   if (check.status === "pass") return [`      ${green("✔")} ${check.name}`];
   const lines = [`      ${red("✘")} ${check.name}`, `        ${explainMessage(message)}`];
   if (check.output) lines.push(...check.output.split("\n").slice(0, 5).map((l) => dim(`        | ${l}`)));
+  if (wire && check.wire) lines.push(dim("        On the wire:"), ...check.wire.map((l) => dim(`          ${l}`)));
   return lines;
 }
 
@@ -77,7 +79,7 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
  * fail only because of a syntax or type error shown above, are summed up in
  * one line each.
  */
-function stepDetails(checks: CheckResult[], result: LabResult, errors: CodeError[]): string[] {
+function stepDetails(checks: CheckResult[], result: LabResult, errors: CodeError[], wire: boolean): string[] {
   const lines: string[] = [];
   const notRun: CheckResult[] = [];
   const byCodeError: CheckResult[] = [];
@@ -85,7 +87,7 @@ function stepDetails(checks: CheckResult[], result: LabResult, errors: CodeError
     const message = check.status === "fail" ? ownMessage(check.message ?? "failed", result, errors) : "";
     if (message === null) byCodeError.push(check);
     else if (message.startsWith("not run")) notRun.push(check);
-    else lines.push(...checkLine(check, message));
+    else lines.push(...checkLine(check, message, wire));
   }
   if (notRun.length === 1) lines.push(...checkLine(notRun[0]!, notRun[0]!.message!));
   else if (notRun.length > 1) lines.push(`      ${red("✘")} ${notRun.length} checks ${notRun[0]!.message}`);
@@ -119,7 +121,7 @@ export function formatFirstFailingStep(lab: Lab, result: LabResult, step: number
   const checks = result.tests.filter((t) => t.step === step);
   const failed = checks.filter((t) => t.status === "fail" && t.message !== "still running");
   lines.push(`    ${red("✘")} Step ${step}  ${own?.title ?? ""}  ${dim(`${checks.filter((t) => t.status === "pass").length}/${checks.length} so far`)}`);
-  lines.push(...failed.flatMap((check) => checkLine(check, check.message ?? "")));
+  lines.push(...failed.flatMap((check) => checkLine(check, check.message ?? "", true)));
   const running = checks.length - failed.length - checks.filter((t) => t.status === "pass").length;
   if (running > 0) lines.push(dim(`      ${running} more ${running === 1 ? "check" : "checks"} of this step still running`));
   return lines.join("\n");
@@ -154,7 +156,8 @@ export function formatReport(lab: Lab, result: LabResult, { compact = false } = 
     for (const step of steps) {
       const mark = step.status === "pass" ? green("✔") : red("✘");
       lines.push(`    ${mark} Step ${step.step}  ${step.title}  ${dim(`${step.passed}/${step.total}`)}`);
-      if (detailed(step)) lines.push(...stepDetails(result.tests.filter((t) => t.step === step.step), result, errors));
+      // The wire transcripts of the step to work on next only: the JSON has every failing check's.
+      if (detailed(step)) lines.push(...stepDetails(result.tests.filter((t) => t.step === step.step), result, errors, step.step === next?.meta.step));
     }
     lines.push("");
   }

@@ -20,6 +20,11 @@ export interface CheckResult {
   message: string | null;
   /** What the code under test printed during the check (truncated). */
   output: string | null;
+  /**
+   * Only on a failing check that made or received a call: its wire transcript,
+   * one line an event (check-kit/wire.ts), at most 14 lines.
+   */
+  wire?: string[];
   duration_ms: number;
   points: number;
   max_points: number;

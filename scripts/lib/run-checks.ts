@@ -224,6 +224,7 @@ function runWorker(lab: Lab, request: WorkerRequest, blockedReason: string, kept
             duration_ms: message.duration_ms,
             points: message.status === "pass" ? 1 : 0,
             max_points: 1,
+            ...(message.wire ? { wire: message.wire } : {}),
           });
           onResult?.(plan, results);
           break;

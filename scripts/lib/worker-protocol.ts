@@ -13,7 +13,7 @@ export type WorkerMessage =
   | { type: "begin"; id: string }
   /** What the code under test printed, during the check `id` (null: between checks). Checks run several at a time, so output says whose it is. */
   | { type: "output"; id: string | null; stream: "stdout" | "stderr"; text: string }
-  | { type: "result"; id: string; status: "pass" | "fail"; message: string | null; duration_ms: number }
+  | { type: "result"; id: string; status: "pass" | "fail"; message: string | null; duration_ms: number; wire?: string[] }
   /**
    * Every check has run. `open` lists what the code under test left open
    * after its checks (kinds of handle, e.g. "TCPServerWrap"). A one-shot judge
