@@ -58,6 +58,15 @@ export function removeTrees(): void {
 /** The ids of the checks that did not pass. */
 export const failingIds = (result: LabResult): string[] => result.tests.filter((t) => t.status !== "pass").map((t) => t.id);
 
+/**
+ * An edit that replaces a whole learner file with test/labNN-alternatives/<alternative>,
+ * its imports of the solution's stubs pointed at the tree's own.
+ */
+export function alternativeFile(lab: Lab, file: string, alternative: string): Edit {
+  const text = fs.readFileSync(path.join(__dirname, `lab${lab.number}-alternatives`, alternative), "utf8").replaceAll(`../../solutions/${lab.id}/gen/`, "../gen/");
+  return { file, from: /^[\s\S]*$/, to: text.replaceAll("$", "$$$$") };
+}
+
 /** Checks a version of the lab's solution with `edits` (a tree named after the lab and `name`). */
 export function checkVariant(lab: Lab, name: string, edits: Edit[]): Promise<LabResult> {
   return checkLab(lab, { target: "learner", tree: solutionVariant(lab, `${lab.number}-${name}`, edits) });

@@ -1,0 +1,60 @@
+/**
+ * Different but correct solutions of labs 01 to 07 pass every check of their
+ * lab: the checks grade behaviour, never style. Each lab has two, in styles
+ * other than the reference's (classes, for await, util.promisify, other data
+ * structures and decompositions); wherever a README leaves a choice open, one
+ * of them takes the other choice. Whole files live in test/labNN-alternatives/,
+ * smaller differences are edits of the reference solution.
+ */
+import * as assert from "node:assert/strict";
+import { findLab } from "../scripts/lib/labs";
+import { alternativeFile, checkVariant, type Edit, failingIds, removeTrees } from "./trees";
+
+interface Alternative {
+  name: string;
+  /** What makes it different from the reference solution. */
+  style: string;
+  /** Learner files replaced by test/labNN-alternatives/ files. */
+  files?: Record<string, string>;
+  edits?: Edit[];
+}
+
+const alternatives: Record<string, Alternative[]> = {
+  "01": [
+    {
+      name: "classes-for-await",
+      style: "handlers as class methods, for await over client streams, an index by location; a client of async functions with util.promisify and for await",
+      files: { "src/server.ts": "class-server.ts", "src/client.ts": "for-await-client.ts" },
+    },
+    {
+      name: "other-choices",
+      style: "notes keyed by JSON location, a corner test by sorted bounds; a deadline in milliseconds since the epoch and a stream collected with toArray()",
+      edits: [
+        { file: "src/server.ts", from: "const key = locationKey(note.location);", to: "const key = JSON.stringify([note.location?.latitude ?? 0, note.location?.longitude ?? 0]);" },
+        { file: "src/client.ts", from: "client.getFeature(point, new grpc.Metadata(), { deadline: deadline() },", to: "client.getFeature(point, new grpc.Metadata(), { deadline: Date.now() + 5000 }," },
+        {
+          file: "src/client.ts",
+          from: /  return new Promise\(\(resolve, reject\) => \{\n    const features: Feature\[\] = \[\];[\s\S]*?\n  \}\);\n/,
+          to: "  // toArray() rejects with the stream's error, so a broken stream is never a short list.\n  return client.listFeatures(rectangle, { deadline: deadline() }).toArray() as Promise<Feature[]>;\n",
+        },
+      ],
+    },
+  ],
+};
+
+describe("alternative correct solutions pass every check", function () {
+  this.timeout(180_000);
+  after(removeTrees);
+
+  for (const [number, list] of Object.entries(alternatives)) {
+    const lab = findLab(number);
+    for (const alternative of list) {
+      it(`lab ${number}, ${alternative.name}: ${alternative.style}`, async () => {
+        const files = Object.entries(alternative.files ?? {}).map(([file, replacement]) => alternativeFile(lab, file, replacement));
+        const result = await checkVariant(lab, `alternative-${alternative.name}`, [...files, ...(alternative.edits ?? [])]);
+        assert.deepEqual(result.type_errors, []);
+        assert.deepEqual(failingIds(result), [], result.tests.filter((t) => t.status !== "pass").map((t) => `${t.id}: ${t.message}`).join("\n"));
+      });
+    }
+  }
+});
