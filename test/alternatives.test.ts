@@ -40,6 +40,22 @@ const alternatives: Record<string, Alternative[]> = {
       ],
     },
   ],
+  "02": [
+    {
+      name: "classes-for-await",
+      style: "async handlers of a class, for await over the client streams instead of a promise queue, a validation table, query-string page tokens; a client of util.promisify, a recursive page walk and for await",
+      files: { "src/server.ts": "class-server.ts", "src/client.ts": "promisify-client.ts" },
+    },
+    {
+      name: "other-choices",
+      style: "hex page tokens; a client that also cancels a watch whose signal aborted before the call",
+      edits: [
+        { file: "src/server.ts", from: 'Buffer.from(JSON.stringify(cursor)).toString("base64url")', to: 'Buffer.from(JSON.stringify(cursor)).toString("hex")' },
+        { file: "src/server.ts", from: 'Buffer.from(token, "base64url")', to: 'Buffer.from(token, "hex")' },
+        { file: "src/client.ts", from: 'signal.addEventListener("abort", cancel, { once: true });', to: 'if (signal.aborted) cancel();\n    else signal.addEventListener("abort", cancel, { once: true });' },
+      ],
+    },
+  ],
 };
 
 describe("alternative correct solutions pass every check", function () {
@@ -53,6 +69,7 @@ describe("alternative correct solutions pass every check", function () {
         const files = Object.entries(alternative.files ?? {}).map(([file, replacement]) => alternativeFile(lab, file, replacement));
         const result = await checkVariant(lab, `alternative-${alternative.name}`, [...files, ...(alternative.edits ?? [])]);
         assert.deepEqual(result.type_errors, []);
+        assert.ok(result.tests.length > 0, "no check ran");
         assert.deepEqual(failingIds(result), [], result.tests.filter((t) => t.status !== "pass").map((t) => `${t.id}: ${t.message}`).join("\n"));
       });
     }
