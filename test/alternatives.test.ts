@@ -56,6 +56,24 @@ const alternatives: Record<string, Alternative[]> = {
       ],
     },
   ],
+  "03": [
+    {
+      name: "classes-for-await",
+      style: "a Session class per call that owns its outbox and its way out, rooms as Sets; a client that reads with for await while a second loop writes",
+      files: { "src/server.ts": "class-server.ts", "src/client.ts": "for-await-client.ts" },
+    },
+    {
+      name: "other-choices",
+      style: "members that leave once by a flag of their own, the welcome's member list built from the member records; a client that waits for drain with a promise of its own and cancels on abort with a plain listener",
+      edits: [
+        { file: "src/server.ts", from: "  queue: ServerEvent[];\n}", to: "  queue: ServerEvent[];\n  gone?: boolean;\n}" },
+        { file: "src/server.ts", from: "if (room.members.get(name) !== member) return;", to: "if (member.gone) return;\n    member.gone = true;" },
+        { file: "src/server.ts", from: "const others = [...room.members.keys()];", to: "const others = Array.from(room.members.values(), (m) => m.name);" },
+        { file: "src/client.ts", from: 'if (!call.write(message)) await once(call, "drain");', to: 'if (!call.write(message)) await new Promise((drained) => call.once("drain", drained));\n      void once;' },
+        { file: "src/client.ts", from: 'signal?.addEventListener("abort", cancel, { once: true });', to: 'signal?.addEventListener("abort", cancel);' },
+      ],
+    },
+  ],
 };
 
 describe("alternative correct solutions pass every check", function () {
