@@ -74,6 +74,21 @@ const alternatives: Record<string, Alternative[]> = {
       ],
     },
   ],
+  "04": [
+    {
+      name: "callbacks-loop",
+      style: "callback handlers that return after each answer, a sliding-window rate limit, camelCase violation paths; a client with a table of decoders, timers/promises and a while loop that also retries RESOURCE_EXHAUSTED without RetryInfo",
+      files: { "src/server.ts": "callback-server.ts", "src/client.ts": "loop-client.ts" },
+    },
+    {
+      name: "other-choices",
+      style: "an INTERNAL message without the id (the id only in its trailer); whole-millisecond backoff",
+      edits: [
+        { file: "src/server.ts", from: "`internal error (id ${errorId})`", to: '"internal error; the server log has the details"' },
+        { file: "src/client.ts", from: "return random() * ceiling;", to: "return Math.floor(random() * ceiling);" },
+      ],
+    },
+  ],
 };
 
 describe("alternative correct solutions pass every check", function () {
