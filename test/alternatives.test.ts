@@ -89,6 +89,61 @@ const alternatives: Record<string, Alternative[]> = {
       ],
     },
   ],
+  "05": [
+    {
+      name: "authenticators-cache",
+      style: "an ordered list of authenticators in a ServerListenerBuilder interceptor, roles as Sets, API keys as HMACs under a random key; a TokenCache class, a checkServerIdentity that defers to Node's, util.promisify",
+      files: { "src/server.ts": "authenticators-server.ts", "src/client.ts": "cache-client.ts" },
+    },
+    {
+      name: "builder-single-flight",
+      style: "the reference's interceptor with ServerListenerBuilder and try/catch; call credentials that keep one token request in flight at a time",
+      edits: [
+        {
+          file: "src/server.ts",
+          from: /next\(\{\n[\s\S]*?\n {8}\}\);\n {6}\},/,
+          to: `next(
+            new grpc.ServerListenerBuilder()
+              .withOnReceiveMetadata((metadata, forward) => {
+                void (async () => {
+                  let caller: Caller;
+                  try {
+                    caller = authorize(await authenticate(metadata, call, config), method.path);
+                  } catch (error) {
+                    return call.sendStatus({ code: error instanceof AuthError ? error.code : grpc.status.INTERNAL, details: String(error) });
+                  }
+                  metadata.set(callerHeader, JSON.stringify(caller));
+                  forward(metadata);
+                })();
+              })
+              .build(),
+          );
+        },`,
+        },
+        {
+          file: "src/client.ts",
+          from: /let current: AccessToken \| undefined;[\s\S]*?\n {2}\}\);\n\}/,
+          to: `let pending: Promise<AccessToken> | undefined;
+    const token = async () => {
+      const current = await pending;
+      if (!pending || !current || current.expiresAt.getTime() - Date.now() <= refreshBeforeExpiryMs) pending = tokens();
+      return pending;
+    };
+    return grpc.credentials.createFromMetadataGenerator(async (_options, callback) => {
+      try {
+        const metadata = new grpc.Metadata();
+        metadata.add("authorization", "Bearer " + (await token()).token);
+        callback(null, metadata);
+      } catch (error) {
+        pending = undefined;
+        callback(error as Error);
+      }
+    });
+  }`,
+        },
+      ],
+    },
+  ],
 };
 
 describe("alternative correct solutions pass every check", function () {

@@ -60,10 +60,14 @@ export const failingIds = (result: LabResult): string[] => result.tests.filter((
 
 /**
  * An edit that replaces a whole learner file with test/labNN-alternatives/<alternative>,
- * its imports of the solution's stubs pointed at the tree's own.
+ * its imports of the solution's stubs and files pointed at the tree's own
+ * (so the file type-checks where it is kept, too).
  */
 export function alternativeFile(lab: Lab, file: string, alternative: string): Edit {
-  const text = fs.readFileSync(path.join(__dirname, `lab${lab.number}-alternatives`, alternative), "utf8").replaceAll(`../../solutions/${lab.id}/gen/`, "../gen/");
+  const text = fs
+    .readFileSync(path.join(__dirname, `lab${lab.number}-alternatives`, alternative), "utf8")
+    .replaceAll(`../../solutions/${lab.id}/gen/`, "../gen/")
+    .replaceAll(`../../solutions/${lab.id}/src/`, "./");
   return { file, from: /^[\s\S]*$/, to: text.replaceAll("$", "$$$$") };
 }
 

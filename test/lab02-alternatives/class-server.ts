@@ -23,7 +23,7 @@ import {
   UserServiceService,
   type WatchUsersRequest,
 } from "../../solutions/02-user-service/gen/user/v1/user";
-import { EmailTakenError, NotFoundError, type UserFields, type UserStore } from "./store";
+import { EmailTakenError, NotFoundError, type UserFields, type UserStore } from "../../solutions/02-user-service/src/store";
 
 export const defaultPageSize = 25;
 export const maxPageSize = 100;

@@ -9,7 +9,7 @@ import { randomUUID } from "node:crypto";
 import { BadRequest, BadRequest_FieldViolation, ErrorInfo, RetryInfo } from "../../solutions/04-errors/gen/google/rpc/error_details";
 import { Status } from "../../solutions/04-errors/gen/google/rpc/status";
 import { type InventoryServer, InventoryService, type Item } from "../../solutions/04-errors/gen/inventory/v1/inventory";
-import { OutOfStockError, type Warehouse, WarehouseUnavailableError } from "./warehouse";
+import { OutOfStockError, type Warehouse, WarehouseUnavailableError } from "../../solutions/04-errors/src/warehouse";
 
 export interface InventoryOptions {
   catalog: Item[];
