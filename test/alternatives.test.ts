@@ -144,6 +144,24 @@ const alternatives: Record<string, Alternative[]> = {
       ],
     },
   ],
+  "06": [
+    {
+      name: "race-for-await",
+      style: "health from one function of the server's state, jobs as cancellable sleeps, shutdown as a race of tryShutdown and the grace period; a probe with util.promisify and a watcher that reads with for await",
+      files: { "src/server.ts": "shutdown-server.ts", "src/client.ts": "for-await-client.ts" },
+    },
+    {
+      name: "other-choices",
+      style: "JobService told before the whole server, an unref'd grace timer; a probe that takes UNAVAILABLE from Check as a connection failure, retries capped at 2 s",
+      edits: [
+        { file: "src/server.ts", from: 'for (const name of ["", jobServiceName])', to: 'for (const name of [jobServiceName, ""])' },
+        { file: "src/server.ts", from: "setTimeout(() => server.forceShutdown(), graceMs);", to: "setTimeout(() => server.forceShutdown(), graceMs).unref();" },
+        { file: "src/client.ts", from: /const notConnected = [\s\S]*?\n    }\n/, to: "" },
+        { file: "src/client.ts", from: "const { code, details } = error as grpc.ServiceError;", to: "$&\n    if (code === grpc.status.UNAVAILABLE) return { exitCode: ExitCode.CONNECTION_FAILURE, message: details };" },
+        { file: "src/client.ts", from: "const maxRetryMs = 5000;", to: "const maxRetryMs = 2000;" },
+      ],
+    },
+  ],
 };
 
 describe("alternative correct solutions pass every check", function () {
