@@ -162,6 +162,22 @@ const alternatives: Record<string, Alternative[]> = {
       ],
     },
   ],
+  "07": [
+    {
+      name: "upfront-for-await",
+      style: "the whole job checked against the time left up front, cancels heard through the cancelled event, explicit propagation flags; a retry policy for every method, outcomes from a table of codes, for await over the progress stream",
+      files: { "src/server.ts": "upfront-server.ts", "src/client.ts": "outcome-client.ts" },
+    },
+    {
+      name: "other-choices",
+      style: "the deadline read as a Date or a number, DEFAULTS named as the propagation flags; a retry policy for the two methods by name",
+      edits: [
+        { file: "src/server.ts", from: "return Number(call.getDeadline()) - Date.now();", to: "const deadline = call.getDeadline();\n  return (deadline instanceof Date ? deadline.getTime() : deadline) - Date.now();" },
+        { file: "src/server.ts", from: "{ parent: call }, callback", to: "{ parent: call, propagate_flags: grpc.propagate.DEFAULTS }, callback" },
+        { file: "src/client.ts", from: 'name: [{ service: "deadlines.v1.Worker" }],', to: 'name: [\n        { service: "deadlines.v1.Worker", method: "Run" },\n        { service: "deadlines.v1.Worker", method: "Follow" },\n      ],' },
+      ],
+    },
+  ],
 };
 
 describe("alternative correct solutions pass every check", function () {
