@@ -10,6 +10,7 @@ import {
   CheckFailure,
   expectDeadline,
   expectEqual,
+  expectNoDeadline,
   expectRejection,
   expectTrue,
   noteDeadline,
@@ -143,8 +144,9 @@ step(10, () => {
   ];
 
   /** Streams `count` changes, then ends, fails or stays open; records whether the client cancelled. */
-  const watchServer = (state: { cancelled: boolean }, count: number, then: "stay open" | "end" | "fail") => ({
+  const watchServer = (state: { cancelled: boolean; recording?: Recording<object> }, count: number, then: "stay open" | "end" | "fail") => ({
     watchUsers(call: grpc.ServerWritableStream<object, WireChange>) {
+      if (state.recording) noteDeadline(state.recording, call);
       call.on("cancelled", () => (state.cancelled = true));
       for (const change of changes.slice(0, count)) call.write(change);
       if (then === "end") call.end();
@@ -169,6 +171,18 @@ step(10, () => {
       throw new CheckFailure(`watchUsers() should resolve when the signal aborts (the CANCELLED it causes is expected), but it rejected with ${String((error as Error).message ?? error)}`);
     }
     expectTrue(await eventually(() => state.cancelled, settleMs), "the server never saw the call cancelled: call call.cancel() when the signal aborts");
+  });
+
+  it("gives the watch no deadline: it stays open until cancelled", async () => {
+    const state = { cancelled: false, recording: record<object>() };
+    const { learner, client } = await learnerClientFor(watchServer(state, 1, "stay open"));
+    const abort = new AbortController();
+    const done = learner.watchUsers(client, () => undefined, abort.signal);
+    done.catch(() => {}); // Awaited below, after the abort.
+    await eventually(() => !Number.isNaN(state.recording.deadline), settleMs);
+    abort.abort();
+    await within(done, settleMs, "watchUsers() after the signal aborted").catch(() => undefined);
+    expectNoDeadline(state.recording, "WatchUsers");
   });
 
   it("resolves when the server ends the stream", async () => {

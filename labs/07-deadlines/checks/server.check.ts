@@ -118,6 +118,17 @@ step(4, () => {
     expectEqual(ended.response, { name: "via-frontend (from the backend)", stepsDone: 99 }, "what the Frontend answered");
   });
 
+  it("answers with the backend's error, its code unchanged", async () => {
+    const backend = await checkWorker({
+      run(_call: grpc.ServerUnaryCall<Job, unknown>, callback: grpc.sendUnaryData<unknown>) {
+        callback({ code: grpc.status.RESOURCE_EXHAUSTED, details: "the backend is full" });
+      },
+    });
+    const client = await learnerFrontend(backend);
+    const ended = await runCall(client, job("refused", 1, 10), 2000);
+    expectCode(ended, grpc.status.RESOURCE_EXHAUSTED, "Frontend Run when the backend answers RESOURCE_EXHAUSTED (pass the backend's error to the callback as it is)");
+  });
+
   it("gives the backend call a deadline no later than the client's", async () => {
     let backendDeadline = Number.NaN;
     const backend = await checkWorker({
