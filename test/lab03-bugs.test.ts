@@ -36,15 +36,8 @@ const bugs: Bug[] = [
     caughtBy: ["s3.ends-the-call-with-ok"],
     mayFail: ["s3.tells-each-leave-once", "s6.", "s7."],
   },
-  {
-    rule: "s3: a member that cancels or loses its connection leaves (only a half-close heard)",
-    edits: [
-      { file: server, from: 'call.on("cancelled", leaveRoom);', to: "" },
-      { file: server, from: '      call.on("error", () => {\n        ended = true;\n        leaveRoom();\n      });', to: '      call.on("error", () => {\n        ended = true;\n      });' },
-    ],
-    caughtBy: ["s3.removes-a-member-that-cancels", "s3.removes-a-member-whose-connection-drops"],
-    mayFail: ["s3.tells-each-leave-once", "s4.rejects-a-second-join", "s5.drops-a-member"],
-  },
+  // Leaving on "end" alone is not in the list: with grpc-js 1.14 a cancel and a lost connection reach
+  // the server as "end" too, so such a server passes the checks of step 3, and behaves as the README asks.
   {
     rule: "s3: each leave is told once (leaving not idempotent)",
     edits: [{ file: server, from: "    if (room.members.get(name) !== member) return;\n", to: "" }],

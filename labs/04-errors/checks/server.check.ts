@@ -111,8 +111,12 @@ step(2, () => {
     const zero = await unaryOutcome(client, "reserveStock", { sku: "MUG-RED", quantity: 0 });
     expectCode(zero, grpc.status.INVALID_ARGUMENT, "ReserveStock(MUG-RED, 0)");
     expectNames(zero.details, "quantity", "ReserveStock(MUG-RED, 0)");
+    const negative = await unaryOutcome(client, "reserveStock", { sku: "MUG-RED", quantity: -2 });
+    expectCode(negative, grpc.status.INVALID_ARGUMENT, "ReserveStock(MUG-RED, -2)");
     const unknown = await unaryOutcome(client, "reserveStock", { sku: "NOPE-404", quantity: 1 });
     expectCode(unknown, grpc.status.NOT_FOUND, "ReserveStock(NOPE-404, 1)");
+    const { response } = await unaryOutcome<Item>(client, "getItem", { sku: "MUG-RED" });
+    expectEqual(response?.stock, 7, "the stock of MUG-RED (7) after ReserveStock refused the quantities 0 and -2: a refused call must change nothing, so check the quantity before taking stock");
   });
 });
 
@@ -247,12 +251,15 @@ step(5, () => {
   it("RESOURCE_EXHAUSTED carries a google.rpc.RetryInfo with the time left in the window", async () => {
     const windowMs = 60000;
     const { client } = await learnerServer({ rateLimit: { limit: 1, windowMs } });
+    const before = Date.now();
     await unaryOutcome(client, "reserveStock", { sku: "TEA-EARL", quantity: 1 });
     const what = "ReserveStock past a limit of 1 a minute";
     const status = await unaryOutcome(client, "reserveStock", { sku: "TEA-EARL", quantity: 1 });
     expectCode(status, grpc.status.RESOURCE_EXHAUSTED, what);
     const { retryDelay } = detailOf<RetryInfo>(richStatusOf(status, what), "google.rpc.RetryInfo", what);
     const delayMs = Number(retryDelay?.seconds ?? 0) * 1000 + (retryDelay?.nanos ?? 0) / 1e6;
-    expectTrue(delayMs > windowMs / 4 && delayMs <= windowMs, `${what}: RetryInfo.retryDelay should be the time until the window ends (under 60 s, most of it left), got ${delayMs} ms`);
+    // The window began after `before`: at least this much of it is left (less a few ms of clock rounding).
+    const least = windowMs - (Date.now() - before) - 5;
+    expectTrue(delayMs >= least && delayMs <= windowMs, `${what}: RetryInfo.retryDelay should be the time until the window ends, to the millisecond (from ${least} to ${windowMs} ms), got ${delayMs} ms`);
   });
 });
