@@ -188,6 +188,11 @@ const bugs: Bug[] = [
     caughtBy: ["s10.rejects-with-the-call-s-error"],
   },
   {
+    rule: "s10: only the CANCELLED of your own cancel resolves (any CANCELLED taken for the end)",
+    edits: [{ file: client, from: "error.code === grpc.status.CANCELLED && signal.aborted ? resolve() : reject(error)", to: "error.code === grpc.status.CANCELLED || signal.aborted ? resolve() : reject(error)" }],
+    caughtBy: ["s10.rejects-when-the-server-ends-the-watch-with-cancelled"],
+  },
+  {
     rule: "s11: the stream is ended even for an empty batch",
     edits: [{ file: client, from: "    for (const entry of entries) call.write(entry);\n    // Half-close: the server answers once it knows the batch is complete.\n    call.end();", to: "    for (const entry of entries) call.write(entry);\n    if (entries.length > 0) call.end();" }],
     caughtBy: ["s11.ends-the-stream-even-for-an-empty-batch"],

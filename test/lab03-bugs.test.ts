@@ -94,6 +94,11 @@ const bugs: Bug[] = [
     caughtBy: ["s7.rejects-with-the-server-s-error", "s7.rejects-when-the-server-ends-the-call-with-an-error"],
   },
   {
+    rule: "s7: only the CANCELLED of your own cancel resolves (any CANCELLED taken for leaving)",
+    edits: [{ file: client, from: "error.code === grpc.status.CANCELLED && signal?.aborted", to: "error.code === grpc.status.CANCELLED || signal?.aborted" }],
+    caughtBy: ["s7.rejects-when-the-server-ends-the-call-with-cancelled"],
+  },
+  {
     rule: "s7: on abort, cancel the call (only stop sending)",
     edits: [{ file: client, from: "const cancel = () => call.cancel();", to: "const cancel = () => settle();" }],
     caughtBy: ["s7.cancels-the-call-when-the-signal-aborts"],

@@ -144,13 +144,13 @@ step(10, () => {
   ];
 
   /** Streams `count` changes, then ends, fails or stays open; records whether the client cancelled. */
-  const watchServer = (state: { cancelled: boolean; recording?: Recording<object> }, count: number, then: "stay open" | "end" | "fail") => ({
+  const watchServer = (state: { cancelled: boolean; recording?: Recording<object> }, count: number, then: "stay open" | "end" | "fail", code = grpc.status.UNAVAILABLE) => ({
     watchUsers(call: grpc.ServerWritableStream<object, WireChange>) {
       if (state.recording) noteDeadline(state.recording, call);
       call.on("cancelled", () => (state.cancelled = true));
       for (const change of changes.slice(0, count)) call.write(change);
       if (then === "end") call.end();
-      if (then === "fail") call.emit("error", { code: grpc.status.UNAVAILABLE, details: "the server went away" });
+      if (then === "fail") call.emit("error", { code, details: "the server went away" });
     },
   });
 
@@ -198,6 +198,13 @@ step(10, () => {
     const state = { cancelled: false };
     const { learner, client } = await learnerClientFor(watchServer(state, 1, "fail"));
     await expectRejection(learner.watchUsers(client, () => {}, new AbortController().signal), grpc.status.UNAVAILABLE, "watchUsers() against a stream that fails after 1 change");
+  });
+
+  it("rejects when the server ends the watch with CANCELLED before the signal aborts", async () => {
+    const state = { cancelled: false };
+    const { learner, client } = await learnerClientFor(watchServer(state, 1, "fail", grpc.status.CANCELLED));
+    // Only the CANCELLED of the client's own cancel() is the normal end of a watch.
+    await expectRejection(learner.watchUsers(client, () => {}, new AbortController().signal), grpc.status.CANCELLED, "watchUsers() against a server that ends the watch with CANCELLED, the signal not aborted");
   });
 });
 

@@ -197,6 +197,15 @@ step(7, () => {
     expectEqual(events, [asLearnerEvent(welcome)], "the events onEvent received before the error");
   });
 
+  it("rejects when the server ends the call with CANCELLED before the signal aborts", async () => {
+    const recording = newRecording();
+    const setup = await learnerClientFor(recorder(recording, { onFirst: (call) => call.emit("error", { code: grpc.status.CANCELLED, details: "the server is closing the room" }) }));
+    const lines = await chatLines();
+    // Only the CANCELLED of the client's own cancel() is how the user leaves.
+    const chat = new LearnerChat(setup, lines, [], new AbortController().signal);
+    await expectRejection(chat.done, grpc.status.CANCELLED, "chat() against a server that ends the call with CANCELLED, the signal not aborted", promptlyMs);
+  });
+
   it("cancels the call when the signal aborts, and then resolves", async () => {
     const recording = newRecording();
     const setup = await learnerClientFor(recorder(recording, { onFirst: (call) => call.write(welcome) }));
