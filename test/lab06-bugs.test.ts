@@ -63,6 +63,11 @@ const bugs: Bug[] = [
     caughtBy: ["s7.cancels-the-watch-call"],
   },
   {
+    rule: "s7: stop retrying when the signal aborts (the wait between Watch calls runs out first)",
+    edits: [{ file: client, from: '    signal.addEventListener("abort", done, { once: true });\n', to: "" }],
+    caughtBy: ["s7.backs-off"],
+  },
+  {
     rule: "s7: the Watch has no deadline",
     edits: [{ file: client, from: "const call = client.watch({ service });", to: "const call = client.watch({ service }, { deadline: Date.now() + 5000 });" }],
     caughtBy: ["s7.gives-the-watch-call-no-deadline"],
