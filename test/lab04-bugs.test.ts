@@ -99,6 +99,11 @@ const bugs: Bug[] = [
     edits: [{ file: server, from: "Status.encode({ code, message: details, details: richDetails })", to: 'Status.encode({ code, message: "", details: richDetails })' }],
     caughtBy: ["s5."],
   },
+  {
+    rule: "s2: each failure has a message that says what to fix (an empty one)",
+    edits: [{ file: server, from: 'throw new RpcError(grpc.status.PERMISSION_DENIED, "only admins can create items");', to: 'throw new RpcError(grpc.status.PERMISSION_DENIED, "");' }],
+    caughtBy: ["s2.gives-every-refusal-a-message"],
+  },
   // Steps 6 to 8, the client
   {
     rule: "s6: a detail type the client does not know is skipped (it throws)",
