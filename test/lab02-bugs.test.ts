@@ -185,7 +185,7 @@ const bugs: Bug[] = [
   {
     rule: "s10: a failed stream rejects",
     edits: [{ file: client, from: "(error.code === grpc.status.CANCELLED && signal.aborted ? resolve() : reject(error))", to: "resolve()" }],
-    caughtBy: ["s10.rejects-with-the-call-s-error"],
+    caughtBy: ["s10.rejects-with-the-call-s-error", "s10.rejects-when-the-server-ends-the-watch-with-cancelled"],
   },
   {
     rule: "s10: only the CANCELLED of your own cancel resolves (any CANCELLED taken for the end)",

@@ -34,12 +34,12 @@ const bugs: Bug[] = [
   {
     rule: "s2: a SKU in use is ALREADY_EXISTS and the existing item is unchanged (overwritten)",
     edits: [{ file: server, from: "if (items.has(item.sku)) throw new RpcError(grpc.status.ALREADY_EXISTS, `an item with SKU \"${item.sku}\" already exists`);", to: "" }],
-    caughtBy: ["s2.createitem-answers-already-exists", "s2.answers-each-call-once"],
+    caughtBy: ["s2.createitem-answers-already-exists", "s2.answers-each-call-once", "s2.gives-every-refusal-a-message"],
   },
   {
     rule: "s2: not enough stock is FAILED_PRECONDITION (RESOURCE_EXHAUSTED)",
     edits: [{ file: server, from: "return new RpcError(grpc.status.FAILED_PRECONDITION,", to: "return new RpcError(grpc.status.RESOURCE_EXHAUSTED," }],
-    caughtBy: ["s2.reservestock-answers-failed-precondition", "s5.failed-precondition-carries"],
+    caughtBy: ["s2.reservestock-answers-failed-precondition", "s2.gives-every-refusal-a-message", "s5.failed-precondition-carries"],
   },
   {
     rule: "s2: a refused quantity changes nothing (the stock taken before the check)",
