@@ -5,15 +5,14 @@
  */
 import * as assert from "node:assert/strict";
 import { findLab } from "../scripts/lib/labs";
-import { checkLab } from "../scripts/lib/run-checks";
-import { type Edit, removeTrees, solutionVariant } from "./trees";
+import { checkVariant, type Edit, removeTrees } from "./trees";
 
 const lab = findLab("03");
 const server = "src/server.ts";
 const client = "src/client.ts";
 
 async function failingChecks(name: string, edits: Edit[]): Promise<string[]> {
-  const result = await checkLab(lab, { target: "learner", tree: solutionVariant(lab, name, edits) });
+  const result = await checkVariant(lab, name, edits);
   assert.deepEqual(result.type_errors, []);
   return result.tests.filter((t) => t.status !== "pass").map((t) => t.id.split(".")[0] + " " + t.name);
 }
@@ -23,7 +22,7 @@ describe("lab 03 faults", function () {
   after(removeTrees);
 
   it("a server that ignores write()'s return value, and a client that does not wait for drain, fail the flow-control checks", async () => {
-    const failing = await failingChecks("lab03-no-backpressure", [
+    const failing = await failingChecks("no-backpressure", [
       { file: server, from: /if \(member\.waiting\) \{[\s\S]*?\n    return true;/, to: "member.call.write(event);\n    return true;" },
       { file: client, from: 'if (!call.write(message)) await once(call, "drain");', to: "call.write(message);" },
     ]);
@@ -34,7 +33,7 @@ describe("lab 03 faults", function () {
   });
 
   it("a server that drops a member as soon as write() returns false, and a client that rejects on its own cancel, fail those checks", async () => {
-    const failing = await failingChecks("lab03-impatient", [
+    const failing = await failingChecks("impatient", [
       { file: server, from: /if \(!member\.call\.write\(event\)\) \{[\s\S]*?\n    \}\n    return true;/, to: "return member.call.write(event);" },
       { file: client, from: "if (error && !(error.code === grpc.status.CANCELLED && signal?.aborted)) reject(error);", to: "if (error) reject(error);" },
     ]);

@@ -6,18 +6,13 @@
 import * as assert from "node:assert/strict";
 import { findLab } from "../scripts/lib/labs";
 import type { LabResult } from "../scripts/lib/results";
-import { checkLab } from "../scripts/lib/run-checks";
-import { type Edit, removeTrees, solutionVariant } from "./trees";
+import { checkVariant as checkVariantOf, type Edit, failingIds as failing, removeTrees } from "./trees";
 
 const lab = findLab("04");
 const server = "src/server.ts";
 const client = "src/client.ts";
 
-function checkVariant(name: string, edits: Edit[]): Promise<LabResult> {
-  return checkLab(lab, { target: "learner", tree: solutionVariant(lab, name, edits) });
-}
-
-const failing = (result: LabResult) => result.tests.filter((t) => t.status !== "pass").map((t) => t.id);
+const checkVariant = (name: string, edits: Edit[]) => checkVariantOf(lab, name, edits);
 const message = (result: LabResult, id: string) => result.tests.find((t) => t.id === id)?.message ?? "";
 
 describe("lab 04's checks catch the classic error-handling bugs", function () {
@@ -28,16 +23,16 @@ describe("lab 04's checks catch the classic error-handling bugs", function () {
 
   before(async () => {
     [server1, client1, client2] = await Promise.all([
-      checkVariant("lab04-answers-twice-and-leaks", [
+      checkVariant("answers-twice-and-leaks", [
         // A handler that goes on after callback(error), and one that sends the exception's message.
         { file: server, from: "(error: unknown) => callback(toStatus(error)),", to: "(error: unknown) => {\n          callback(toStatus(error));\n          callback(null, {} as Res);\n        }," },
         { file: server, from: "`internal error (id ${errorId})`", to: "`internal error: ${String(error)}`" },
       ]),
-      checkVariant("lab04-retries-everything-without-jitter", [
+      checkVariant("retries-everything-without-jitter", [
         { file: client, from: "    default:\n      return undefined;", to: "    default:\n      return backoffMs(attempt, policy);" },
         { file: client, from: "return random() * ceiling;", to: "return ceiling;" },
       ]),
-      checkVariant("lab04-retries-at-once", [{ file: client, from: "await sleep(waitMs);", to: "void waitMs;" }]),
+      checkVariant("retries-at-once", [{ file: client, from: "await sleep(waitMs);", to: "void waitMs;" }]),
     ]);
   });
   after(removeTrees);

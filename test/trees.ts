@@ -97,6 +97,19 @@ export function removeTrees(): void {
 /** The ids of the checks that did not pass. */
 export const failingIds = (result: LabResult): string[] => result.tests.filter((t) => t.status !== "pass").map((t) => t.id);
 
+/**
+ * An edit that replaces a whole learner file with test/labNN-alternatives/<alternative>,
+ * its imports of the solution's stubs and files pointed at the tree's own
+ * (so the file type-checks where it is kept, too).
+ */
+export function alternativeFile(lab: Lab, file: string, alternative: string): Edit {
+  const text = fs
+    .readFileSync(path.join(__dirname, `lab${lab.number}-alternatives`, alternative), "utf8")
+    .replaceAll(`../../solutions/${lab.id}/gen/`, "../gen/")
+    .replaceAll(`../../solutions/${lab.id}/src/`, "./");
+  return { file, from: /^[\s\S]*$/, to: text.replaceAll("$", "$$$$") };
+}
+
 /** Checks a version of the lab's solution with `edits` (a tree named after the lab and `name`). */
 export function checkVariant(lab: Lab, name: string, edits: Edit[]): Promise<LabResult> {
   return checkLab(lab, { target: "learner", tree: solutionVariant(lab, `${lab.number}-${name}`, edits) });
@@ -109,4 +122,34 @@ export function expectFailing(result: LabResult, prefixes: string[], mayFail: st
   for (const prefix of prefixes) assert.ok(ids.some((id) => id.startsWith(prefix)), `${prefix} passed; failing: ${ids.join(", ")}`);
   const unexpected = ids.filter((id) => ![...prefixes, ...mayFail].some((prefix) => id.startsWith(prefix)));
   assert.deepEqual(unexpected, [], "checks that failed but should have passed");
+}
+
+/** A realistic learner bug: edits of the reference solution that break one rule of the lab's README. */
+export interface Bug {
+  /** The README rule it breaks: the step and the rule, in a few words. */
+  rule: string;
+  edits: Edit[];
+  /** Prefixes of the ids of the checks that must fail. */
+  caughtBy: string[];
+  /** Checks that may fail too (a race the bug opens). */
+  mayFail?: string[];
+}
+
+const clientSide = (bug: Bug) => bug.edits.every((edit) => edit.file === "src/client.ts");
+
+/**
+ * One mocha test per pair of bugs, a server bug with a client bug, checked in
+ * one lab run: the checks of one side never run the other side's file. Each
+ * bug's checks fail, every other check passes.
+ */
+export function checkBugs(lab: Lab, bugs: Bug[]): void {
+  const servers = bugs.filter((bug) => !clientSide(bug));
+  const clients = bugs.filter(clientSide);
+  const pairs = Array.from({ length: Math.max(servers.length, clients.length) }, (_, i) => [servers[i], clients[i]].filter((bug) => bug !== undefined));
+  pairs.forEach((pair, i) => {
+    it(pair.map((bug) => `${bug.rule} (${bug.caughtBy.join(", ")})`).join("; "), async () => {
+      const result = await checkVariant(lab, `bug-${i + 1}`, pair.flatMap((bug) => bug.edits));
+      expectFailing(result, pair.flatMap((bug) => bug.caughtBy), pair.flatMap((bug) => bug.mayFail ?? []));
+    });
+  });
 }

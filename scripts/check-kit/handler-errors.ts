@@ -41,6 +41,23 @@ function wrap(method: string, handler: Handler, self: object, report: Report): H
   };
 }
 
+/**
+ * The handlers grpc-js will find in `implementation`, by the service's method
+ * names, as grpc-js looks them up: own properties or inherited ones (the
+ * methods of a class), under the method's name or its originalName.
+ */
+export function handlersOf(service: object, implementation: object): Array<[string, grpc.UntypedHandleCall]> {
+  const found: Array<[string, grpc.UntypedHandleCall]> = [];
+  for (const [name, definition] of Object.entries(service as Record<string, { originalName?: unknown } | undefined>)) {
+    const handlers = implementation as Record<string, grpc.UntypedHandleCall | undefined>;
+    const original = definition?.originalName;
+    const handler = handlers[name] ?? (typeof original === "string" ? handlers[original] : undefined);
+    // Bound, as grpc-js binds them: a method keeps its `this` once moved into a wrapper object.
+    if (handler !== undefined) found.push([name, typeof handler === "function" ? (handler.bind(implementation) as grpc.UntypedHandleCall) : handler]);
+  }
+  return found;
+}
+
 let installed = false;
 
 /**
@@ -59,7 +76,7 @@ export function installHandlerErrorCapture(onError: (message: string, error: unk
   const addService = grpc.Server.prototype.addService;
   grpc.Server.prototype.addService = function (service, implementation) {
     const wrapped: grpc.UntypedServiceImplementation = {};
-    for (const [key, value] of Object.entries(implementation)) {
+    for (const [key, value] of handlersOf(service, implementation)) {
       const path = (service as Record<string, { path?: string } | undefined>)[key]?.path;
       const method = path ? path.slice(path.lastIndexOf("/") + 1) : key;
       wrapped[key] = typeof value === "function" ? (wrap(method, value as Handler, implementation, report) as never) : value;

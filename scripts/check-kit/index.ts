@@ -5,7 +5,7 @@ export { unusedAddress } from "./network";
 export { openServerStream, type OpenStream } from "./open-stream";
 export { type CallOutcome, expectCallError, expectCode, expectNames, serverStreamOutcome, type StreamOutcome, unaryOutcome } from "./outcome";
 export { tcpProxy, type TcpProxy } from "./proxy";
-export { expectDeadline, expectRejection, noteDeadline, type Recording, record, serviceError } from "./recording";
+export { expectDeadline, expectNoDeadline, expectRejection, noteDeadline, type Recording, record, serviceError } from "./recording";
 export { reflectedFiles, reflectedServices } from "./reflection";
 export { track } from "./resources";
 export { readRichStatus, type RichStatus, richStatusMetadata, type StatusDetail, statusDetailsKey } from "./rich-status";

@@ -41,6 +41,12 @@ export function expectDeadline(recording: Recording<unknown>, method: string): v
   expectTrue(Number.isFinite(recording.deadline), `${method} was called without a deadline: pass { deadline } in the call options`);
 }
 
+/** For a call meant to stay open until cancelled (a watch, a chat): the client set no deadline. */
+export function expectNoDeadline(recording: Recording<unknown>, method: string): void {
+  expectTrue(!Number.isNaN(recording.deadline), `${method} never reached the server`);
+  expectTrue(recording.deadline === Number.POSITIVE_INFINITY, `${method} had a deadline, which ends it when it passes: a call meant to stay open has none; cancel it instead`);
+}
+
 /** A grpc-js error to answer a call with, e.g. callback(serviceError(grpc.status.NOT_FOUND, "no such user")). */
 export function serviceError(code: grpc.status, details: string): grpc.ServiceError {
   return Object.assign(new Error(details), { code, details, metadata: new grpc.Metadata() });

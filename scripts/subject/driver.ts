@@ -13,7 +13,7 @@
 import * as grpc from "@grpc/grpc-js";
 import * as path from "node:path";
 import { CrossedError, decode, encode, type FromSubject, type References, type Side, type ToSubject, type Wire } from "./codec";
-import { installHandlerErrorCapture } from "../check-kit/handler-errors";
+import { handlersOf, installHandlerErrorCapture } from "../check-kit/handler-errors";
 import { learnerLocationIn } from "./location";
 
 interface Options {
@@ -139,7 +139,7 @@ grpc.Server.prototype.addService = function (this: grpc.Server, service, impleme
   servers.add(this);
   const definitions = Object.entries(service as Record<string, MethodDefinition>);
   const wrapped: grpc.UntypedServiceImplementation = {};
-  for (const [key, handler] of Object.entries(implementation)) {
+  for (const [key, handler] of handlersOf(service, implementation)) {
     const definition = definitions.find(([name, d]) => name === key || d.originalName === key)?.[1];
     const answersOnce = typeof handler === "function" && definition !== undefined && !definition.responseStream;
     const method = definition?.path?.slice(definition.path.lastIndexOf("/") + 1) ?? key;

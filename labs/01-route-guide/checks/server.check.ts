@@ -139,6 +139,19 @@ step(5, () => {
     const replies = await bidiStreamCall<RouteNote>(client, "routeChat", [note(3, 4, "hello")]);
     expectEqual(replies, [], "notes sent back for a single note");
   });
+
+  it("keeps the notes between calls: a second call gets the notes of the first", async () => {
+    const client = await learnerServer();
+    await bidiStreamCall<RouteNote>(client, "routeChat", [note(5, 5, "first call")]);
+    const replies = await bidiStreamCall<RouteNote>(client, "routeChat", [note(5, 5, "second call")]);
+    expectEqual(replies, [note(5, 5, "first call")], "notes sent back to a second RouteChat call at the location of an earlier call's note (the notes belong to the server, not to one call)");
+  });
+
+  it("keeps the notes of each server apart", async () => {
+    await bidiStreamCall<RouteNote>(await learnerServer(), "routeChat", [note(6, 6, "to the first server")]);
+    const replies = await bidiStreamCall<RouteNote>(await learnerServer(), "routeChat", [note(6, 6, "to the second server")]);
+    expectEqual(replies, [], "notes sent back by a new server for a location that only another server has notes for (keep them in routeGuideHandlers, not in the module)");
+  });
 });
 
 /** Haversine distance, the reference computation the learner's distance is compared with. */

@@ -10,6 +10,7 @@ import {
   CheckFailure,
   expectDeadline,
   expectEqual,
+  expectNoDeadline,
   expectRejection,
   expectTrue,
   noteDeadline,
@@ -143,12 +144,13 @@ step(10, () => {
   ];
 
   /** Streams `count` changes, then ends, fails or stays open; records whether the client cancelled. */
-  const watchServer = (state: { cancelled: boolean }, count: number, then: "stay open" | "end" | "fail") => ({
+  const watchServer = (state: { cancelled: boolean; recording?: Recording<object> }, count: number, then: "stay open" | "end" | "fail", code = grpc.status.UNAVAILABLE) => ({
     watchUsers(call: grpc.ServerWritableStream<object, WireChange>) {
+      if (state.recording) noteDeadline(state.recording, call);
       call.on("cancelled", () => (state.cancelled = true));
       for (const change of changes.slice(0, count)) call.write(change);
       if (then === "end") call.end();
-      if (then === "fail") call.emit("error", { code: grpc.status.UNAVAILABLE, details: "the server went away" });
+      if (then === "fail") call.emit("error", { code, details: "the server went away" });
     },
   });
 
@@ -171,6 +173,18 @@ step(10, () => {
     expectTrue(await eventually(() => state.cancelled, settleMs), "the server never saw the call cancelled: call call.cancel() when the signal aborts");
   });
 
+  it("gives the watch no deadline: it stays open until cancelled", async () => {
+    const state = { cancelled: false, recording: record<object>() };
+    const { learner, client } = await learnerClientFor(watchServer(state, 1, "stay open"));
+    const abort = new AbortController();
+    const done = learner.watchUsers(client, () => undefined, abort.signal);
+    done.catch(() => {}); // Awaited below, after the abort.
+    await eventually(() => !Number.isNaN(state.recording.deadline), settleMs);
+    abort.abort();
+    await within(done, settleMs, "watchUsers() after the signal aborted").catch(() => undefined);
+    expectNoDeadline(state.recording, "WatchUsers");
+  });
+
   it("resolves when the server ends the stream", async () => {
     const state = { cancelled: false };
     const { learner, client } = await learnerClientFor(watchServer(state, 2, "end"));
@@ -184,6 +198,13 @@ step(10, () => {
     const state = { cancelled: false };
     const { learner, client } = await learnerClientFor(watchServer(state, 1, "fail"));
     await expectRejection(learner.watchUsers(client, () => {}, new AbortController().signal), grpc.status.UNAVAILABLE, "watchUsers() against a stream that fails after 1 change");
+  });
+
+  it("rejects when the server ends the watch with CANCELLED before the signal aborts", async () => {
+    const state = { cancelled: false };
+    const { learner, client } = await learnerClientFor(watchServer(state, 1, "fail", grpc.status.CANCELLED));
+    // Only the CANCELLED of the client's own cancel() is the normal end of a watch.
+    await expectRejection(learner.watchUsers(client, () => {}, new AbortController().signal), grpc.status.CANCELLED, "watchUsers() against a server that ends the watch with CANCELLED, the signal not aborted");
   });
 });
 

@@ -5,7 +5,7 @@
  * received: the join, the texts, the half-close, a cancellation.
  */
 import * as grpc from "@grpc/grpc-js";
-import { CheckFailure, expectEqual, expectRejection, expectTrue, settled, step, within } from "../../../scripts/check-kit";
+import { CheckFailure, expectEqual, expectNoDeadline, expectRejection, expectTrue, noteDeadline, record, settled, step, within } from "../../../scripts/check-kit";
 import { chatLines, type ClientMessage, type LearnerEvent, learnerClientFor, type Lines, promptlyMs, type ServerEvent } from "./chat";
 
 type ServerCall = grpc.ServerDuplexStream<ClientMessage, ServerEvent>;
@@ -96,6 +96,22 @@ step(6, () => {
     expectTrue(recording.halfClosed, "the server never saw the client half-close: call end() when the lines run out");
   });
 
+  it("gives the chat call no deadline: it lasts as long as the user wants", async () => {
+    const recording = newRecording();
+    const seen = record<unknown>();
+    const handler = recorder(recording, { onFirst: (call) => call.write(welcome) });
+    const setup = await learnerClientFor((call: ServerCall) => {
+      noteDeadline(seen, call);
+      handler(call);
+    });
+    const lines = await chatLines(["hello"]);
+    const chat = new LearnerChat(setup, lines, []);
+    await chat.until(() => recording.received.length >= 2, "expected the server to receive the join and the line");
+    await lines.end();
+    await within(chat.done, promptlyMs, "chat() after the end of input");
+    expectNoDeadline(seen, "Chat");
+  });
+
   it("hands each event to onEvent as it arrives, in order", async () => {
     const recording = newRecording();
     const setup = await learnerClientFor(recorder(recording, { onFirst: (call) => call.write(welcome) }));
@@ -179,6 +195,15 @@ step(7, () => {
     await expectRejection(chat.done, grpc.status.RESOURCE_EXHAUSTED, "chat() when the server ends the call with RESOURCE_EXHAUSTED", promptlyMs);
     await settled();
     expectEqual(events, [asLearnerEvent(welcome)], "the events onEvent received before the error");
+  });
+
+  it("rejects when the server ends the call with CANCELLED before the signal aborts", async () => {
+    const recording = newRecording();
+    const setup = await learnerClientFor(recorder(recording, { onFirst: (call) => call.emit("error", { code: grpc.status.CANCELLED, details: "the server is closing the room" }) }));
+    const lines = await chatLines();
+    // Only the CANCELLED of the client's own cancel() is how the user leaves.
+    const chat = new LearnerChat(setup, lines, [], new AbortController().signal);
+    await expectRejection(chat.done, grpc.status.CANCELLED, "chat() against a server that ends the call with CANCELLED, the signal not aborted", promptlyMs);
   });
 
   it("cancels the call when the signal aborts, and then resolves", async () => {

@@ -13,6 +13,11 @@ const admin = () => asRole("admin");
 const product = (item: Partial<Item>) => ({ sku: "LAMP-9", name: "Desk lamp", priceCents: 2450, stock: 0, ...item });
 const withoutStock = ({ sku, name, priceCents }: Item) => ({ sku, name, priceCents });
 
+/** The code is for programs; the message is for the developer who reads the log, so it must say something. */
+function expectMessage(status: grpc.StatusObject, what: string): void {
+  expectTrue(status.details.trim() !== "", `${what} came with an empty message: say what went wrong, and what to fix`);
+}
+
 step(2, () => {
   it("GetItem returns a known item with its stock from the warehouse", async () => {
     const { client } = await learnerServer();
@@ -93,6 +98,21 @@ step(2, () => {
     expectCode(status, grpc.status.NOT_FOUND, 'GetItem("lamp-9") after CreateItem refused it (it must not be stored)');
   });
 
+  it("gives every refusal a message", async () => {
+    const { client } = await learnerServer();
+    const refusals: Array<[string, grpc.status, grpc.StatusObject]> = [
+      ['CreateItem with sku "lamp-9"', grpc.status.INVALID_ARGUMENT, await unaryOutcome(client, "createItem", { item: product({ sku: "lamp-9" }) }, admin())],
+      ["CreateItem with x-role: viewer", grpc.status.PERMISSION_DENIED, await unaryOutcome(client, "createItem", { item: product({}) }, asRole("viewer"))],
+      ["CreateItem(CUP-07)", grpc.status.ALREADY_EXISTS, await unaryOutcome(client, "createItem", { item: product({ sku: "CUP-07" }) }, admin())],
+      ["ReserveStock(CUP-07, 4) with 3 in stock", grpc.status.FAILED_PRECONDITION, await unaryOutcome(client, "reserveStock", { sku: "CUP-07", quantity: 4 })],
+      ["ReserveStock(MUG-RED, 0)", grpc.status.INVALID_ARGUMENT, await unaryOutcome(client, "reserveStock", { sku: "MUG-RED", quantity: 0 })],
+    ];
+    for (const [what, code, status] of refusals) {
+      expectCode(status, code, what);
+      expectMessage(status, what);
+    }
+  });
+
   it("ReserveStock takes stock and answers with what remains", async () => {
     const { client } = await learnerServer();
     const { response, ...status } = await unaryOutcome<Reservation>(client, "reserveStock", { sku: "MUG-RED", quantity: 2 });
@@ -111,8 +131,12 @@ step(2, () => {
     const zero = await unaryOutcome(client, "reserveStock", { sku: "MUG-RED", quantity: 0 });
     expectCode(zero, grpc.status.INVALID_ARGUMENT, "ReserveStock(MUG-RED, 0)");
     expectNames(zero.details, "quantity", "ReserveStock(MUG-RED, 0)");
+    const negative = await unaryOutcome(client, "reserveStock", { sku: "MUG-RED", quantity: -2 });
+    expectCode(negative, grpc.status.INVALID_ARGUMENT, "ReserveStock(MUG-RED, -2)");
     const unknown = await unaryOutcome(client, "reserveStock", { sku: "NOPE-404", quantity: 1 });
     expectCode(unknown, grpc.status.NOT_FOUND, "ReserveStock(NOPE-404, 1)");
+    const { response } = await unaryOutcome<Item>(client, "getItem", { sku: "MUG-RED" });
+    expectEqual(response?.stock, 7, "the stock of MUG-RED (7) after ReserveStock refused the quantities 0 and -2: a refused call must change nothing, so check the quantity before taking stock");
   });
 });
 
@@ -121,8 +145,13 @@ step(3, () => {
     const warehouse = await scriptedWarehouse();
     await warehouse.failFromCall(1);
     const { client } = await learnerServer({ warehouse });
-    expectCode((await unaryOutcome(client, "getItem", { sku: "MUG-RED" })), grpc.status.UNAVAILABLE, "GetItem(MUG-RED) while the warehouse is unavailable");
-    expectCode((await unaryOutcome(client, "reserveStock", { sku: "MUG-RED", quantity: 1 })), grpc.status.UNAVAILABLE, "ReserveStock(MUG-RED, 1) while the warehouse is unavailable");
+    for (const [what, status] of [
+      ["GetItem(MUG-RED) while the warehouse is unavailable", await unaryOutcome(client, "getItem", { sku: "MUG-RED" })],
+      ["ReserveStock(MUG-RED, 1) while the warehouse is unavailable", await unaryOutcome(client, "reserveStock", { sku: "MUG-RED", quantity: 1 })],
+    ] as const) {
+      expectCode(status, grpc.status.UNAVAILABLE, what);
+      expectMessage(status, what);
+    }
   });
 
   it("ListItems streams every item in SKU order, with its stock", async () => {
@@ -148,6 +177,7 @@ step(3, () => {
     }
     const third = await unaryOutcome(client, "reserveStock", { sku: "TEA-EARL", quantity: 1 });
     expectCode(third, grpc.status.RESOURCE_EXHAUSTED, "ReserveStock call 3 with a limit of 2 a minute");
+    expectMessage(third, "ReserveStock call 3 with a limit of 2 a minute");
   });
 });
 
@@ -172,6 +202,7 @@ step(4, () => {
     const status = await unaryOutcome(client, "getItem", { sku: "MUG-RED" });
     expectCode(status, grpc.status.INTERNAL, "GetItem(MUG-RED) when the warehouse throws a TypeError");
     expectNoLeak(status, "GetItem(MUG-RED) when the warehouse throws a TypeError");
+    expectMessage(status, "GetItem(MUG-RED) when the warehouse throws a TypeError");
   });
 
   it("logs the real error with an id, and sends the id in the x-error-id trailer", async () => {
@@ -230,6 +261,7 @@ step(5, () => {
     expectCode(status, grpc.status.INVALID_ARGUMENT, what);
     const badRequest = detailOf<BadRequest>(richStatusOf(status, what), "google.rpc.BadRequest", what);
     expectEqual(badRequest.fieldViolations.map((v) => v.field), ["quantity"], `${what}: the fields of the BadRequest violations`);
+    expectTrue(badRequest.fieldViolations.every((v) => v.description.length > 0), `${what}: every field violation needs a description`);
   });
 
   it("FAILED_PRECONDITION carries a google.rpc.ErrorInfo with reason OUT_OF_STOCK and the numbers", async () => {
@@ -247,12 +279,15 @@ step(5, () => {
   it("RESOURCE_EXHAUSTED carries a google.rpc.RetryInfo with the time left in the window", async () => {
     const windowMs = 60000;
     const { client } = await learnerServer({ rateLimit: { limit: 1, windowMs } });
+    const before = Date.now();
     await unaryOutcome(client, "reserveStock", { sku: "TEA-EARL", quantity: 1 });
     const what = "ReserveStock past a limit of 1 a minute";
     const status = await unaryOutcome(client, "reserveStock", { sku: "TEA-EARL", quantity: 1 });
     expectCode(status, grpc.status.RESOURCE_EXHAUSTED, what);
     const { retryDelay } = detailOf<RetryInfo>(richStatusOf(status, what), "google.rpc.RetryInfo", what);
     const delayMs = Number(retryDelay?.seconds ?? 0) * 1000 + (retryDelay?.nanos ?? 0) / 1e6;
-    expectTrue(delayMs > windowMs / 4 && delayMs <= windowMs, `${what}: RetryInfo.retryDelay should be the time until the window ends (under 60 s, most of it left), got ${delayMs} ms`);
+    // The window began after `before`: at least this much of it is left (less a few ms of clock rounding).
+    const least = windowMs - (Date.now() - before) - 5;
+    expectTrue(delayMs >= least && delayMs <= windowMs, `${what}: RetryInfo.retryDelay should be the time until the window ends, to the millisecond (from ${least} to ${windowMs} ms), got ${delayMs} ms`);
   });
 });

@@ -5,7 +5,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { randomUUID } from "node:crypto";
-import { CheckFailure, expectEqual, expectTrue, referenceServer, settled, step, unusedAddress, within } from "../../../scripts/check-kit";
+import { CheckFailure, expectEqual, expectNoDeadline, expectTrue, noteDeadline, record, referenceServer, settled, step, unusedAddress, within } from "../../../scripts/check-kit";
 import { exitCodes, healthProto, healthService, type HealthResponse, jobService, jobsProto, learnerClientModule, type ProbeResult, watchController } from "./health";
 
 type Check = grpc.handleUnaryCall<{ service: string }, HealthResponse>;
@@ -132,24 +132,38 @@ step(7, () => {
     expectEqual(await reported(await watch(address, someService()), 1, 2000), ["SERVICE_UNKNOWN"], "what watchHealth() reported");
   });
 
-  it("watches again after the stream fails, and reports the status it then gets", async () => {
-    let calls = 0;
-    const address = await healthServer({
-      watch(call) {
-        calls++;
-        if (calls === 1) {
+  /** A server whose first Watch sends SERVING and then ends as `end` says; the next ones send NOT_SERVING. */
+  const endingOnce = (end: (call: grpc.ServerWritableStream<unknown, HealthResponse>) => void) => {
+    const state = { calls: 0 };
+    const handlers = {
+      watch(call: grpc.ServerWritableStream<unknown, HealthResponse>) {
+        state.calls++;
+        if (state.calls === 1) {
           call.write({ status: "SERVING" });
-          setTimeout(() => call.emit("error", { code: grpc.status.UNAVAILABLE, details: "the server restarts" }), 20);
+          setTimeout(() => end(call), 20);
         } else {
           call.write({ status: "NOT_SERVING" });
         }
       },
-    });
+    };
+    return { state, handlers };
+  };
+
+  it("watches again after the stream fails, and reports the status it then gets", async () => {
+    const { state, handlers } = endingOnce((call) => call.emit("error", { code: grpc.status.UNAVAILABLE, details: "the server restarts" }));
+    const address = await healthServer(handlers);
     expectEqual(await reported(await watch(address, ""), 2, 3000), ["SERVING", "NOT_SERVING"], "what watchHealth() reported across a failed stream");
-    expectEqual(calls, 2, "Watch calls the server received");
+    expectEqual(state.calls, 2, "Watch calls the server received");
   });
 
-  it("backs off between watches of a stream that keeps failing: about 100 ms, then twice as long each time", async () => {
+  it("watches again after the stream ends with OK, and reports the status it then gets", async () => {
+    const { state, handlers } = endingOnce((call) => call.end());
+    const address = await healthServer(handlers);
+    expectEqual(await reported(await watch(address, ""), 2, 3000), ["SERVING", "NOT_SERVING"], "what watchHealth() reported across a Watch that ended with OK (any end but UNIMPLEMENTED means watch again)");
+    expectEqual(state.calls, 2, "Watch calls the server received");
+  });
+
+  it("backs off between watches of a stream that keeps failing: about 100 ms, then twice as long each time, and stops waiting when its signal aborts", async () => {
     const starts: number[] = [];
     const address = await healthServer({
       watch(call) {
@@ -160,8 +174,9 @@ step(7, () => {
     const watcher = await watch(address, "");
     const until = Date.now() + 2500;
     while (starts.length < 4 && Date.now() < until) await pause(20);
+    // Aborted during the fourth wait (about 800 ms): the watcher stops waiting and resolves at once.
     watcher.controller.abort();
-    await within(watcher.done, 1500, "watchHealth() after its signal aborted");
+    await within(watcher.done, 500, "watchHealth() after its signal aborted during a wait between Watch calls (stop the wait when the signal aborts)");
     const gaps = starts.slice(1).map((t, i) => t - starts[i]!);
     const what = `against a Watch that always fails at once (gaps between Watch calls: ${JSON.stringify(gaps)} ms)`;
     expectTrue(starts.length >= 4, `watchHealth() made ${starts.length} Watch calls in 2.5 s ${what}: wait about 100 ms, then 200, 400 ... up to a few seconds`);
@@ -182,6 +197,21 @@ step(7, () => {
       return;
     }
     throw new CheckFailure("watchHealth() resolved against a server with no health service: reject with the Watch call's UNIMPLEMENTED error");
+  });
+
+  it("gives the Watch call no deadline: it stays open until cancelled", async () => {
+    const recording = record<unknown>();
+    const address = await healthServer({
+      watch(call) {
+        noteDeadline(recording, call);
+        call.write({ status: "SERVING" });
+      },
+    });
+    const watcher = await watch(address, "");
+    await reported(watcher, 1, 2000);
+    watcher.controller.abort();
+    await within(watcher.done, 1000, "watchHealth() after its signal aborted");
+    expectNoDeadline(recording, "Watch");
   });
 
   it("cancels the Watch call and resolves when its signal aborts", async () => {
