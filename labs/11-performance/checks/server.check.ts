@@ -1,0 +1,66 @@
+/**
+ * Lab 11, steps 4 and 5: the learner's Telemetry server and its REST twin,
+ * called by the checks' own clients: the same data must come back from
+ * both, and a request over grpc-js's default 4 MiB limit must be accepted.
+ */
+import * as grpc from "@grpc/grpc-js";
+import { CheckFailure, clientStreamCall, expectEqual, expectTrue, listen, loadService, referenceClient, step, track, unaryCall } from "../../../scripts/check-kit";
+import { type Batch, batchJson, blobBatch, overLimit, postJson, proto, type Reading, readings, service, serverModule, startRest, summaryOf, type UploadSummary } from "./perf";
+
+/** proto3 JSON leaves out fields at their default (0, ""): put them back. */
+const jsonReading = (r: Partial<Reading>): Reading => ({ sensor: r.sensor ?? "", value: r.value ?? 0, seq: r.seq ?? 0 });
+const jsonSummary = (s: Partial<UploadSummary> | undefined): UploadSummary => ({ count: s?.count ?? 0, sum: s?.sum ?? 0, lastSeq: s?.lastSeq ?? 0 });
+
+async function servers() {
+  const learner = await serverModule();
+  const grpcAddress = await listen(await learner.createTelemetryServer());
+  const restUrl = await startRest(await learner.createRestServer());
+  return { client: referenceClient(proto, service, grpcAddress), restUrl };
+}
+
+step(4, () => {
+  it("Echo answers with the batch it received, over gRPC and over REST (POST /v1/echo), the same data", async () => {
+    const { client, restUrl } = await servers();
+    const batch: Batch = { readings: readings(7, "hall"), blob: Buffer.from("raw bytes") };
+    const answer = await unaryCall<Batch>(client, "echo", batch);
+    expectEqual(answer.readings, batch.readings, "Echo's readings");
+    expectEqual(Buffer.from(answer.blob).toString(), "raw bytes", "Echo's blob");
+    const rest = await postJson(`${restUrl}/v1/echo`, batchJson(batch));
+    expectEqual(rest.status, 200, "the HTTP status of POST /v1/echo");
+    const body = rest.body as { readings?: Array<Partial<Reading>>; blob?: string } | undefined;
+    expectEqual((body?.readings ?? []).map(jsonReading), batch.readings, "the readings POST /v1/echo answered (proto3 JSON)");
+    expectEqual(body?.blob, batch.blob.toString("base64"), "the blob POST /v1/echo answered (proto3 JSON: base64)");
+  });
+
+  it("Upload sums up a client stream, and POST /v1/upload the same readings sent as one batch", async () => {
+    const { client, restUrl } = await servers();
+    const list = readings(30, "roof");
+    const summary = await clientStreamCall<UploadSummary>(client, "upload", list);
+    expectEqual(summary, summaryOf(list), "Upload's answer to a stream of 30 readings");
+    const rest = await postJson(`${restUrl}/v1/upload`, { readings: list });
+    expectEqual(rest.status, 200, "the HTTP status of POST /v1/upload");
+    expectEqual(jsonSummary(rest.body as Partial<UploadSummary>), summaryOf(list), "what POST /v1/upload answered for the same 30 readings (proto3 JSON)");
+  });
+});
+
+step(5, () => {
+  it(`accepts a request over 4 MiB (${overLimit} bytes)`, async () => {
+    const learner = await serverModule();
+    const address = await listen(await learner.createTelemetryServer());
+    // The checks' client raises its own receive limit, so that only the server's can refuse.
+    const Client = loadService(proto, service);
+    const client = new Client(address, grpc.credentials.createInsecure(), { "grpc.max_receive_message_length": 16 * 1024 * 1024 });
+    track(() => client.close());
+    let answer: Batch;
+    try {
+      answer = await unaryCall<Batch>(client, "echo", blobBatch(overLimit));
+    } catch (error) {
+      const exhausted = /RESOURCE_EXHAUSTED/.test(String((error as Error).message));
+      if (!exhausted) throw error;
+      throw new CheckFailure(
+        'the server refused a request of 4 MiB + 64 KiB with RESOURCE_EXHAUSTED: a grpc-js server takes at most 4 MiB unless created with a larger "grpc.max_receive_message_length" (16 MiB)',
+      );
+    }
+    expectTrue(answer.blob.length === overLimit, `Echo answered a blob of ${answer.blob.length} bytes to one of ${overLimit}`);
+  });
+});
