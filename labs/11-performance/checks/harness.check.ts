@@ -58,7 +58,10 @@ step(2, () => {
     expectClose(report.fastest, 2, "fastest (successful calls only: a failure's time is not a latency)");
     expectClose(report.slowest, 8, "slowest (successful calls only)");
     expectClose(report.rps, 24, "rps (6 calls in 250 ms: count / (totalMs / 1000))");
-    expectPercentiles(report, [2, 4, 6, 8], "4 successful samples of 6");
+    // With the failures left out, p10 is 2 and p99 is 8; with them in, 0.5 and 90.
+    const latency = (p: number) => (Array.isArray(report.latencyDistribution) ? report.latencyDistribution.find((d) => d.percentage === p)?.latency : undefined);
+    expectClose(latency(10), 2, "the 10th percentile (successful calls only)");
+    expectClose(latency(99), 8, "the 99th percentile (successful calls only)");
   });
 
   it("builds ghz's histogram: marks from fastest to slowest in 10 equal steps, each latency in the first mark at or above it", async () => {
@@ -120,7 +123,8 @@ step(3, () => {
     const measured = state.startedAt.slice(2);
     expectTrue(measured.length > 0, "runBench with durationMs 300 and no count made no call after the warm-up: call until durationMs have passed");
     expectEqual(report.count, measured.length, "report.count (every call made after the warm-up)");
-    expectTrue(report.totalMs >= 300, `report.totalMs was ${report.totalMs}: the run lasts at least durationMs (300 ms)`);
+    // A timer may fire a fraction of a millisecond early by performance.now(): "at least" within 5%.
+    expectTrue(report.totalMs >= 285, `report.totalMs was ${report.totalMs}: the run lasts durationMs (300 ms), from the first call after the warm-up to the end of the last`);
     // The judge sees the calls a little later than the harness makes them; 200 ms of the 300 is plenty.
     const span = measured.at(-1)! - measured[0]!;
     expectTrue(span >= 200, `the calls after the warm-up started within ${span} ms of each other: keep starting calls until durationMs (300 ms) have passed`);
