@@ -49,7 +49,11 @@ step(5, () => {
     const address = await listen(await learner.createTelemetryServer());
     // The checks' client raises its own receive limit, so that only the server's can refuse.
     const Client = loadService(proto, service);
-    const client = new Client(address, grpc.credentials.createInsecure(), { "grpc.max_receive_message_length": 16 * 1024 * 1024 });
+    const client = new Client(address, grpc.credentials.createInsecure(), {
+      "grpc.max_receive_message_length": 16 * 1024 * 1024,
+      // A window as large as the answer: a few round trips of flow control instead of 64.
+      "grpc-node.flow_control_window": 8 * 1024 * 1024,
+    });
     track(() => client.close());
     let answer: Batch;
     try {
