@@ -195,12 +195,17 @@ export function table(measured: Measured[], rounds: number): string[] {
     "",
   ];
   const rows = [["comparison", "variant", "samples", "median", "p99"]];
+  const ratios = new Map<number, string>();
   for (const m of measured) {
     for (const [i, v] of m.variants.entries()) rows.push([i === 0 ? m.name : "", v.label, String(v.report.count), ms(median(v.report)), ms(p99(v.report))]);
-    rows.push(["", `→ ${m.faster} ${m.ratio.toFixed(1)}× faster by median`, "", "", ""]);
+    ratios.set(rows.length - 1, `→ ${m.faster} ${m.ratio.toFixed(1)}× faster by median`);
   }
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  for (const row of rows) lines.push(row.map((cell, c) => (c >= 2 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join("  ").trimEnd());
+  for (const [r, row] of rows.entries()) {
+    lines.push(row.map((cell, c) => (c >= 2 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join("  ").trimEnd());
+    const ratio = ratios.get(r);
+    if (ratio) lines.push(`${" ".repeat(widths[0]! + 2)}${ratio}`);
+  }
   return lines;
 }
 
