@@ -35,7 +35,8 @@ step(6, () => {
     const opened = proxy.connections.length;
     expectTrue(opened === 1, `echoAll opened ${opened} connections for 6 calls: create one client (one channel) for all of them, not one for each call`);
     for (let i = 0; i < 150 && proxy.connections[0]!.closedAt === undefined; i++) await sleep(10);
-    expectTrue(proxy.connections[0]!.closedBy === "client", "echoAll's connection was still open 1.5 s after it resolved: close the client once every answer is in (client.close() in a finally block)");
+    // The checks' server never closes a connection by itself: a closed one is the client's doing, whichever side's FIN came first.
+    expectTrue(proxy.connections[0]!.closedAt !== undefined, "echoAll's connection was still open 1.5 s after it resolved: close the client once every answer is in (client.close() in a finally block)");
   });
 
   it("echoAll has every call in flight at once", async () => {
