@@ -201,9 +201,11 @@ export interface WireRequest {
  * An Echo server on node:http2 with the gRPC framing done by hand, because a
  * grpc-js server hides a request's grpc-encoding from its handlers. It
  * decompresses gzip requests, records how each arrived, and answers with the
- * batch it received, uncompressed and with no size limit.
+ * batch it received, uncompressed and with no size limit; with `blobBytes`,
+ * with a blob that large instead of the one it received (an answer over the
+ * limit without a request as large).
  */
-export async function wireEchoServer(): Promise<{ address: string; requests: WireRequest[] }> {
+export async function wireEchoServer(blobBytes?: number): Promise<{ address: string; requests: WireRequest[] }> {
   const echo = loadService(proto, service).service.Echo!;
   const requests: WireRequest[] = [];
   const server = http2.createServer();
@@ -238,7 +240,8 @@ export async function wireEchoServer(): Promise<{ address: string; requests: Wir
         return;
       }
       requests.push({ encoding, compressed, wireBytes: wire.length, bytes: message.length });
-      const payload = echo.responseSerialize(echo.requestDeserialize(message));
+      const batch = echo.requestDeserialize(message) as Batch;
+      const payload = echo.responseSerialize(blobBytes === undefined ? batch : { ...batch, blob: blobBatch(blobBytes).blob });
       const prefix = Buffer.alloc(5);
       prefix.writeUInt32BE(payload.length, 1);
       stream.respond({ ":status": 200, "content-type": "application/grpc", "grpc-accept-encoding": "identity,gzip" }, { waitForTrailers: true });
