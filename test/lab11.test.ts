@@ -9,11 +9,10 @@
  * samples: its ratios come from its own samples.
  */
 import * as assert from "node:assert/strict";
-import * as fs from "node:fs";
 import * as path from "node:path";
 import { findLab, treeDir } from "../scripts/lib/labs";
 import { ensureStubs } from "../scripts/lib/stubs";
-import { checkVariant as checkVariantOf, type Edit, expectFailing, failingIds as failing, removeTrees } from "./trees";
+import { checkVariant as checkVariantOf, type Edit, expectFailing, failingIds as failing, removeTrees, replacedBy } from "./trees";
 
 const lab = findLab("11");
 const harness = "src/harness.ts";
@@ -22,11 +21,7 @@ const client = "src/client.ts";
 
 const checkVariant = (name: string, edits: Edit[]) => checkVariantOf(lab, name, edits);
 
-/** A whole learner file replaced by one of test/lab11-alternatives/, its imports pointed at the tree's own stubs. */
-function replaced(file: string, alternative: string): Edit {
-  const text = fs.readFileSync(path.join(__dirname, "lab11-alternatives", alternative), "utf8").replaceAll("../../solutions/11-performance/gen/", "../gen/");
-  return { file, from: /^[\s\S]*$/, to: text.replaceAll("$", "$$$$") };
-}
+const replaced = (file: string, alternative: string) => replacedBy(lab, file, alternative);
 
 const s2 = { percentiles: "s2.reports-the-latency-percentiles", totals: "s2.counts-every-call", histogram: "s2.builds-ghz-s-histogram" };
 const s3 = { count: "s3.makes-the-warm-up-calls", concurrency: "s3.keeps-exactly-concurrency", duration: "s3.with-a-duration" };

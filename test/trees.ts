@@ -55,6 +55,17 @@ export function removeTrees(): void {
   fs.rmSync(treesRoot, { recursive: true, force: true });
 }
 
+/**
+ * A whole learner file replaced by test/labNN-alternatives/<alternative> (an
+ * alternative solution, importing the solution's stubs), its imports pointed
+ * at the tree's own stubs.
+ */
+export function replacedBy(lab: Lab, file: string, alternative: string): Edit {
+  const source = fs.readFileSync(path.join(__dirname, `lab${lab.number}-alternatives`, alternative), "utf8");
+  const text = source.replaceAll(`../../solutions/${lab.id}/gen/`, "../gen/");
+  return { file, from: /^[\s\S]*$/, to: text.replaceAll("$", "$$$$") };
+}
+
 /** The ids of the checks that did not pass. */
 export const failingIds = (result: LabResult): string[] => result.tests.filter((t) => t.status !== "pass").map((t) => t.id);
 

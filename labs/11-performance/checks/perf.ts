@@ -93,7 +93,7 @@ export const summaryOf = (list: Reading[]): UploadSummary => ({
 });
 
 /** The default receive limit of grpc-js, on clients and servers alike. */
-export const fourMiB = 4 * 1024 * 1024;
+const fourMiB = 4 * 1024 * 1024;
 /** Just over the limit: the smallest message that shows it. */
 export const overLimit = fourMiB + 64 * 1024;
 
