@@ -96,7 +96,8 @@ describe("lab 11's checks against known mistakes", function () {
         ].join("\n"),
       },
     ]);
-    expectFailing(result, ["s6.echoall-sends-every-call-over-one-connection"]);
+    // Six connections opened side by side: whether all six calls arrive within the server's 150 ms is chance.
+    expectFailing(result, ["s6.echoall-sends-every-call-over-one-connection"], ["s6.echoall-has-every-call-in-flight"]);
   });
 
   it("one call at a time (await in the loop)", async () => {
@@ -167,7 +168,7 @@ describe("lab 11's bench", function () {
     // Two rounds of a few samples: the numbers mean nothing, their arithmetic does.
     const measured = await bench.measure(2, 0.02);
     const nearestRankMedian = (samples: number[]) => [...samples].sort((a, b) => a - b)[Math.ceil(samples.length / 2) - 1]!;
-    assert.equal(measured.length, 4);
+    assert.equal(measured.length, 5);
     for (const row of measured) {
       const [a, b] = row.variants.map((v) => nearestRankMedian(v.samples)) as [number, number];
       for (const v of row.variants) assert.equal(v.report.count, v.samples.length, `${row.name}: ${v.label}'s report covers its samples`);

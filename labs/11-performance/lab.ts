@@ -113,6 +113,14 @@ export async function measure(rounds: number, scale = 1): Promise<Measured[]> {
         ],
       },
       {
+        name: `${uploadReadings.length} readings uploaded`,
+        perRound: 1,
+        variants: [
+          { label: "gRPC client stream", run: upload },
+          { label: "REST/JSON, one request", run: () => post("/v1/upload", JSON.stringify({ readings: uploadReadings })) },
+        ],
+      },
+      {
         name: `${uploadReadings.length} readings uploaded, gRPC`,
         perRound: 1,
         variants: [

@@ -149,9 +149,9 @@ export interface Seen {
 
 /**
  * A Telemetry server that records its calls. Echo holds each answer until
- * `holdUntil` calls are in flight or 300 ms have passed, so that calls sent
- * together are seen together even on a busy machine, and sequential calls
- * cost 300 ms each.
+ * `holdUntil` calls are in flight or 150 ms have passed, so that calls sent
+ * together (in one tick, over one connection) are seen together even on a
+ * busy machine, and sequential calls cost 150 ms each.
  */
 export async function recordingServer(holdUntil = 1): Promise<{ address: string; seen: Seen }> {
   const seen: Seen = { echoes: 0, maxInFlight: 0, uploads: [] };
@@ -172,7 +172,7 @@ export async function recordingServer(holdUntil = 1): Promise<{ address: string;
         inFlight--;
         callback(null, call.request);
       };
-      const timer = setTimeout(answer, 300);
+      const timer = setTimeout(answer, 150);
       waiting.add(answer);
       if (inFlight >= holdUntil) for (const release of [...waiting]) release();
     },
