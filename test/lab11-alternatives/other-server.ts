@@ -31,10 +31,13 @@ export function createRestServer(): http.Server {
       const body = Buffer.from(JSON.stringify(value));
       res.writeHead(status, { "content-type": "application/json", "content-length": body.length }).end(body);
     };
-    if (req.method !== "POST") return send(405, { error: "POST only" });
-    const batch = Batch.fromJSON(JSON.parse(text || "{}"));
-    if (pathname === "/v1/echo") return send(200, Batch.toJSON(batch));
-    if (pathname === "/v1/upload") return send(200, sum(batch.readings));
-    send(404, { error: `no ${pathname}` });
+    if (req.method !== "POST" || !["/v1/echo", "/v1/upload"].includes(pathname)) return send(404, { error: `no ${req.method} ${pathname}` });
+    let batch: Batch;
+    try {
+      batch = Batch.fromJSON(JSON.parse(text || "{}"));
+    } catch (error) {
+      return send(400, { error: String(error) });
+    }
+    send(200, pathname === "/v1/echo" ? Batch.toJSON(batch) : sum(batch.readings));
   });
 }

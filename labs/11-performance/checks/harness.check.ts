@@ -66,16 +66,30 @@ step(2, () => {
 
   it("builds ghz's histogram: marks from fastest to slowest in 10 equal steps, each latency in the first mark at or above it", async () => {
     const { summarize } = await harnessModule();
-    const samples = [...succeeded([5, 1, 3.5, 11, 2, 1]), { ms: 50, ok: false }];
+    const samples = [...succeeded([10, 2, 7, 22, 4, 2]), { ms: 50, ok: false }];
     const report = await summarize(samples, 100);
     const histogram = report.histogram;
     expectEqual(Array.isArray(histogram) ? histogram.length : histogram, 11, "histogram entries (fastest, then 10 marks up to slowest)");
     const counts = [2, 1, 0, 1, 1, 0, 0, 0, 0, 0, 1];
     for (const [i, entry] of histogram.entries()) {
-      expectClose(entry.mark, 1 + i, `histogram[${i}].mark (fastest 1 + ${i} × width 1)`);
-      expectEqual(entry.count, counts[i], `histogram[${i}].count (latencies over mark ${i} and at most ${i + 1}; the failed call is not one)`);
+      expectClose(entry.mark, 2 + 2 * i, `histogram[${i}].mark (fastest 2 + ${i} × width 2)`);
+      expectEqual(entry.count, counts[i], `histogram[${i}].count (latencies over ${2 * i} and at most ${2 + 2 * i}; the failed call is not one)`);
       expectClose(entry.frequency, counts[i]! / 6, `histogram[${i}].frequency (count / successful calls)`);
     }
+  });
+
+  it("reports a run without a successful call with zeros and empty lists, never NaN", async () => {
+    const { summarize } = await harnessModule();
+    const report = await summarize([{ ms: 3, ok: false }], 0);
+    expectEqual(
+      { count: report.count, errors: report.errors, average: report.average, fastest: report.fastest, slowest: report.slowest, rps: report.rps },
+      { count: 1, errors: 1, average: 3, fastest: 0, slowest: 0, rps: 0 },
+      "the report of one failed call over 0 ms (rps 0 when totalMs is 0)",
+    );
+    expectEqual(report.latencyDistribution, [], "latencyDistribution with no successful call");
+    expectEqual(report.histogram, [], "histogram with no successful call");
+    const empty = await summarize([], 0);
+    expectEqual({ count: empty.count, average: empty.average, rps: empty.rps }, { count: 0, average: 0, rps: 0 }, "the report of no call at all");
   });
 });
 
@@ -104,15 +118,20 @@ step(3, () => {
     expectEqual(state.calls, 17, "calls made (5 warm-up + 12)");
     expectEqual(report.count, 12, "report.count (the warm-up calls are not measured)");
     expectEqual(report.errors, 2, "report.errors (2 of the measured calls failed: a failed call is a sample, not an exception)");
+    expectTrue(Number.isFinite(report.average) && report.average >= 0, `report.average was ${report.average}: every sample, failed or not, needs its time in ms`);
   });
 
   it("keeps exactly `concurrency` calls in flight", async () => {
     const { runBench } = await harnessModule();
     const { state, call } = countingCall(15);
+    const began = Date.now();
     const report = await within(runBench(call, { warmup: 0, concurrency: 4, count: 20 }), 3000, "runBench with concurrency 4 and a count of 20");
+    const elapsed = Date.now() - began;
     expectEqual(state.maxInFlight, 4, "calls in flight at once, at most (concurrency 4: start a new call as each one ends)");
     expectEqual(state.calls, 20, "calls made");
     expectEqual(report.count, 20, "report.count");
+    // Each call waits 15 ms in the checks (a timer may fire a millisecond early), and none can take longer than the whole run.
+    expectTrue(report.fastest >= 14 && report.slowest <= elapsed, `latencies from ${report.fastest} to ${report.slowest} ms for calls of at least 15 ms in a run of ${elapsed} ms: time each call from its start to its end (performance.now() after minus before)`);
   });
 
   it("with a duration instead of a count, calls until the time is up and reports every call it made", async () => {

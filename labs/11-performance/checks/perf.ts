@@ -110,10 +110,10 @@ export async function startRest(server: http.Server): Promise<string> {
   return `http://127.0.0.1:${await host.start(server)}`;
 }
 
-/** POSTs `body` as JSON; resolves with the status and the parsed answer (undefined when it is not JSON). */
-export function postJson(url: string, body: unknown): Promise<{ status: number; body: unknown }> {
+/** Sends `body` (JSON unless a string) with `method`; resolves with the status, the content type and the parsed answer (undefined when it is not JSON). */
+export function postJson(url: string, body: unknown, method = "POST"): Promise<{ status: number; contentType: string; body: unknown }> {
   return new Promise((resolve, reject) => {
-    const request = http.request(url, { method: "POST", headers: { "content-type": "application/json" }, timeout: 2000, agent: false }, (response) => {
+    const request = http.request(url, { method, headers: { "content-type": "application/json" }, timeout: 2000, agent: false }, (response) => {
       const chunks: Buffer[] = [];
       response.on("data", (chunk: Buffer) => chunks.push(chunk));
       response.on("end", () => {
@@ -123,12 +123,13 @@ export function postJson(url: string, body: unknown): Promise<{ status: number; 
         } catch {
           parsed = undefined;
         }
-        resolve({ status: response.statusCode ?? 0, body: parsed });
+        resolve({ status: response.statusCode ?? 0, contentType: String(response.headers["content-type"] ?? ""), body: parsed });
       });
     });
-    request.on("timeout", () => request.destroy(new CheckFailure(`POST ${new URL(url).pathname} got no answer within 2 s`)));
-    request.on("error", (error) => reject(error instanceof CheckFailure ? error : new CheckFailure(`POST ${new URL(url).pathname} failed: ${error.message}`)));
-    request.end(JSON.stringify(body));
+    const what = `${method} ${new URL(url).pathname}`;
+    request.on("timeout", () => request.destroy(new CheckFailure(`${what} got no answer within 2 s`)));
+    request.on("error", (error) => reject(error instanceof CheckFailure ? error : new CheckFailure(`${what} failed: ${error.message}`)));
+    request.end(typeof body === "string" ? body : JSON.stringify(body));
   });
 }
 
@@ -141,6 +142,8 @@ export const batchJson = (batch: Batch) => ({ readings: batch.readings, ...(batc
 /** What a recording Telemetry server saw. */
 export interface Seen {
   echoes: number;
+  /** Calls (Echo or Upload) that came without a deadline. */
+  noDeadline: number;
   /** Echo calls in flight at once, at most. */
   maxInFlight: number;
   /** The readings of each Upload stream, in the order they arrived. */
@@ -154,7 +157,7 @@ export interface Seen {
  * busy machine, and sequential calls cost 150 ms each.
  */
 export async function recordingServer(holdUntil = 1): Promise<{ address: string; seen: Seen }> {
-  const seen: Seen = { echoes: 0, maxInFlight: 0, uploads: [] };
+  const seen: Seen = { echoes: 0, noDeadline: 0, maxInFlight: 0, uploads: [] };
   let inFlight = 0;
   const waiting = new Set<() => void>();
   const server = new grpc.Server();
@@ -165,6 +168,7 @@ export async function recordingServer(holdUntil = 1): Promise<{ address: string;
   server.addService(loadService(proto, service).service, {
     echo: (call: grpc.ServerUnaryCall<Batch, Batch>, callback: grpc.sendUnaryData<Batch>) => {
       seen.echoes++;
+      if (!Number.isFinite(Number(call.getDeadline()))) seen.noDeadline++;
       seen.maxInFlight = Math.max(seen.maxInFlight, ++inFlight);
       const answer = () => {
         waiting.delete(answer);
@@ -179,6 +183,7 @@ export async function recordingServer(holdUntil = 1): Promise<{ address: string;
     upload: (call: grpc.ServerReadableStream<Reading, UploadSummary>, callback: grpc.sendUnaryData<UploadSummary>) => {
       const received: Reading[] = [];
       seen.uploads.push(received);
+      if (!Number.isFinite(Number(call.getDeadline()))) seen.noDeadline++;
       call.on("data", (reading: Reading) => received.push(reading));
       call.on("end", () => callback(null, summaryOf(received)));
     },
@@ -195,6 +200,8 @@ export interface WireRequest {
   /** The message's size on the wire and once decompressed. */
   wireBytes: number;
   bytes: number;
+  /** The grpc-timeout header: the call's deadline, if it has one. */
+  timeout?: string;
 }
 
 /**
@@ -205,7 +212,7 @@ export interface WireRequest {
  * with a blob that large instead of the one it received (an answer over the
  * limit without a request as large).
  */
-export async function wireEchoServer(blobBytes?: number): Promise<{ address: string; requests: WireRequest[] }> {
+export async function wireEchoServer(blobBytes?: number): Promise<{ address: string; requests: WireRequest[]; openConnections(): number }> {
   const echo = loadService(proto, service).service.Echo!;
   const requests: WireRequest[] = [];
   const server = http2.createServer();
@@ -239,7 +246,8 @@ export async function wireEchoServer(blobBytes?: number): Promise<{ address: str
         stream.respond({ ":status": 200, "content-type": "application/grpc", "grpc-status": String(grpc.status.INTERNAL), "grpc-message": "not gzip" }, { endStream: true });
         return;
       }
-      requests.push({ encoding, compressed, wireBytes: wire.length, bytes: message.length });
+      const timeout = headers["grpc-timeout"];
+      requests.push({ encoding, compressed, wireBytes: wire.length, bytes: message.length, ...(typeof timeout === "string" ? { timeout } : {}) });
       const batch = echo.requestDeserialize(message) as Batch;
       const payload = echo.responseSerialize(blobBytes === undefined ? batch : { ...batch, blob: blobBatch(blobBytes).blob });
       const prefix = Buffer.alloc(5);
@@ -249,7 +257,7 @@ export async function wireEchoServer(blobBytes?: number): Promise<{ address: str
       stream.end(Buffer.concat([prefix, payload]));
     });
   });
-  return { address: `127.0.0.1:${(server.address() as net.AddressInfo).port}`, requests };
+  return { address: `127.0.0.1:${(server.address() as net.AddressInfo).port}`, requests, openConnections: () => sessions.size };
 }
 
 /** The status name of a gRPC error, or its message for anything else: for failure messages. */

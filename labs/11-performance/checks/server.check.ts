@@ -27,6 +27,7 @@ step(4, () => {
     expectEqual(Buffer.from(answer.blob).toString(), "raw bytes", "Echo's blob");
     const rest = await postJson(`${restUrl}/v1/echo`, batchJson(batch));
     expectEqual(rest.status, 200, "the HTTP status of POST /v1/echo");
+    expectTrue(rest.contentType.startsWith("application/json"), `POST /v1/echo answered with content-type "${rest.contentType}": answer JSON as application/json`);
     const body = rest.body as { readings?: Array<Partial<Reading>>; blob?: string } | undefined;
     expectEqual((body?.readings ?? []).map(jsonReading), batch.readings, "the readings POST /v1/echo answered (proto3 JSON)");
     expectEqual(body?.blob, batch.blob.toString("base64"), "the blob POST /v1/echo answered (proto3 JSON: base64)");
@@ -37,9 +38,17 @@ step(4, () => {
     const list = readings(30, "roof");
     const summary = await clientStreamCall<UploadSummary>(client, "upload", list);
     expectEqual(summary, summaryOf(list), "Upload's answer to a stream of 30 readings");
+    expectEqual(await clientStreamCall<UploadSummary>(client, "upload", []), summaryOf([]), "Upload's answer to a stream of no reading");
     const rest = await postJson(`${restUrl}/v1/upload`, { readings: list });
     expectEqual(rest.status, 200, "the HTTP status of POST /v1/upload");
     expectEqual(jsonSummary(rest.body as Partial<UploadSummary>), summaryOf(list), "what POST /v1/upload answered for the same 30 readings (proto3 JSON)");
+  });
+
+  it("the REST twin answers 404 for another path or method, and 400 for a body that is not a Batch as JSON", async () => {
+    const { restUrl } = await servers();
+    expectEqual((await postJson(`${restUrl}/v1/other`, { readings: [] })).status, 404, "the HTTP status of POST /v1/other");
+    expectEqual((await postJson(`${restUrl}/v1/echo`, "", "GET")).status, 404, "the HTTP status of GET /v1/echo");
+    expectEqual((await postJson(`${restUrl}/v1/echo`, "{ not json")).status, 400, "the HTTP status of POST /v1/echo with a body that is not JSON");
   });
 });
 
