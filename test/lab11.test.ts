@@ -23,7 +23,7 @@ const checkVariant = (name: string, edits: Edit[]) => checkVariantOf(lab, name, 
 
 const replaced = (file: string, alternative: string) => replacedBy(lab, file, alternative);
 
-const s2 = { percentiles: "s2.reports-the-latency-percentiles", totals: "s2.counts-every-call", histogram: "s2.builds-ghz-s-histogram" };
+const s2 = { percentiles: "s2.reports-the-latency-percentiles", totals: "s2.counts-every-call", histogram: "s2.builds-ghz-s-histogram", empty: "s2.reports-a-run-without-a-successful-call" };
 const s3 = { count: "s3.makes-the-warm-up-calls", concurrency: "s3.keeps-exactly-concurrency", duration: "s3.with-a-duration" };
 
 describe("lab 11's checks against known mistakes", function () {
@@ -37,13 +37,14 @@ describe("lab 11's checks against known mistakes", function () {
 
   it("requests per second from the average latency", async () => {
     const result = await checkVariant("rps-from-average", [{ file: harness, from: "rps: totalMs > 0 ? count / (totalMs / 1000) : 0,", to: "rps: 1000 / (samples.reduce((sum, s) => sum + s.ms, 0) / count)," }]);
-    expectFailing(result, [s2.totals]);
+    // With no call, the average is 0 and its inverse Infinity.
+    expectFailing(result, [s2.totals, s2.empty]);
   });
 
   it("failed calls' times in fastest, slowest and the percentiles", async () => {
     const result = await checkVariant("failures-as-latencies", [{ file: harness, from: "samples.filter((s) => s.ok).map", to: "samples.map" }]);
-    // The histogram check has a failed sample of 50 ms too, and with every sample a latency, no call counts as an error.
-    expectFailing(result, [s2.totals, s2.histogram, s3.count]);
+    // The histogram and empty-run checks have failed samples too, and with every sample a latency, no call counts as an error.
+    expectFailing(result, [s2.totals, s2.histogram, s2.empty, s3.count]);
   });
 
   it("a histogram of 10 marks, without ghz's first mark at fastest", async () => {
