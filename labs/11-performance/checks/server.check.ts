@@ -1,11 +1,11 @@
 /**
  * Lab 11, steps 4 and 5: the learner's Telemetry server and its REST twin,
  * called by the checks' own clients: the same data must come back from
- * both, and a request over grpc-js's default 4 MiB limit must be accepted.
+ * both, and a message over grpc-js's default 4 MiB limit must be accepted.
  */
 import * as grpc from "@grpc/grpc-js";
-import { CheckFailure, clientStreamCall, expectEqual, expectTrue, listen, loadService, referenceClient, step, track, unaryCall } from "../../../scripts/check-kit";
-import { type Batch, batchJson, describeError, blobBatch, overLimit, postJson, proto, type Reading, readings, service, serverModule, startRest, summaryOf, type UploadSummary } from "./perf";
+import { CheckFailure, clientStreamCall, expectEqual, expectTrue, listen, referenceClient, step, unaryCall } from "../../../scripts/check-kit";
+import { type Batch, batchJson, describeError, overLimit, postJson, proto, type Reading, readings, service, serverModule, startRest, summaryOf, type UploadSummary } from "./perf";
 
 /** proto3 JSON leaves out fields at their default (0, ""): put them back. */
 const jsonReading = (r: Partial<Reading>): Reading => ({ sensor: r.sensor ?? "", value: r.value ?? 0, seq: r.seq ?? 0 });
@@ -53,32 +53,24 @@ step(4, () => {
 });
 
 step(5, () => {
-  it(`accepts a request over 4 MiB (${overLimit} bytes)`, async () => {
+  it(`accepts a message over 4 MiB (${overLimit} bytes)`, async () => {
     const learner = await serverModule();
-    const address = await listen(await learner.createTelemetryServer());
-    // The checks' client raises its own receive limit, so that only the server's can refuse.
-    const Client = loadService(proto, service);
-    const client = new Client(address, grpc.credentials.createInsecure(), {
-      "grpc.max_receive_message_length": 16 * 1024 * 1024,
-      // A window as large as the answer: a few round trips of flow control instead of 64.
-      "grpc-node.flow_control_window": 8 * 1024 * 1024,
+    const client = referenceClient(proto, service, await listen(await learner.createTelemetryServer()));
+    // The limit is per message: one reading whose sensor name is over 4 MiB, in an Upload whose answer is small.
+    const huge: Reading = { sensor: "s".repeat(overLimit), value: 1.5, seq: 7 };
+    // 3 s instead of the usual 2: 4 MiB crosses in 64 KiB flow-control windows, each a round trip between two busy processes.
+    const outcome = await new Promise<{ error: grpc.ServiceError | null; summary?: UploadSummary }>((resolve) => {
+      const upload = (client as unknown as { upload: (o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, s?: UploadSummary) => void) => grpc.ClientWritableStream<Reading> }).upload;
+      const call = upload.call(client, { deadline: Date.now() + 3000 }, (error, summary) => resolve({ error, summary }));
+      call.write(huge);
+      call.end();
     });
-    track(() => client.close());
-    // 4 s instead of the usual 2: 4 MiB crosses in 64 KiB flow-control windows, each a round trip between two busy processes.
-    const outcome = await new Promise<{ error: grpc.ServiceError | null; answer?: Batch }>((resolve) =>
-      (client as unknown as { echo: (r: Batch, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, a?: Batch) => void) => void }).echo(
-        blobBatch(overLimit),
-        { deadline: Date.now() + 4000 },
-        (error, answer) => resolve({ error, answer }),
-      ),
-    );
     if (outcome.error?.code === grpc.status.RESOURCE_EXHAUSTED) {
       throw new CheckFailure(
-        'the server refused a request of 4 MiB + 64 KiB with RESOURCE_EXHAUSTED: a grpc-js server takes at most 4 MiB unless created with a larger "grpc.max_receive_message_length" (16 MiB)',
+        'the server refused a message of 4 MiB + 64 KiB with RESOURCE_EXHAUSTED: a grpc-js server takes at most 4 MiB a message unless created with a larger "grpc.max_receive_message_length" (16 MiB)',
       );
     }
-    if (outcome.error) throw new CheckFailure(`Echo of 4 MiB + 64 KiB failed with ${describeError(outcome.error)}`);
-    const answer = outcome.answer!;
-    expectTrue(answer.blob.length === overLimit, `Echo answered a blob of ${answer.blob.length} bytes to one of ${overLimit}`);
+    if (outcome.error) throw new CheckFailure(`an Upload of one reading of 4 MiB + 64 KiB failed with ${describeError(outcome.error)}`);
+    expectEqual(outcome.summary, summaryOf([huge]), "Upload's answer to one reading of 4 MiB + 64 KiB");
   });
 });
