@@ -74,7 +74,7 @@ describe("lab 11's checks against known mistakes", function () {
 
   it("a server with the default 4 MiB receive limit", async () => {
     const result = await checkVariant("server-limit", [{ file: server, from: 'new grpc.Server({ "grpc.max_receive_message_length": 16 * 1024 * 1024 })', to: "new grpc.Server()" }]);
-    expectFailing(result, ["s5.accepts-a-request-over-4-mib"]);
+    expectFailing(result, ["s5.accepts-a-message-over-4-mib"]);
   });
 
   it("a new client for each call, each closed after its answer", async () => {
