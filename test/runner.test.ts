@@ -49,6 +49,7 @@ describe("parseArgs", () => {
 
   it("passes every option after client but --target, --solution and --debug to the lab's client (lab 02's --watch)", () => {
     assert.deepEqual(command("02", "client", "--watch", "--target", "h:1"), { kind: "client", lab: "02", target: "learner", address: "h:1", args: ["--watch"] });
+    assert.deepEqual(command("11", "bench", "--rounds", "3", "--solution"), { kind: "bench", lab: "11", target: "solution", args: ["--rounds", "3"] });
   });
 
   it("refuses, in one sentence, an option that does not apply to the command", () => {

@@ -15,7 +15,8 @@ export type Command =
   | { kind: "gen"; lab: string; target: Target }
   | { kind: "hint"; lab: string }
   | { kind: "serve"; lab: string; target: Target; port: number }
-  | { kind: "client"; lab: string; target: Target; address: string; args: string[] };
+  | { kind: "client"; lab: string; target: Target; address: string; args: string[] }
+  | { kind: "bench"; lab: string; target: Target; args: string[] };
 
 export interface ParsedArgs {
   command: Command;
@@ -40,17 +41,19 @@ export const usage = `Usage (npm passes everything after -- to the runner):
   npm run lab 01 -- serve [--port 50051]       run the lab's server, with server reflection
   npm run lab 01 -- client [--target localhost:50051] [options of the lab's client]
                                                run the lab's client against a running server
-serve and client take --solution to run the reference solution.
+  npm run lab 11 -- bench [options of the lab's bench]
+                                               measure the lab's code and print the comparison (lab 11)
+serve, client and bench take --solution to run the reference solution.
 Add --debug to see stack traces of the runner itself.
 Exit codes: 0 every check passes (hint: no hint needed), 1 a check fails (hint: a hint was shown),
 2 a usage or setup problem, or a command refused (diff and solution before the lab passes).`;
 
-const subcommands = ["check", "gen", "hint", "serve", "client", "reset", "restore", "diff", "solution"] as const;
+const subcommands = ["check", "gen", "hint", "serve", "client", "bench", "reset", "restore", "diff", "solution"] as const;
 type Subcommand = (typeof subcommands)[number];
 
 /** The runner's options, each with a command that uses it, for the sentence that refuses it elsewhere. */
 const optionUse: Record<string, string> = {
-  "--solution": "npm run lab 01 -- --solution (also with --watch, gen, serve and client)",
+  "--solution": "npm run lab 01 -- --solution (also with --watch, gen, serve, client and bench)",
   "--json": "npm run -s lab 01 -- --json",
   "--watch": "npm run lab 01 -- --watch",
   "--poll": "npm run lab 01 -- --watch --poll",
@@ -76,6 +79,7 @@ const commandOptions: Record<Command["kind"], { name: string; options: string[] 
   hint: { name: "hint", options: [] },
   serve: { name: "serve", options: ["--port", "--solution"] },
   client: { name: "client", options: ["--target", "--solution"] },
+  bench: { name: "bench", options: ["--solution"] },
 };
 
 /** Refuses, in one sentence, an option the command does not use: ignoring it would hide a mistake. */
@@ -133,11 +137,11 @@ function parseCommand(argv: string[]): ParsedArgs & { flags: Map<string, string 
   const flags = new Map<string, string | true>();
   const takesValue = new Set(["--port", "--target"]);
   const known = new Set(["--solution", "--json", "--port", "--target", "--all", "--debug", "--help", "--watch", "--poll", "--force"]);
-  // After `NN client`, every option but the runner's few for client is the lab client's own
-  // (`--room lobby`, lab 02's `--watch`).
+  // After `NN client` (or `NN bench`), every option but the runner's few for it is the lab's own
+  // (`--room lobby`, lab 02's `--watch`, lab 11's `--rounds 3`).
   const clientArgs: string[] = [];
   const forClient = new Set(["--target", "--solution", "--debug", "--help"]);
-  const inClient = () => positional.length >= 2 && positional[1] === "client";
+  const inClient = () => positional.length >= 2 && (positional[1] === "client" || positional[1] === "bench");
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [name = arg, inline] = arg.split("=", 2);
@@ -199,5 +203,7 @@ function parseCommand(argv: string[]): ParsedArgs & { flags: Map<string, string 
       const address = flags.get("--target");
       return { command: { kind: "client", lab, target, address: typeof address === "string" ? address : `localhost:${defaultPort}`, args: clientArgs }, debug, flags };
     }
+    case "bench":
+      return { command: { kind: "bench", lab, target, args: clientArgs }, debug, flags };
   }
 }

@@ -215,7 +215,7 @@ async function run(command: Command): Promise<number> {
       console.log(`Compare it with yours: npm run lab ${lab.number} -- diff`);
       return 0;
     }
-    // serve and client load grpc-js and the lab's code; keep that off the path of every other command.
+    // serve, client and bench load grpc-js and the lab's code; keep that off the path of every other command.
     case "serve":
       try {
         await (require("./serve-client") as typeof import("./serve-client")).serve(findLab(command.lab), command.target, command.port);
@@ -225,6 +225,8 @@ async function run(command: Command): Promise<number> {
       return 0;
     case "client":
       return (require("./serve-client") as typeof import("./serve-client")).runClient(findLab(command.lab), command.target, command.address, command.args);
+    case "bench":
+      return (require("./serve-client") as typeof import("./serve-client")).runBench(findLab(command.lab), command.target, command.args);
   }
 }
 

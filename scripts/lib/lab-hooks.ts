@@ -26,6 +26,12 @@ export interface LabHooks {
    * force-closes the rest.
    */
   shutdown?(server: grpc.Server): Promise<void>;
+  /**
+   * Optional: `npm run lab NN -- bench`, measurements of the code under test
+   * printed as they are made (lab 11). `args` are the options after `bench`;
+   * resolves with an exit code, or nothing for 0.
+   */
+  runBench?(print: (line: string) => void, args: string[]): Promise<number | void>;
   /** Optional: true when createServer's server adds server reflection itself, so `serve` adds none. */
   addsReflection?: boolean;
 }

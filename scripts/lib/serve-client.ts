@@ -142,6 +142,21 @@ export async function runClient(lab: Lab, target: Target, address: string, args:
   }
 }
 
+/** `npm run lab NN -- bench`: the lab's measurements of the code under test (lab 11). */
+export async function runBench(lab: Lab, target: Target, args: string[]): Promise<number> {
+  const hooks = await fromCheckFailure(() => loadHooks(lab, target));
+  if (!hooks.runBench) throw new UserError(`Lab ${lab.number} has no bench; lab 11 has one: \`npm run lab 11 -- bench\`.`);
+  try {
+    return (await hooks.runBench((line) => console.log(line), args)) ?? 0;
+  } catch (error) {
+    if (error instanceof CheckFailure) throw new UserError(`${error.message}.`);
+    const { code, details, message } = error as { code?: unknown; details?: string; message?: string };
+    if (typeof code === "number") throw new UserError(`A call of the bench failed with ${grpc.status[code]}: ${details || "(no details)"}; check that \`npm run lab ${lab.number}\` passes first.`);
+    const where = learnerLocation(error);
+    throw new UserError(`The bench failed: ${message ?? String(error)}${where ? ` (at ${where})` : ""}; check that \`npm run lab ${lab.number}\` passes first.`);
+  }
+}
+
 /**
  * Whether a connection to a gRPC target ("localhost:50051", "[::1]:50051",
  * "dns:///host:port", "unix:/path") can be opened within a second; undefined
