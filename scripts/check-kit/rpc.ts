@@ -1,6 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import type * as http from "node:http";
+import * as net from "node:net";
 import * as path from "node:path";
 import { CheckFailure } from "./assert";
 import { adviceFor, cleanDetails } from "./explain";
@@ -52,6 +53,12 @@ export async function listen(server: grpc.Server | http.Server, credentials = gr
   if (subject?.isStandIn(server)) {
     const port = await subject.driver.bind!(server, credentials);
     return `127.0.0.1:${String(port)}`;
+  }
+  if (server instanceof net.Server) {
+    // A learner's gateway loaded into this process (lab 10's `client` demo).
+    track(() => server.close());
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    return `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
   }
   if (!(server instanceof grpc.Server)) {
     throw new CheckFailure(`expected a server from the code under test, got ${server === null || server === undefined ? String(server) : typeof server}`);

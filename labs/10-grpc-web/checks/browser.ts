@@ -110,15 +110,20 @@ export interface OpenPage {
   waitUntil(condition: string, failure: () => Promise<string>, ms?: number): Promise<void>;
   /** The text of an element of the page. */
   text(id: string): Promise<string>;
+  /** Clicks the button with this id. */
+  click(id: string): Promise<void>;
 }
 
-/** The page's origin for a server: what a gRPC-Web server must allow. */
+/** The page, served; `open` loads it in the browser, talking to the gRPC-Web server at `gateway` ("host:port"). */
 export interface PageServer {
+  /** The page's origin ("http://127.0.0.1:port"): what a gRPC-Web server must allow. */
   origin: string;
+  /** Points the page at a gRPC-Web server ("host:port"). */
+  useGateway(gateway: string): void;
   open(gateway: string): Promise<OpenPage>;
 }
 
-/** Serves page.html and the bundled src/page.ts on a port of the checks' own (the page's origin). */
+/** Serves page.html and the bundled src/page.ts on a port of its own (the page's origin); closed after the check. */
 export async function pageServer(): Promise<PageServer> {
   const script = await bundlePage();
   const template = fs.readFileSync(path.join(__dirname, "..", "page.html"), "utf8");
@@ -132,10 +137,12 @@ export async function pageServer(): Promise<PageServer> {
   track(() => server.close());
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const origin = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  const useGateway = (address: string) => (gateway = `http://${address}`);
   return {
     origin,
+    useGateway,
     async open(gatewayAddress) {
-      gateway = `http://${gatewayAddress}`;
+      useGateway(gatewayAddress);
       const page = await (await browserContext()).newPage();
       track(() => page.close());
       const errors: string[] = [];
@@ -147,6 +154,12 @@ export async function pageServer(): Promise<PageServer> {
         page,
         errors,
         text,
+        async click(id) {
+          // page.html has every button: one that cannot be clicked was hidden or disabled by the page.
+          await page.click(`#${id}`, { timeout: 2000 }).catch(() => {
+            throw new CheckFailure(`#${id} could not be clicked within 2 s: keep page.html's buttons visible and enabled`);
+          });
+        },
         async waitUntil(condition, failure, ms = 2000) {
           const held = await page.waitForFunction(condition, undefined, { timeout: ms, polling: 20 }).then(
             () => true,

@@ -149,13 +149,15 @@ step(3, () => {
     expectEqual(codeName(answer.code), codeName(grpc.status.NOT_FOUND), "grpc-status of that call");
   });
 
-  it("refuses other origins: no Access-Control-Allow-Origin for them, on the preflight or the call", async () => {
+  it("allows the page's origin only: no Access-Control-Allow-Origin for another origin, on the preflight or the call", async () => {
     const upstream = await startUpstream({});
     const origin = randomOrigin();
     const other = randomOrigin();
     const gateway = await startGateway(upstream.address, origin);
-    const { response } = await httpRequest(gateway, { method: "OPTIONS", path, headers: preflight(other) });
+    const allowed = await httpRequest(gateway, { method: "OPTIONS", path, headers: preflight(origin) });
+    expectEqual(allowed.response.headers["access-control-allow-origin"], origin, "Access-Control-Allow-Origin of the answer to the page's own preflight");
     const granted = (value: unknown) => value === "*" || value === other;
+    const { response } = await httpRequest(gateway, { method: "OPTIONS", path, headers: preflight(other) });
     if (granted(response.headers["access-control-allow-origin"])) {
       throw new CheckFailure(`the preflight from ${other}, which is not the page's origin, got Access-Control-Allow-Origin: ${String(response.headers["access-control-allow-origin"])}: allow the given origin only`);
     }

@@ -23,7 +23,7 @@ async function openPage(): Promise<{ page: OpenPage; calls: PageCall[] }> {
 /** Clicks a button and waits for the call it makes; fails when the Greeter received none within 2 s. */
 async function click(page: OpenPage, button: string, calls: PageCall[], method: string): Promise<PageCall> {
   const before = calls.length;
-  await page.page.click(`#${button}`, { timeout: 1000 });
+  await page.click(button);
   const arrived = await waitFor(() => calls.length > before, 2000);
   const thrown = page.errors.length > 0 ? ` (the page reported: ${page.errors.slice(0, 2).join("; ")})` : "";
   expectTrue(arrived, `a click on #${button} made no call to the Greeter within 2 s${thrown}`);
@@ -43,7 +43,7 @@ step(4, () => {
   it("calls SayHello with the name in #name and shows the answer in #greeting", async () => {
     const { page, calls } = await openPage();
     const name = `ada-${token()}`;
-    await page.page.fill("#name", name);
+    await page.page.fill("#name", name, { timeout: 2000 });
     const call = await click(page, "hello", calls, "SayHello");
     expectEqual((call.request as HelloRequest).name, name, "the name in the page's SayHello request (the value of #name)");
     const answer = `Hello ${name}, from ${token()}`;
@@ -83,7 +83,7 @@ step(5, () => {
     const call = await click(page, "count", calls, "Count");
     call.send({ n: 1 });
     await page.waitUntil(itemCount(1), async () => `#counts showed ${JSON.stringify(await items(page))} 2 s after the first message of the stream arrived`);
-    await page.page.click("#cancel", { timeout: 1000 });
+    await page.click("cancel");
     const closed = await waitFor(() => call.closedAt !== undefined, 1000);
     expectTrue(closed, "the Count call was still open 1 s after a click on #cancel: pass an AbortController's signal to the call and abort() it");
   });
