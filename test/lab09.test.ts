@@ -8,10 +8,8 @@
  * age without a grace period.
  */
 import * as assert from "node:assert/strict";
-import * as fs from "node:fs";
-import * as path from "node:path";
 import { findLab } from "../scripts/lib/labs";
-import { checkVariant as checkVariantOf, type Edit, expectFailing, failingIds as failing, removeTrees } from "./trees";
+import { checkVariant as checkVariantOf, type Edit, expectFailing, failingIds as failing, removeTrees, replacedBy } from "./trees";
 
 const lab = findLab("09");
 const client = "src/client.ts";
@@ -22,11 +20,7 @@ const server = "src/server.ts";
 const checkVariant = (name: string, edits: Edit[]) => checkVariantOf(lab, name, edits);
 
 
-/** A whole learner file replaced by one of test/lab09-alternatives/, its imports pointed at the tree's own stubs. */
-function replaced(file: string, alternative: string): Edit {
-  const text = fs.readFileSync(path.join(__dirname, "lab09-alternatives", alternative), "utf8").replaceAll("../../solutions/09-load-balancing/gen/", "../gen/");
-  return { file, from: /^[\s\S]*$/, to: text.replaceAll("$", "$$$$") };
-}
+const replaced = (file: string, alternative: string) => replacedBy(lab, file, alternative);
 
 describe("lab 09's checks against known mistakes", function () {
   this.timeout(180_000);

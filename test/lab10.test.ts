@@ -9,10 +9,8 @@
  * instead of its code, or cannot cancel.
  */
 import * as assert from "node:assert/strict";
-import * as fs from "node:fs";
-import * as path from "node:path";
 import { findLab } from "../scripts/lib/labs";
-import { checkVariant as checkVariantOf, type Edit, expectFailing, failingIds as failing, removeTrees } from "./trees";
+import { checkVariant as checkVariantOf, type Edit, expectFailing, failingIds as failing, removeTrees, replacedBy } from "./trees";
 
 const lab = findLab("10");
 const gateway = "src/gateway.ts";
@@ -20,11 +18,7 @@ const page = "src/page.ts";
 
 const checkVariant = (name: string, edits: Edit[]) => checkVariantOf(lab, name, edits);
 
-/** A whole learner file replaced by one of test/lab10-alternatives/, its imports pointed at the tree's own stubs. */
-function replaced(file: string, alternative: string): Edit {
-  const text = fs.readFileSync(path.join(__dirname, "lab10-alternatives", alternative), "utf8").replaceAll("../../solutions/10-grpc-web/gen/", "../gen/");
-  return { file, from: /^[\s\S]*$/, to: text.replaceAll("$", "$$$$") };
-}
+const replaced = (file: string, alternative: string) => replacedBy(lab, file, alternative);
 
 describe("lab 10's checks against known mistakes", function () {
   this.timeout(180_000);

@@ -63,6 +63,15 @@ export function checkVariant(lab: Lab, name: string, edits: Edit[]): Promise<Lab
   return checkLab(lab, { target: "learner", tree: solutionVariant(lab, `${lab.number}-${name}`, edits) });
 }
 
+/**
+ * An edit that replaces a whole learner file with test/labNN-alternatives/<alternative>
+ * (a different correct solution), its imports of the solution's stubs pointed at the tree's own.
+ */
+export function replacedBy(lab: Lab, file: string, alternative: string): Edit {
+  const text = fs.readFileSync(path.join(__dirname, `lab${lab.number}-alternatives`, alternative), "utf8").replaceAll(`../../solutions/${lab.id}/gen/`, "../gen/");
+  return { file, from: /^[\s\S]*$/, to: text.replaceAll("$", "$$$$") };
+}
+
 /** Every check named by `prefixes` fails; every other passes, except those in `mayFail`, which may do either. */
 export function expectFailing(result: LabResult, prefixes: string[], mayFail: string[] = []): void {
   assert.deepEqual(result.type_errors, []);

@@ -148,7 +148,8 @@ export async function pageServer(): Promise<PageServer> {
       const errors: string[] = [];
       page.on("pageerror", (error) => errors.push(error.message));
       page.on("console", (message) => void (message.type() === "error" && errors.push(message.text())));
-      await page.goto(`${origin}/`, { timeout: 3000 });
+      // Module scripts run before DOMContentLoaded: mount() has run by then.
+      await page.goto(`${origin}/`, { timeout: 3000, waitUntil: "domcontentloaded" });
       const text = async (id: string) => ((await page.textContent(`#${id}`, { timeout: 500 }).catch(() => null)) ?? "").trim();
       return {
         page,
