@@ -56,10 +56,12 @@ async function launch(): Promise<BrowserContext> {
 }
 
 async function browserContext(): Promise<BrowserContext> {
-  const running = await shared.grpcLabsBrowser?.catch(() => undefined);
+  const current = shared.grpcLabsBrowser;
+  const running = await current?.catch(() => undefined);
   if (running?.browser()?.isConnected()) return running;
-  shared.grpcLabsBrowser = launch();
-  return shared.grpcLabsBrowser;
+  // Checks that found it gone at the same time start one browser, not one each.
+  if (shared.grpcLabsBrowser === current) shared.grpcLabsBrowser = launch();
+  return shared.grpcLabsBrowser!;
 }
 
 /**

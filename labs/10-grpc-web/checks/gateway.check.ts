@@ -104,11 +104,9 @@ step(2, () => {
     const { request, opened } = openCount(gateway, () => (first = true));
     expectTrue(await opened, "the gateway sent no HTTP response to a Count within 2 s");
     expectTrue(await waitFor(() => first, 1500), "the first message of a Count did not come through the gateway within 1.5 s (the upstream sent it at once)");
-    const gone = Date.now();
     request.destroy(); // what a closed tab, or AbortController.abort() on a fetch, does
     const cancelled = await waitFor(() => upstream.calls[0]?.cancelledAt !== undefined, 1000);
     expectTrue(cancelled, "the upstream Count was still running 1 s after the browser closed its connection: forward the call with { signal: context.signal }");
-    expectTrue(upstream.calls[0]!.cancelledAt! - gone <= 1000, "the upstream call was cancelled late");
   });
 });
 
