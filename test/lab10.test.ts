@@ -2,7 +2,8 @@
  * Lab 10's checks against variants of its reference solution: each known
  * mistake fails exactly the checks about it, and different but correct
  * solutions pass. The mistakes are the ones gRPC-Web gateways and pages are
- * known for: the upstream's response headers leaked into the trailers, no
+ * known for: the upstream's response headers leaked into the trailers, its
+ * rich error details dropped, no
  * deadline or cancellation passed on, CORS that hides grpc-status, allows
  * every origin or leaves the preflight to the gRPC-Web handler, and a page
  * that renders a stream only at its end, shows a failed call's message
@@ -25,8 +26,13 @@ describe("lab 10's checks against known mistakes", function () {
   after(removeTrees);
 
   it("the upstream's error rethrown as it is: its HTTP/2 headers leak into the trailers", async () => {
-    const result = await checkVariant("leaked-headers", [{ file: gateway, from: "throw new ConnectError(upstream.rawMessage, upstream.code);", to: "throw upstream;" }]);
+    const result = await checkVariant("leaked-headers", [{ file: gateway, from: "throw forwarded;", to: "throw upstream;" }]);
     expectFailing(result, ["s2.keeps-the-upstream-s"]);
+  });
+
+  it("a new error without the upstream's rich details", async () => {
+    const result = await checkVariant("no-details", [{ file: gateway, from: "forwarded.details = upstream.details;", to: "" }]);
+    expectFailing(result, ["s2.carries-the-upstream-s-rich-error-details"]);
   });
 
   it("no deadline passed on", async () => {

@@ -46,7 +46,11 @@ export function createGateway(upstream: string, allowedOrigin: string): http.Ser
       const message = body.subarray(5, 5 + body.readUInt32BE(1));
       response.writeHead(200, { "content-type": "application/grpc-web+proto" });
       const finish = (status: grpc.StatusObject | grpc.ServiceError) => {
-        const text = `grpc-status: ${status.code}\r\n` + (status.details ? `grpc-message: ${encodeURIComponent(status.details)}\r\n` : "");
+        const [richStatus] = status.metadata?.get("grpc-status-details-bin") ?? [];
+        const text =
+          `grpc-status: ${status.code}\r\n` +
+          (status.details ? `grpc-message: ${encodeURIComponent(status.details)}\r\n` : "") +
+          (richStatus ? `grpc-status-details-bin: ${Buffer.from(richStatus).toString("base64")}\r\n` : "");
         response.end(frame(0x80, Buffer.from(text)));
       };
       const options = { deadline: deadlineOf(request.headers["grpc-timeout"] as string | undefined) };

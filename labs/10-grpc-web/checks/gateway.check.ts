@@ -6,7 +6,7 @@
  * it (the request, its deadline, its cancellation).
  */
 import * as grpc from "@grpc/grpc-js";
-import { CheckFailure, expectEqual, expectTrue, serviceError, step } from "../../../scripts/check-kit";
+import { CheckFailure, expectEqual, expectTrue, richStatusMetadata, type RichStatus, serviceError, step } from "../../../scripts/check-kit";
 import { codeName, type CountReply, greeterService, httpRequest, openCount, randomOrigin, startGateway, startUpstream, token, waitFor, webCall } from "./web";
 
 /** Fails unless the answer is a gRPC-Web answer: HTTP 200, a grpc-web content type. */
@@ -64,6 +64,24 @@ step(2, () => {
     expectEqual(codeName(stream.code), codeName(grpc.status.RESOURCE_EXHAUSTED), "grpc-status of that stream");
     expectEqual(stream.message, why, "grpc-message of that stream");
     expectTrue(stream.trailers !== undefined, "the failed stream's status must come in a trailer frame after its messages");
+  });
+
+  it("carries the upstream's rich error details (grpc-status-details-bin) into the trailers", async () => {
+    const tag = token();
+    const status: RichStatus = {
+      code: grpc.status.FAILED_PRECONDITION,
+      message: `the greeter is closed (${tag})`,
+      details: [{ type: "google.rpc.PreconditionFailure", value: { violations: [{ type: "OPENING_HOURS", subject: `greeter-${tag}`, description: "opens at 9" }] } }],
+    };
+    const upstream = await startUpstream({ sayHello: () => Object.assign(serviceError(status.code, status.message), { metadata: richStatusMetadata(status) }) });
+    const gateway = await startGateway(upstream.address, randomOrigin());
+    const answer = await webCall(gateway, "SayHello", { name: "ada" });
+    expectEqual(codeName(answer.code), codeName(status.code), "grpc-status of a SayHello the upstream failed with rich details");
+    expectTrue(
+      answer.richStatus !== undefined,
+      "the answer had no grpc-status-details-bin, though the upstream sent one (a google.rpc.Status with a PreconditionFailure): pass the upstream error's details on to the new ConnectError (error.details = upstream.details)",
+    );
+    expectEqual(answer.richStatus, status, "the google.rpc.Status in grpc-status-details-bin");
   });
 
   it("keeps the upstream's HTTP/2 response headers out of the trailers it sends the browser", async () => {

@@ -16,7 +16,7 @@ import * as grpc from "@grpc/grpc-js";
 import { randomBytes } from "node:crypto";
 import * as http from "node:http";
 import type * as net from "node:net";
-import { CheckFailure, exportedFunction, listen, loadService, loadTarget, referenceServer, track, within } from "../../../scripts/check-kit";
+import { CheckFailure, exportedFunction, listen, loadService, loadTarget, readRichStatus, referenceServer, type RichStatus, statusDetailsKey, track, within } from "../../../scripts/check-kit";
 
 export const greeterProto = "web/v1/greeter.proto";
 export const greeterService = "web.v1.Greeter";
@@ -194,6 +194,8 @@ export interface WebResponse {
   code?: number;
   /** grpc-message, percent-decoded. */
   message: string;
+  /** The google.rpc.Status in grpc-status-details-bin (base64), decoded; undefined without one. */
+  richStatus?: RichStatus;
 }
 
 const hostPort = (address: string) => ({ host: address.slice(0, address.lastIndexOf(":")), port: Number(address.slice(address.lastIndexOf(":") + 1)) });
@@ -255,7 +257,17 @@ export async function webCall(address: string, method: Method, request: HelloReq
   } catch {
     // Not percent-encoded: kept as it is.
   }
-  return { httpStatus: response.statusCode ?? 0, headers: response.headers, messages, trailers, code: status === undefined ? undefined : Number(status), message };
+  // Binary headers travel in base64 (padded or not), in the trailer frame as in HTTP headers.
+  const details = header(statusDetailsKey);
+  const richStatus = details === undefined ? undefined : readRichStatus(binaryMetadata(details), what);
+  return { httpStatus: response.statusCode ?? 0, headers: response.headers, messages, trailers, code: status === undefined ? undefined : Number(status), message, richStatus };
+}
+
+/** grpc-status-details-bin as grpc-js holds it: the bytes, decoded from base64. */
+function binaryMetadata(base64: string): grpc.Metadata {
+  const metadata = new grpc.Metadata();
+  metadata.set(statusDetailsKey, Buffer.from(base64, "base64"));
+  return metadata;
 }
 
 /** The names of the codes, for messages: "NOT_FOUND (5)". */

@@ -17,7 +17,8 @@ import { Greeter } from "../gen/web/v1/greeter_pb";
 export function createGateway(upstream: string, allowedOrigin: string): http.Server {
   // TODO(step 2): a client of the Greeter at `upstream` (createGrpcTransport), and
   // sayHello and count handlers that forward each call to it, with the browser's
-  // signal and deadline, and rethrow its errors without its response headers.
+  // signal and deadline, and rethrow its errors (code, message and details) without
+  // its response headers.
   const routes = (router: ConnectRouter) => router.service(Greeter, {});
   const handler = connectNodeAdapter({ routes, grpc: false, connect: false, grpcWeb: true });
 

@@ -58,11 +58,14 @@ export function createGateway(upstream: string, allowedOrigin: string): http.Ser
 }
 
 /**
- * Passes on the upstream's status and message. A new error on purpose: the
+ * Passes on the upstream's status, message and rich details (the
+ * google.rpc.Status of grpc-status-details-bin). A new error on purpose: the
  * upstream's error carries its HTTP/2 response headers (content-type:
  * application/grpc, date...), which must not reach the browser.
  */
 function rethrow(error: unknown): never {
   const upstream = ConnectError.from(error);
-  throw new ConnectError(upstream.rawMessage, upstream.code);
+  const forwarded = new ConnectError(upstream.rawMessage, upstream.code);
+  forwarded.details = upstream.details;
+  throw forwarded;
 }
