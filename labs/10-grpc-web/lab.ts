@@ -4,8 +4,7 @@
  * puts your gateway in front of it and serves the lab's page with your
  * src/page.ts: open the address it prints in a browser.
  */
-import type * as grpc from "@grpc/grpc-js";
-import * as grpcJs from "@grpc/grpc-js";
+import * as grpc from "@grpc/grpc-js";
 import { CheckFailure, loadService } from "../../scripts/check-kit";
 import { closeAll } from "../../scripts/check-kit/resources";
 import type { LabHooks } from "../../scripts/lib/lab-hooks";
@@ -15,11 +14,11 @@ import { type CountReply, type CountRequest, greeterProto, greeterService, type 
 
 /** The Greeter as the existing grpc-js service implements it. */
 function greeterServer(): grpc.Server {
-  const server = new grpcJs.Server();
+  const server = new grpc.Server();
   server.addService(loadService(greeterProto, greeterService).service, {
     sayHello(call: grpc.ServerUnaryCall<HelloRequest, HelloReply>, callback: grpc.sendUnaryData<HelloReply>) {
       const name = call.request.name.trim();
-      if (!name) return callback({ code: grpcJs.status.INVALID_ARGUMENT, details: "name is required" });
+      if (!name) return callback({ code: grpc.status.INVALID_ARGUMENT, details: "name is required" });
       callback(null, { message: `Hello, ${name}! (from grpc-js)` });
     },
     count(call: grpc.ServerWritableStream<CountRequest, CountReply>) {
