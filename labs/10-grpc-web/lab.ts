@@ -47,7 +47,7 @@ export const hooks: LabHooks = {
     const page = await pageServer();
     const gateway = await startGateway(address, page.origin);
     page.useGateway(gateway);
-    print(`Your gateway listens on http://${gateway}, in front of the Greeter at ${address}, for pages from ${page.origin}.`);
+    print(`The gateway (src/gateway.ts) listens on http://${gateway}, in front of the Greeter at ${address}, for pages from ${page.origin}.`);
     print(`Open ${page.origin}/ in a browser (Ctrl-C stops).`);
     await new Promise<void>((resolve) => whenAskedToStop(() => resolve()));
     closeAll();
