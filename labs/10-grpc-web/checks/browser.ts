@@ -45,10 +45,13 @@ export function browserExecutable(): string {
 // since watch mode reloads the check modules for every run. Each check opens a page of its own.
 const shared = globalThis as { grpcLabsBrowser?: Promise<BrowserContext> };
 
+/** How long the browser may take to start (a loaded machine): the runner gives up on a judge silent for 10 s. */
+const launchLimitMs = 8000;
+
 async function launch(): Promise<BrowserContext> {
   const executablePath = browserExecutable();
   try {
-    const browser = await chromium.launch({ executablePath, headless: true });
+    const browser = await chromium.launch({ executablePath, headless: true, timeout: launchLimitMs });
     return await browser.newContext();
   } catch (error) {
     throw new CheckFailure(`${executablePath} did not start as a headless browser: ${(error as Error).message.split("\n")[0]}`);
@@ -62,6 +65,11 @@ async function browserContext(): Promise<BrowserContext> {
   // Checks that found it gone at the same time start one browser, not one each.
   if (shared.grpcLabsBrowser === current) shared.grpcLabsBrowser = launch();
   return shared.grpcLabsBrowser!;
+}
+
+/** Resolves once the browser has started (or rejects with why it did not). */
+export async function browserReady(): Promise<void> {
+  await browserContext();
 }
 
 /**
@@ -114,6 +122,8 @@ export interface OpenPage {
   text(id: string): Promise<string>;
   /** Clicks the button with this id. */
   click(id: string): Promise<void>;
+  /** Types a value into the input with this id. */
+  fill(id: string, value: string): Promise<void>;
 }
 
 /** The page, served; `open` loads it in the browser, talking to the gRPC-Web server at `gateway` ("host:port"). */
@@ -157,11 +167,19 @@ export async function pageServer(): Promise<PageServer> {
         page,
         errors,
         text,
+        // Clicks and typing go through the DOM (element.click(), an input event), as a user's would reach
+        // the page's listeners: Playwright's own wait for a "stable" element counts animation frames,
+        // which a loaded machine, or a page in the background, hands out slowly.
         async click(id) {
-          // page.html has every button: one that cannot be clicked was hidden or disabled by the page.
-          await page.click(`#${id}`, { timeout: 2000 }).catch(() => {
-            throw new CheckFailure(`#${id} could not be clicked within 2 s: keep page.html's buttons visible and enabled`);
-          });
+          const found = await page.evaluate(`(() => { const e = document.getElementById(${JSON.stringify(id)}); e?.click(); return e !== null; })()`);
+          if (!found) throw new CheckFailure(`the page has no #${id}: keep the elements of page.html`);
+        },
+        async fill(id, value) {
+          const found = await page.evaluate(
+            `(() => { const e = document.getElementById(${JSON.stringify(id)}); if (!e) return false; e.value = ${JSON.stringify(value)};` +
+              ` for (const type of ["input", "change"]) e.dispatchEvent(new Event(type, { bubbles: true })); return true; })()`,
+          );
+          if (!found) throw new CheckFailure(`the page has no #${id}: keep the elements of page.html`);
         },
         async waitUntil(condition, failure, ms = 2000) {
           const held = await page.waitForFunction(condition, undefined, { timeout: ms, polling: 20 }).then(
