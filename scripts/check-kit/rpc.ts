@@ -1,5 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
+import type * as http from "node:http";
+import * as net from "node:net";
 import * as path from "node:path";
 import { CheckFailure } from "./assert";
 import { adviceFor, cleanDetails } from "./explain";
@@ -68,16 +70,23 @@ export function loadService(proto: string, serviceName: string): grpc.ServiceCli
  * Binds a server to a free port on 127.0.0.1 (plaintext unless given
  * credentials); it is shut down after the check. The server is the check's
  * own, or the learner's: a stand-in for a server in the subject, which binds
- * it there (with the same credentials, which cross as data).
+ * it there (with the same credentials, which cross as data). A learner's
+ * http.Server (lab 10's gateway) is bound the same way.
  */
-export async function listen(server: grpc.Server, credentials = grpc.ServerCredentials.createInsecure()): Promise<string> {
+export async function listen(server: grpc.Server | http.Server, credentials = grpc.ServerCredentials.createInsecure()): Promise<string> {
   const subject = runningSubject();
   if (subject?.isStandIn(server)) {
     const port = await subject.driver.bind!(server, credentials);
     return `127.0.0.1:${String(port)}`;
   }
+  if (server instanceof net.Server) {
+    // A learner's gateway loaded into this process (lab 10's `client` demo).
+    track(() => server.close());
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    return `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  }
   if (!(server instanceof grpc.Server)) {
-    throw new CheckFailure(`expected a grpc.Server from the code under test, got ${server === null || server === undefined ? String(server) : typeof server}`);
+    throw new CheckFailure(`expected a server from the code under test, got ${server === null || server === undefined ? String(server) : typeof server}`);
   }
   track(() => server.forceShutdown());
   return new Promise((resolve, reject) => {

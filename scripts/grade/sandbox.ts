@@ -35,7 +35,7 @@ export const runMemoryMb = (limits: Limits) => limits.memoryMb * 3;
 
 const stderrLimit = 16 * 1024;
 /** What the checked code may see of the grader's environment: no tokens or credentials. */
-const passedEnv = ["PATH", "Path", "PATHEXT", "SystemRoot", "SYSTEMROOT", "windir", "ComSpec", "TEMP", "TMP", "TMPDIR", "HOME", "USERPROFILE", "LANG", "LC_ALL", "TZ", "NO_COLOR"];
+const passedEnv = ["PATH", "Path", "PATHEXT", "SystemRoot", "SYSTEMROOT", "windir", "ComSpec", "TEMP", "TMP", "TMPDIR", "HOME", "USERPROFILE", "LANG", "LC_ALL", "TZ", "NO_COLOR", "CHROMIUM_PATH"];
 
 function childEnv(limits: Limits): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};

@@ -49,8 +49,10 @@ function describeFailure(error: unknown, timeoutMs: number, { handlerErrors, unc
   if (error instanceof CheckFailure) {
     // What the check asserted on a recording the learner's function did not wait for is not the story: that is.
     message = wire.resolvedTooEarly() ?? error.message;
-  } else if (error instanceof Error && /^Timeout of \d+ms exceeded/.test(error.message)) {
-    message = `did not finish within ${timeoutMs / 1000} s: is a promise never resolved or a stream never ended?`;
+  } else if (error instanceof Error && /^Timeout of (\d+)ms exceeded/.test(error.message)) {
+    // The run's limit, or the check's own (this.timeout()).
+    const ms = Number(/^Timeout of (\d+)ms/.exec(error.message)?.[1] ?? timeoutMs);
+    message = `did not finish within ${ms / 1000} s: is a promise never resolved or a stream never ended?`;
   } else {
     // A raw grpc-js text ("UNAVAILABLE: No connection established ...") gets a sentence about what to check.
     const text = explainMessage(error instanceof Error ? error.message : String(error));

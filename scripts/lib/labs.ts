@@ -40,6 +40,12 @@ export interface LabJson {
    * after protoc, for what the lab needs besides stubs (lab 05: certificates).
    */
   setup?: string;
+  /**
+   * Optional: the stub step also runs protoc-gen-es (target=ts), which writes
+   * `<name>_pb.ts` next to each ts-proto stub: the descriptors and types that
+   * Connect-ES (gRPC-Web, lab 10) works with.
+   */
+  protobufEs?: boolean;
 }
 
 export interface Lab extends LabJson {

@@ -22,6 +22,9 @@ export const tsProtoOptions = [
   "forceLong=string",
 ].join(",");
 
+/** protoc-gen-es's options, for labs with `protobufEs`: TypeScript, imported without extensions like the ts-proto stubs. */
+export const protobufEsOptions = "target=ts";
+
 const stampFile = ".stamp";
 
 /**
@@ -54,6 +57,7 @@ function packageVersion(name: string): string {
 export function stubFingerprint(lab: Lab): string {
   const hash = createHash("sha256");
   hash.update(`protoc ${packageVersion("protoc")} ts-proto ${packageVersion("ts-proto")} ${tsProtoOptions}\n`);
+  if (lab.protobufEs) hash.update(`protoc-gen-es ${packageVersion("@bufbuild/protoc-gen-es")} ${protobufEsOptions}\n`);
   hash.update(`${descriptorSetName} ${descriptorSetOptions.join(" ")}\n`);
   for (const proto of lab.protos) {
     hash.update(`${proto}\n`);
@@ -94,18 +98,19 @@ function protocExecutable(): string {
   return path.join(packageDir, "bin", asset.executable);
 }
 
-function tsProtoPlugin(): string {
-  const bin = process.platform === "win32" ? "protoc-gen-ts_proto.cmd" : "protoc-gen-ts_proto";
-  return path.join(workspaceRoot, "node_modules", ".bin", bin);
+/** A protoc plugin installed by npm: its node_modules/.bin shim. */
+function plugin(name: string): string {
+  return path.join(workspaceRoot, "node_modules", ".bin", process.platform === "win32" ? `${name}.cmd` : name);
 }
 
-/** protoc's arguments: the ts-proto plugin and its options, the descriptor set, both include paths, the lab's protos. */
+/** protoc's arguments: the ts-proto plugin (and protoc-gen-es) and its options, the descriptor set, both include paths, the lab's protos. */
 function protocArgs(lab: Lab, outDir: string): string[] {
   const includeDir = path.join(path.dirname(require.resolve("protoc/package.json", { paths: [workspaceRoot] })), "include");
   return [
-    `--plugin=protoc-gen-ts_proto=${tsProtoPlugin()}`,
+    `--plugin=protoc-gen-ts_proto=${plugin("protoc-gen-ts_proto")}`,
     `--ts_proto_out=${outDir}`,
     `--ts_proto_opt=${tsProtoOptions}`,
+    ...(lab.protobufEs ? [`--plugin=protoc-gen-es=${plugin("protoc-gen-es")}`, `--es_out=${outDir}`, `--es_opt=${protobufEsOptions}`] : []),
     `--descriptor_set_out=${path.join(outDir, descriptorSetName)}`,
     ...descriptorSetOptions,
     `--proto_path=${protoDir}`,

@@ -11,6 +11,7 @@
  * file; only @grpc/grpc-js is loaded from node_modules.
  */
 import * as grpc from "@grpc/grpc-js";
+import * as net from "node:net";
 import * as path from "node:path";
 import { CrossedError, decode, encode, type FromSubject, type References, type Side, type ToSubject, type Wire } from "./codec";
 import { handlersOf, installHandlerErrorCapture } from "../check-kit/handler-errors";
@@ -97,6 +98,8 @@ const refs: References = {
 
 /** Servers the learner's code created (every server adds a service), shut down after each check. */
 const servers = new Set<grpc.Server>();
+/** HTTP servers of the learner's the checks bound (a gRPC-Web gateway, lab 10), closed after each check. */
+const netServers = new Set<net.Server>();
 /**
  * Errors reported as a handler's. A listener's (call.on("data")) is rethrown
  * to grpc-js, which calls listeners inside promises of its own: the rejection
@@ -182,10 +185,17 @@ const driver = {
   load(file: string): unknown {
     return require(modulePath(file)) as unknown;
   },
-  /** Binds a server the learner's code created to a free port on 127.0.0.1; resolves with the port. */
+  /** Binds a server the learner's code created (a grpc.Server, or an http.Server) to a free port on 127.0.0.1; resolves with the port. */
   bind(server: unknown, credentials: grpc.ServerCredentials | undefined): Promise<number> {
+    if (server instanceof net.Server) {
+      netServers.add(server);
+      return new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(0, "127.0.0.1", () => resolve((server.address() as net.AddressInfo).port));
+      });
+    }
     if (!(server instanceof grpc.Server)) {
-      throw new TypeError(`expected a grpc.Server, got ${server === null ? "null" : typeof server === "object" ? (server.constructor?.name ?? "an object") : typeof server}`);
+      throw new TypeError(`expected a grpc.Server or an http.Server, got ${server === null ? "null" : typeof server === "object" ? (server.constructor?.name ?? "an object") : typeof server}`);
     }
     servers.add(server);
     return new Promise((resolve, reject) => {
@@ -202,6 +212,11 @@ const driver = {
   endCheck(): void {
     for (const server of servers) server.forceShutdown();
     servers.clear();
+    for (const server of netServers) {
+      server.close();
+      (server as Partial<Pick<import("node:http").Server, "closeAllConnections">>).closeAllConnections?.();
+    }
+    netServers.clear();
     for (const [id, value] of objects) {
       // Functions stay: the judge keeps the modules' exports from one check to the next.
       if (typeof value === "function" || value === driver) continue;

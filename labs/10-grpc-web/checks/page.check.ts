@@ -1,0 +1,105 @@
+/**
+ * Lab 10, steps 4 and 5: the learner's page (src/page.ts) in a real headless
+ * browser, calling the checks' own gRPC-Web Greeter from another origin (so
+ * a gateway bug cannot fail these steps). The checks decide every answer and
+ * when it is sent, and read what the page renders: #greeting, #counts (one
+ * <li> a message) and #status (the status code's name).
+ */
+import * as grpc from "@grpc/grpc-js";
+import { expectEqual, expectTrue, step } from "../../../scripts/check-kit";
+import { browserReady, type OpenPage, pageServer, prepareBrowser } from "./browser";
+import { type HelloRequest, type PageCall, referenceWebServer, token, waitFor } from "./web";
+
+prepareBrowser();
+
+/**
+ * A check in the browser. Opening a page and waiting for it to render takes
+ * longer than an RPC on a loaded machine, so these checks get 8 s instead of
+ * the run's 5 (the runner gives up on a judge silent for 10 s), counted once
+ * the browser has started: the first checks wait for it, with a limit of its own.
+ */
+function inBrowser(name: string, check: () => Promise<void>): void {
+  it(name, async function () {
+    this.timeout(8000);
+    await browserReady();
+    this.timeout(8000); // starts the check's time again
+    await check();
+  });
+}
+
+/** The learner's page, open, and the calls the checks' Greeter received from it. */
+async function openPage(): Promise<{ page: OpenPage; calls: PageCall[] }> {
+  const server = await pageServer();
+  const calls: PageCall[] = [];
+  const greeter = await referenceWebServer(server.origin, (call) => calls.push(call));
+  return { page: await server.open(greeter), calls };
+}
+
+/** Clicks a button and waits for the call it makes; fails when the Greeter received none within 2 s. */
+async function click(page: OpenPage, button: string, calls: PageCall[], method: string): Promise<PageCall> {
+  const before = calls.length;
+  await page.click(button);
+  const arrived = await waitFor(() => calls.length > before, 2000);
+  const thrown = page.errors.length > 0 ? ` (the page reported: ${page.errors.slice(0, 2).join("; ")})` : "";
+  expectTrue(arrived, `a click on #${button} made no call to the Greeter within 2 s${thrown}`);
+  const call = calls[before]!;
+  expectEqual(call.method, method, `the method a click on #${button} called`);
+  return call;
+}
+
+/** A status as the page shows it, reduced to letters: "INVALID_ARGUMENT", "InvalidArgument" and "invalid argument" all match. */
+const letters = (text: string) => text.toLowerCase().replace(/[^a-z]/g, "");
+const shows = (id: string, wanted: string) => `document.getElementById(${JSON.stringify(id)})?.textContent.toLowerCase().replace(/[^a-z]/g, "").includes(${JSON.stringify(letters(wanted))})`;
+/** The texts of the <li> items of #counts, in the page. */
+const items = (page: OpenPage) => page.page.$$eval("#counts li", (lis) => lis.map((li) => (li.textContent ?? "").trim()));
+const itemCount = (n: number) => `document.querySelectorAll("#counts li").length >= ${n}`;
+
+step(4, () => {
+  inBrowser("calls SayHello with the name in #name and shows the answer in #greeting", async () => {
+    const { page, calls } = await openPage();
+    const name = `ada-${token()}`;
+    await page.fill("name", name);
+    const call = await click(page, "hello", calls, "SayHello");
+    expectEqual((call.request as HelloRequest).name, name, "the name in the page's SayHello request (the value of #name)");
+    const answer = `Hello ${name}, from ${token()}`;
+    call.send({ message: answer });
+    call.end();
+    await page.waitUntil(`document.getElementById("greeting")?.textContent.includes(${JSON.stringify(answer)})`, async () => `#greeting showed "${await page.text("greeting")}" 2 s after the Greeter answered "${answer}"`);
+  });
+
+  inBrowser("shows a failed call's status code in #status", async () => {
+    const { page, calls } = await openPage();
+    for (const code of [grpc.status.RESOURCE_EXHAUSTED, grpc.status.FAILED_PRECONDITION]) {
+      const call = await click(page, "hello", calls, "SayHello");
+      call.end(code, `no greeting today (${token()})`);
+      const name = grpc.status[code]!;
+      await page.waitUntil(shows("status", name), async () => `#status showed "${await page.text("status")}" 2 s after SayHello failed with ${name}: show the code of the ConnectError (Code[error.code])`);
+    }
+  });
+});
+
+step(5, () => {
+  inBrowser("renders each message of a Count stream as it arrives, then the stream's status", async () => {
+    const { page, calls } = await openPage();
+    const call = await click(page, "count", calls, "Count");
+    const values = [1, 2, 3].map(() => 10 + Math.floor(Math.random() * 90));
+    // The next message is sent only once the page shows the one before: a page that waits for the end never gets there.
+    for (const [i, n] of values.entries()) {
+      call.send({ n });
+      await page.waitUntil(itemCount(i + 1), async () => `#counts showed ${JSON.stringify(await items(page))} 2 s after message ${i + 1} of the stream arrived: add an <li> for each message as it arrives (for await ... of)`);
+    }
+    expectEqual(await items(page), values.map(String), "the <li> items of #counts, in order");
+    call.end(grpc.status.UNAVAILABLE, "upstream went away");
+    await page.waitUntil(shows("status", "UNAVAILABLE"), async () => `#status showed "${await page.text("status")}" 2 s after the stream failed with UNAVAILABLE`);
+  });
+
+  inBrowser("cancels the stream when #cancel is clicked: the call's connection closes", async () => {
+    const { page, calls } = await openPage();
+    const call = await click(page, "count", calls, "Count");
+    call.send({ n: 1 });
+    await page.waitUntil(itemCount(1), async () => `#counts showed ${JSON.stringify(await items(page))} 2 s after the first message of the stream arrived`);
+    await page.click("cancel");
+    const closed = await waitFor(() => call.closedAt !== undefined, 1000);
+    expectTrue(closed, "the Count call was still open 1 s after a click on #cancel: pass an AbortController's signal to the call and abort() it");
+  });
+});

@@ -1,0 +1,89 @@
+/**
+ * Lab 10's checks against variants of its reference solution: each known
+ * mistake fails exactly the checks about it, and different but correct
+ * solutions pass. The mistakes are the ones gRPC-Web gateways and pages are
+ * known for: the upstream's response headers leaked into the trailers, its
+ * rich error details dropped, no
+ * deadline or cancellation passed on, CORS that hides grpc-status, allows
+ * every origin or leaves the preflight to the gRPC-Web handler, and a page
+ * that renders a stream only at its end, shows a failed call's message
+ * instead of its code, or cannot cancel.
+ */
+import * as assert from "node:assert/strict";
+import { findLab } from "../scripts/lib/labs";
+import { alternativeFile, checkVariant as checkVariantOf, type Edit, expectFailing, failingIds as failing, removeTrees } from "./trees";
+
+const lab = findLab("10");
+const gateway = "src/gateway.ts";
+const page = "src/page.ts";
+
+const checkVariant = (name: string, edits: Edit[]) => checkVariantOf(lab, name, edits);
+
+const replaced = (file: string, alternative: string) => alternativeFile(lab, file, alternative);
+
+describe("lab 10's checks against known mistakes", function () {
+  this.timeout(180_000);
+  after(removeTrees);
+
+  it("the upstream's error rethrown as it is: its HTTP/2 headers leak into the trailers", async () => {
+    const result = await checkVariant("leaked-headers", [{ file: gateway, from: "throw forwarded;", to: "throw upstream;" }]);
+    expectFailing(result, ["s2.keeps-the-upstream-s"]);
+  });
+
+  it("a new error without the upstream's rich details", async () => {
+    const result = await checkVariant("no-details", [{ file: gateway, from: "forwarded.details = upstream.details;", to: "" }]);
+    expectFailing(result, ["s2.carries-the-upstream-s-rich-error-details"]);
+  });
+
+  it("no deadline passed on", async () => {
+    const result = await checkVariant("no-deadline", [{ file: gateway, from: "timeoutMs: context.timeoutMs()", to: "" }]);
+    expectFailing(result, ["s2.passes-the-browser-s-deadline"]);
+  });
+
+  it("no cancellation passed on: a browser that goes away leaves the upstream call running", async () => {
+    const result = await checkVariant("no-signal", [{ file: gateway, from: "signal: context.signal, ", to: "" }]);
+    expectFailing(result, ["s2.cancels-the-upstream-call"]);
+  });
+
+  it("CORS that does not expose grpc-status and grpc-message", async () => {
+    const result = await checkVariant("no-expose", [{ file: gateway, from: /\n.*\n\s*response\.setHeader\("Access-Control-Expose-Headers".*/, to: "" }]);
+    expectFailing(result, ["s3.lets-the-page-read"]);
+  });
+
+  it("CORS for every origin (Access-Control-Allow-Origin: *)", async () => {
+    const result = await checkVariant("wildcard-origin", [
+      { file: gateway, from: 'if (request.headers.origin === allowedOrigin) {\n      response.setHeader("Access-Control-Allow-Origin", allowedOrigin);', to: '{\n      response.setHeader("Access-Control-Allow-Origin", "*");' },
+      { file: gateway, from: "if (request.headers.origin !== allowedOrigin) return void response.writeHead(403).end();", to: "" },
+    ]);
+    expectFailing(result, ["s3.allows-the-page-s-origin-only"]);
+  });
+
+  it("the preflight left to the gRPC-Web handler, which refuses OPTIONS", async () => {
+    const result = await checkVariant("no-preflight", [{ file: gateway, from: 'if (request.method === "OPTIONS") {', to: 'if (request.method === "PREFLIGHT") {' }]);
+    expectFailing(result, ["s3.answers-the-browser-s-preflight"]);
+  });
+
+  it("a page that shows a failed call's message instead of its code", async () => {
+    const result = await checkVariant("message-not-code", [{ file: page, from: "Code[ConnectError.from(error).code]", to: "ConnectError.from(error).rawMessage" }]);
+    expectFailing(result, ["s4.shows-a-failed-call-s-status", "s5.renders-each-message"]);
+  });
+
+  it("a page that renders the stream only when it ends", async () => {
+    const result = await checkVariant("render-at-end", [
+      { file: page, from: "for await (const reply of greeter.count(", to: "const replies = [];\n      for await (const reply of greeter.count(" },
+      { file: page, from: "        const item = document.createElement", to: "        replies.push(reply);\n      }\n      for (const reply of replies) {\n        const item = document.createElement" },
+    ]);
+    expectFailing(result, ["s5.renders-each-message", "s5.cancels-the-stream"]);
+  });
+
+  it("a page whose Cancel does nothing", async () => {
+    const result = await checkVariant("no-cancel", [{ file: page, from: 'element("cancel").addEventListener("click", () => counting?.abort());', to: "" }]);
+    expectFailing(result, ["s5.cancels-the-stream"]);
+  });
+
+  it("different but correct solutions pass: a hand-written byte-forwarding gateway (no Connect), and a page on Connect's callback client", async () => {
+    const result = await checkVariant("alternatives", [replaced(gateway, "byte-gateway.ts"), replaced(page, "callback-page.ts")]);
+    assert.deepEqual(failing(result), []);
+    assert.deepEqual(result.type_errors, []);
+  });
+});
