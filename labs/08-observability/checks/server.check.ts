@@ -190,7 +190,8 @@ step(3, () => {
     const learner = await learnerServer();
     // Prices fails GetPrice of sku "code-<n>" with code n, and the given GetItem handler answers with Prices' code.
     const codes = Object.keys(goCodeNames).map(Number).filter((code) => code !== grpc.status.OK);
-    for (const code of codes) expectCode(await unaryOutcome(learner.client, "getItem", { sku: `code-${code}` }), code, `GetItem while Prices fails with ${grpc.status[code]}`);
+    const outcomes = await Promise.all(codes.map((code) => unaryOutcome(learner.client, "getItem", { sku: `code-${code}` })));
+    codes.forEach((code, i) => expectCode(outcomes[i]!, code, `GetItem while Prices fails with ${grpc.status[code]}`));
     const getItem = methodLabels("GetItem", type.unary);
     // The record of a call may end just after its status left: scrape until every call is counted (1 s at most).
     let scraped = await scrape(learner.metricsPort);
@@ -384,6 +385,10 @@ step(6, () => {
     const ended = new Promise<number>((resolve) => call.on("status", (status: grpc.StatusObject) => resolve(status.code)));
     call.write({ sku: "apple", quantity: 1 });
     call.write({ sku: "pear", quantity: 2 });
+    // Cancel once the server has both messages (its metrics say so): a cancel that overtakes the call on a
+    // busy machine would leave the server nothing to record.
+    const addToCart = methodLabels("AddToCart", type.client);
+    for (let i = 0; i < 50 && valueOf(await scrape(learner.metricsPort), "grpc_server_msg_received_total", addToCart) < 2; i++) await pause(20);
     await pause(30);
     // A cancel ends the HTTP/2 stream's sending side before it resets the stream: the handler sees "end"
     // and answers once its cart is saved (50 ms), after grpc-js has told the interceptors onCancel. The
@@ -395,7 +400,6 @@ step(6, () => {
     const lines = linesFor(await linesWhen(learner.lines, () => false, 0), "AddToCart");
     expectEqual(lines.map((line) => pick(line, ["code", "received"])), [{ code: "CANCELLED", received: 2 }], "the AddToCart log lines (code, received): the first of onCancel and sendStatus decides");
     const scraped = await scrape(learner.metricsPort);
-    const addToCart = methodLabels("AddToCart", type.client);
     expectEqual(
       {
         canceled: valueOf(scraped, "grpc_server_handled_total", { ...addToCart, grpc_code: "Canceled" }),
