@@ -246,7 +246,7 @@ describe("lab 08's checks against known mistakes", function () {
 
   it("grpc_code with grpc-js's names (NOT_FOUND) instead of Go's (NotFound)", async () => {
     const result = await checkVariant("code-names", [{ file: metrics, from: "grpc_code: goCodeNames[record.code] ?? String(record.code)", to: "grpc_code: grpc.status[record.code]" }]);
-    expectFailing(result, ["s3.counts-started-and-handled", s6.refused, s6.cancelled, s6.deadline, s6.late]);
+    expectFailing(result, ["s3.counts-started-and-handled", "s3.names-every-status-code", s6.refused, s6.cancelled, s6.deadline, s6.late]);
   });
 
   it("the incoming traceparent passed on instead of the client span's, and authentication first", async () => {
@@ -284,6 +284,30 @@ describe("lab 08's checks against known mistakes", function () {
   it("a server span marked ERROR for a caller's mistake (NOT_FOUND)", async () => {
     const result = await checkVariant("server-errors", [{ file: tracing, from: "finish(span, record.code, serverErrors.has(record.code))", to: "finish(span, record.code, record.code !== grpc.status.OK)" }]);
     expectFailing(result, ["s4.ends-a-span-for-every-kind"]);
+  });
+
+  it("a client that replaces the caller's x-request-id and logs durationMs in seconds", async () => {
+    const result = await checkVariant("client-id-and-seconds", [
+      { file: client, from: 'if (metadata.get("x-request-id").length === 0) metadata.set', to: "metadata.set" },
+      { file: client, from: "Math.round((performance.now() - started) * 100) / 100", to: "(performance.now() - started) / 1000" },
+    ]);
+    expectFailing(result, ["s5.keeps-an-x-request-id-its-caller-set", "s5.logs-one-json-line-per-call"]);
+  });
+
+  it("Go's code names only for the codes the first checks produce, and buckets of its own", async () => {
+    const result = await checkVariant("few-codes-own-buckets", [
+      { file: metrics, from: "grpc_code: goCodeNames[record.code] ?? String(record.code)", to: "grpc_code: record.code <= grpc.status.NOT_FOUND || record.code === grpc.status.UNAUTHENTICATED ? goCodeNames[record.code] : String(record.code)" },
+      { file: metrics, from: "buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],", to: "buckets: [0.1, 1, 10]," },
+    ]);
+    expectFailing(result, ["s3.names-every-status-code", "s3.times-each-call-in-seconds"]);
+  });
+
+  it("metrics on every path, and a client span marked ERROR only for a server fault", async () => {
+    const result = await checkVariant("every-path-client-errors", [
+      { file: metrics, from: 'if (request.method !== "GET" || request.url?.split("?")[0] !== "/metrics") {', to: 'if (request.method !== "GET") {' },
+      { file: tracing, from: "finish(span, status.code, status.code !== grpc.status.OK);", to: "finish(span, status.code, serverErrors.has(status.code));" },
+    ]);
+    expectFailing(result, ["s3.serves-the-metrics-at-metrics-only", "s4.ends-a-span-for-every-kind"]);
   });
 
   it("a different but correct solution passes: builders, no shared call watching, trace context by hand, providers on the client", async () => {

@@ -36,7 +36,7 @@ describe("lab 09's checks against known mistakes", function () {
       result,
       ["s2.returns-the-backend-s-answer", "s2.spreads-the-calls", "s3.loses-no-call-when-a-backend-dies", "s4.sends-calls-to-every-backend", "s4.sends-calls-to-a-backend-that-joins"],
       // With every call on one backend, whether a stopped or silenced backend was that one is chance.
-      ["s3.loses-no-call-when-a-backend-is", "s4.sends-no-call-to-a-backend-that-leaves", "s5.finds-a-connection"],
+      ["s3.loses-no-call-when-a-backend-is", "s4.sends-no-call-to-a-backend-that-leaves", "s4.keeps-one-watch-stream", "s5.finds-a-connection"],
     );
   });
 
@@ -73,9 +73,29 @@ describe("lab 09's checks against known mistakes", function () {
     expectFailing(result, ["s4.stops-asking-the-registry"]);
   });
 
+  it("a resolver that opens a Watch stream every time the channel asks", async () => {
+    const result = await checkVariant("watch-every-time", [{ file: resolver, from: "    if (this.watch) return;\n", to: "" }]);
+    expectFailing(result, ["s4.keeps-one-watch-stream-while-the-channel-re-resolves-and-opens-a-new-one-after-the-registry-ends-it-with-unavailable", "s4.keeps-one-watch-stream-while-the-channel-re-resolves-and-opens-a-new-one-after-the-registry-ends-it-with-ok"]);
+  });
+
+  it("a resolver that reports a lost Watch stream but keeps it, so it never opens a new one", async () => {
+    const result = await checkVariant("keeps-lost-watch", [{ file: resolver, from: "      this.watch = null;\n      // The channel keeps", to: "      // The channel keeps" }]);
+    expectFailing(result, ["s4.keeps-one-watch-stream-while-the-channel-re-resolves-and-opens-a-new-one-after-the-registry-ends-it-with-unavailable", "s4.keeps-one-watch-stream-while-the-channel-re-resolves-and-opens-a-new-one-after-the-registry-ends-it-with-ok"]);
+  });
+
+  it("a resolver that listens for the Watch stream's errors only, not its end", async () => {
+    const result = await checkVariant("no-end-listener", [{ file: resolver, from: '    watch.on("end", () => lost("the Watch stream ended"));\n', to: "" }]);
+    expectFailing(result, ["s4.keeps-one-watch-stream-while-the-channel-re-resolves-and-opens-a-new-one-after-the-registry-ends-it-with-ok"]);
+  });
+
   it("servers whose connections never age", async () => {
     const result = await checkVariant("no-age", [{ file: server, from: '"grpc.max_connection_age_ms": 500,', to: "" }]);
-    expectFailing(result, ["s6.makes-a-long-lived-client-reconnect", "s6.lets-a-call-in-flight-finish"]);
+    expectFailing(result, ["s6.makes-a-long-lived-client-reconnect", "s6.lets-a-call-in-flight-finish", "s6.createordersserver-name-creates-a-backend"]);
+  });
+
+  it("backends created without serverOptions()", async () => {
+    const result = await checkVariant("server-without-options", [{ file: server, from: "new grpc.Server(serverOptions())", to: "new grpc.Server()" }]);
+    expectFailing(result, ["s6.createordersserver-name-creates-a-backend"]);
   });
 
   it("connections closed 0.1 s after their GOAWAY", async () => {

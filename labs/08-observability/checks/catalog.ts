@@ -44,9 +44,10 @@ export interface Prices {
 }
 
 /**
- * skus "missing-*" answer NOT_FOUND, "down-*" UNAVAILABLE, "slow-<ms>" answer
- * after that many milliseconds, "held-*" wait for release() (or a cancel);
- * any other sku costs 100 cents a character.
+ * skus "missing-*" answer NOT_FOUND, "down-*" UNAVAILABLE, "code-<n>" fail
+ * with status code n, "slow-<ms>" answer after that many milliseconds,
+ * "held-*" wait for release() (or a cancel); any other sku costs 100 cents a
+ * character.
  */
 export async function pricesServer(): Promise<Prices> {
   const calls: PricesCall[] = [];
@@ -61,6 +62,7 @@ export async function pricesServer(): Promise<Prices> {
       const answer = () => callback(null, { sku, cents: 100 * sku.length });
       if (sku.startsWith("missing-")) return callback({ code: grpc.status.NOT_FOUND, details: `no price for ${sku}` });
       if (sku.startsWith("down-")) return callback({ code: grpc.status.UNAVAILABLE, details: "prices are down" });
+      if (sku.startsWith("code-")) return callback({ code: Number(sku.slice(5)), details: `prices failed with code ${sku.slice(5)}` });
       if (sku.startsWith("slow-")) return void setTimeout(answer, Number(sku.slice(5)));
       if (sku.startsWith("held-")) return void held.push(answer);
       answer();
@@ -204,25 +206,26 @@ export interface Scrape {
   samples: Sample[];
 }
 
-/** GET http://127.0.0.1:port/metrics, without keep-alive. */
-export function scrape(port: number): Promise<Scrape> {
+/** An HTTP request to 127.0.0.1:port, without keep-alive: its status, Content-Type and body. */
+export function httpRequest(port: number, method: string, path: string): Promise<{ status: number; contentType: string; body: string }> {
   return new Promise((resolve, reject) => {
-    const request = http.get({ host: "127.0.0.1", port, path: "/metrics", agent: false, timeout: rpcDeadlineMs }, (response) => {
+    const request = http.request({ host: "127.0.0.1", port, method, path, agent: false, timeout: rpcDeadlineMs }, (response) => {
       let body = "";
       response.setEncoding("utf8");
       response.on("data", (chunk: string) => (body += chunk));
-      response.on("end", () => {
-        if (response.statusCode !== 200) return reject(new CheckFailure(`GET /metrics on port ${port} answered HTTP ${response.statusCode}: serve the registry's text there`));
-        try {
-          resolve({ contentType: String(response.headers["content-type"] ?? ""), ...parseExposition(body) });
-        } catch (error) {
-          reject(error);
-        }
-      });
+      response.on("end", () => resolve({ status: response.statusCode ?? 0, contentType: String(response.headers["content-type"] ?? ""), body }));
     });
-    request.on("timeout", () => request.destroy(new CheckFailure(`GET /metrics on port ${port} got no answer within ${rpcDeadlineMs / 1000} s`)));
-    request.on("error", (error) => reject(error instanceof CheckFailure ? error : new CheckFailure(`GET /metrics on port ${port} failed: ${error.message}`)));
+    request.on("timeout", () => request.destroy(new CheckFailure(`${method} ${path} on port ${port} got no answer within ${rpcDeadlineMs / 1000} s`)));
+    request.on("error", (error) => reject(error instanceof CheckFailure ? error : new CheckFailure(`${method} ${path} on port ${port} failed: ${error.message}`)));
+    request.end();
   });
+}
+
+/** GET http://127.0.0.1:port/metrics, parsed. */
+export async function scrape(port: number): Promise<Scrape> {
+  const { status, contentType, body } = await httpRequest(port, "GET", "/metrics");
+  if (status !== 200) throw new CheckFailure(`GET /metrics on port ${port} answered HTTP ${status}: serve the registry's text there`);
+  return { contentType, ...parseExposition(body) };
 }
 
 /** The Prometheus text format: "# TYPE name type" lines and "name{label="value",...} number" samples. */

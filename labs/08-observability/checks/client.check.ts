@@ -4,12 +4,16 @@
  * call it receives.
  */
 import * as grpc from "@grpc/grpc-js";
+import { randomUUID } from "node:crypto";
 import { CheckFailure, expectEqual, expectTrue, referenceServer, step, within } from "../../../scripts/check-kit";
 import { catalogService, fullMethod, type Item, learnerClientModule, linesWhen, proto, type ServerLine } from "./catalog";
 
 interface Received {
   method: string;
+  /** Every x-request-id value the call carried. */
+  requestIds: string[];
   requestId?: string;
+  authorization?: string;
   priority?: string;
   /** ms since the epoch, Infinity without a deadline. */
   deadline: number;
@@ -21,7 +25,14 @@ async function recordingCatalog(): Promise<{ address: string; received: Received
   const note = (method: string, call: { metadata: grpc.Metadata; getDeadline(): grpc.Deadline }) => {
     const deadline = call.getDeadline();
     const text = (key: string) => (call.metadata.get(key)[0] === undefined ? undefined : String(call.metadata.get(key)[0]));
-    received.push({ method, requestId: text("x-request-id"), priority: text("x-priority"), deadline: deadline instanceof Date ? deadline.getTime() : Number(deadline) });
+    received.push({
+      method,
+      requestIds: call.metadata.get("x-request-id").map(String),
+      requestId: text("x-request-id"),
+      authorization: text("authorization"),
+      priority: text("x-priority"),
+      deadline: deadline instanceof Date ? deadline.getTime() : Number(deadline),
+    });
   };
   const item = (sku: string): Item => ({ sku, name: `Item ${sku}`, priceCents: 100 });
   const address = await referenceServer(proto, catalogService, {
@@ -56,12 +67,12 @@ async function recordingCatalog(): Promise<{ address: string; received: Received
   return { address, received };
 }
 
-/** The learner's client against a recording server, with the log lines it writes. */
-async function learnerClient(defaultDeadlineMs: number) {
+/** The learner's client (with a bearer token, if given) against a recording server, with the log lines it writes. */
+async function learnerClient(defaultDeadlineMs: number, token?: string) {
   const learner = await learnerClientModule();
   const server = await recordingCatalog();
   const lines: unknown[] = [];
-  const client = await learner.createCatalogClient(server.address, { log: (line) => void lines.push(line), defaultDeadlineMs });
+  const client = await learner.createCatalogClient(server.address, { log: (line) => void lines.push(line), defaultDeadlineMs, ...(token === undefined ? {} : { token }) });
   return { learner, client, lines, ...server };
 }
 
@@ -74,16 +85,20 @@ const uuidish = (value: string | undefined) => typeof value === "string" && valu
 step(5, () => {
   it("sends an x-request-id on every call, streams included, a different one each time", async () => {
     const { learner, client, received } = await learnerClient(2000);
-    await settle(learner.getItem(client, "apple", 2000), "getItem()");
-    await settle(learner.listItems(client, 2), "listItems()");
-    await settle(learner.addToCart(client, [{ sku: "a", quantity: 1 }]), "addToCart()");
-    await settle(learner.priceWatch(client, ["a", "b"]), "priceWatch()");
+    const answers = {
+      getItem: (await settle(learner.getItem(client, "apple", 2000), "getItem()")).sku,
+      listItems: (await settle(learner.listItems(client, 2), "listItems()")).map((item) => item.sku),
+      addToCart: await settle(learner.addToCart(client, [{ sku: "a", quantity: 1 }]), "addToCart()"),
+      priceWatch: (await settle(learner.priceWatch(client, ["a", "b"]), "priceWatch()")).map((item) => item.sku),
+    };
     await settle(learner.getItem(client, "pear", 2000), "getItem()");
     expectEqual(received.map((r) => r.method), ["GetItem", "ListItems", "AddToCart", "PriceWatch", "GetItem"], "the calls the server received");
+    expectEqual(answers, { getItem: "apple", listItems: ["sku-1", "sku-2"], addToCart: { lines: 1, totalQuantity: 1 }, priceWatch: ["a", "b"] }, "what the given getItem(), listItems(), addToCart() and priceWatch() resolved with (restore them from the starter)");
     const missing = received.filter((r) => !uuidish(r.requestId)).map((r) => r.method);
     expectEqual(missing, [], "the calls that arrived without an x-request-id (of at least 8 characters)");
     const ids = received.map((r) => r.requestId);
     expectEqual(new Set(ids).size, ids.length, `distinct request ids among the ${ids.length} calls (got ${JSON.stringify(ids)})`);
+    expectEqual(received.filter((r) => r.authorization !== undefined).length, 0, "calls with an authorization header from a client created without a token");
   });
 
   it("gives a call without a deadline the default deadline, and keeps a caller's own", async () => {
@@ -106,7 +121,9 @@ step(5, () => {
     await settle(learner.getItem(client, "apple"), "getItem()");
     await settle(learner.getItem(client, "missing-3").then(() => undefined, () => undefined), "getItem() of an unknown item");
     await settle(learner.listItems(client, 2), "listItems()");
+    const begin = performance.now();
     await settle(learner.getItem(client, "hang-1", 150).then(() => undefined, () => undefined), "getItem() of an item the server never answers, deadline 150 ms");
+    const took = performance.now() - begin;
     const parsed = await linesWhen(lines, (l) => l.length >= 4, 1000, "the client's");
     const keys = (line: ServerLine) => ({ method: line.method, code: line.code, requestId: line.requestId });
     expectEqual(
@@ -119,12 +136,18 @@ step(5, () => {
       ],
       "the client's log lines (method, code, requestId) for an OK GetItem, a NOT_FOUND one, a ListItems and a GetItem past its deadline",
     );
+    const duration = parsed[3]!.durationMs;
+    expectTrue(
+      typeof duration === "number" && duration >= 120 && duration <= took + 5,
+      `the GetItem that ran out of its 150 ms deadline was logged with "durationMs": ${JSON.stringify(duration)}, and took ${Math.round(took)} ms as the checks measured it: log the milliseconds from the call's start to its status`,
+    );
   });
 
   it("keeps the client's interceptors on a call with a per-call interceptor (getItemUrgent)", async () => {
     const { learner, client, received, lines } = await learnerClient(1500);
     const before = Date.now();
-    await settle(learner.getItemUrgent(client, "apple"), "getItemUrgent()");
+    const item = await settle(learner.getItemUrgent(client, "apple"), "getItemUrgent()");
+    expectEqual(item.sku, "apple", 'the sku of the item getItemUrgent(client, "apple") resolved with');
     const call = received[0];
     if (!call) throw new CheckFailure("getItemUrgent() made no call");
     expectEqual(call.priority, "urgent", "the x-priority header of getItemUrgent's call");
@@ -133,5 +156,21 @@ step(5, () => {
     const parsed = await linesWhen(lines, (l) => l.length >= 1, 1000, "the client's");
     expectEqual(parsed.map((line) => line.requestId), [call.requestId], "the request ids in the client's log after getItemUrgent");
   });
-});
 
+  it("keeps an x-request-id its caller set, and sends the bearer token the client was given", async () => {
+    const token = `tok-${randomUUID()}`;
+    const { learner, client, received, lines } = await learnerClient(2000, token);
+    const metadata = new grpc.Metadata();
+    metadata.set("x-request-id", "caller-req-42");
+    const own = new Promise((resolve, reject) =>
+      (client as unknown as Record<string, (...args: unknown[]) => void>).getItem!({ sku: "apple" }, metadata, { deadline: Date.now() + 2000 }, (error: unknown, answer: unknown) => (error ? reject(error) : resolve(answer))),
+    );
+    await settle(own, "GetItem with the caller's own x-request-id");
+    await settle(learner.getItem(client, "pear", 2000), "getItem()");
+    expectEqual(received.map((r) => r.requestIds), [["caller-req-42"], received[1]?.requestIds ?? []], "the x-request-id values of a GetItem whose caller set caller-req-42, and of the next GetItem (keep the caller's own; add one only when there is none)");
+    expectTrue(uuidish(received[1]?.requestId) && received[1]?.requestId !== "caller-req-42", `the GetItem after it arrived with x-request-id ${JSON.stringify(received[1]?.requestId)}: a new id for each call whose caller set none`);
+    const parsed = await linesWhen(lines, (l) => l.length >= 2, 1000, "the client's");
+    expectEqual(parsed.map((line) => line.requestId), ["caller-req-42", received[1]?.requestId], "the request ids in the client's log lines (the ones the calls sent)");
+    expectEqual(received.map((r) => r.authorization), [`Bearer ${token}`, `Bearer ${token}`], "the authorization header of the calls of a client created with a token (the given bearer interceptor)");
+  });
+});

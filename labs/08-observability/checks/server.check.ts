@@ -10,6 +10,7 @@ import { randomUUID } from "node:crypto";
 import { bidiStreamCall, clientStreamCall, expectCode, expectEqual, expectTrue, serverStreamCall, step, unaryCall, unaryOutcome } from "../../../scripts/check-kit";
 import {
   fullMethod,
+  httpRequest,
   type Learner,
   learnerServer,
   listItemsWithServerDeadline,
@@ -91,6 +92,33 @@ step(2, () => {
 
 const type = { unary: "unary", server: "server_stream", client: "client_stream", bidi: "bidi_stream" };
 
+/** The grpc_code values: Go's codes.Code.String(), by status code. */
+const goCodeNames: Record<number, string> = {
+  0: "OK",
+  1: "Canceled",
+  2: "Unknown",
+  3: "InvalidArgument",
+  4: "DeadlineExceeded",
+  5: "NotFound",
+  6: "AlreadyExists",
+  7: "PermissionDenied",
+  8: "ResourceExhausted",
+  9: "FailedPrecondition",
+  10: "Aborted",
+  11: "OutOfRange",
+  12: "Unimplemented",
+  13: "Internal",
+  14: "Unavailable",
+  15: "DataLoss",
+  16: "Unauthenticated",
+};
+
+/** A bucket's upper bound, in seconds ("+Inf": Infinity). */
+const upperBound = (sample: { labels: Record<string, string> }) => (sample.labels.le === "+Inf" ? Number.POSITIVE_INFINITY : Number(sample.labels.le));
+
+/** Prometheus's default histogram buckets (DefBuckets), as the text format writes their le labels. */
+const defaultBuckets = ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10"];
+
 step(3, () => {
   it("serves /metrics in the Prometheus text format, with the five go-grpc-prometheus metrics", async () => {
     const learner = await learnerServer();
@@ -106,6 +134,14 @@ step(3, () => {
     };
     const types = Object.fromEntries(Object.keys(expected).map((name) => [name, scraped.types.get(name) ?? "(missing)"]));
     expectEqual(types, expected, "the metrics' # TYPE lines");
+  });
+
+  it("serves the metrics at /metrics only: 404 on any other path", async () => {
+    const learner = await learnerServer();
+    for (const path of ["/", "/metricsx", "/other/metrics"]) {
+      const { status } = await httpRequest(learner.metricsPort, "GET", path);
+      expectEqual(status, 404, `the HTTP status of GET ${path} on the metrics port (serve the metrics at /metrics only)`);
+    }
   });
 
   it("counts started and handled calls by code, and messages each way, exactly", async () => {
@@ -150,6 +186,23 @@ step(3, () => {
     );
   });
 
+  it("names every status code in grpc_code as Go does", async () => {
+    const learner = await learnerServer();
+    // Prices fails GetPrice of sku "code-<n>" with code n, and the given GetItem handler answers with Prices' code.
+    const codes = Object.keys(goCodeNames).map(Number).filter((code) => code !== grpc.status.OK);
+    const outcomes = await Promise.all(codes.map((code) => unaryOutcome(learner.client, "getItem", { sku: `code-${code}` })));
+    codes.forEach((code, i) => expectCode(outcomes[i]!, code, `GetItem while Prices fails with ${grpc.status[code]}`));
+    const getItem = methodLabels("GetItem", type.unary);
+    // The record of a call may end just after its status left: scrape until every call is counted (1 s at most).
+    let scraped = await scrape(learner.metricsPort);
+    for (let i = 0; i < 50 && valueOf(scraped, "grpc_server_started_total", getItem) > valueOf(scraped, "grpc_server_handled_total", getItem); i++) {
+      await pause(20);
+      scraped = await scrape(learner.metricsPort);
+    }
+    const handled = Object.fromEntries(codes.map((code) => [goCodeNames[code]!, valueOf(scraped, "grpc_server_handled_total", { ...getItem, grpc_code: goCodeNames[code]! })]));
+    expectEqual(handled, Object.fromEntries(codes.map((code) => [goCodeNames[code]!, 1])), "grpc_server_handled_total of GetItem by grpc_code, after one GetItem failed with each code but OK (Go's names: codes.Code.String())");
+  });
+
   it("times each call in seconds, in the grpc_server_handling_seconds histogram", async () => {
     const learner = await learnerServer();
     await unaryCall(learner.client, "getItem", { sku: "apple" });
@@ -166,9 +219,11 @@ step(3, () => {
     expectTrue(sum >= 0.12 && sum < 5, `grpc_server_handling_seconds_sum of GetItem is ${sum} after a call of about 150 ms and a fast one: observe seconds (milliseconds / 1000)`);
     const buckets = scraped.samples
       .filter((s) => s.name === "grpc_server_handling_seconds_bucket" && s.labels.grpc_method === "GetItem")
-      .sort((a, b) => Number(a.labels.le) - Number(b.labels.le));
-    const fast = buckets.filter((s) => Number(s.labels.le) <= 0.1).at(-1);
-    expectTrue(fast === undefined || fast.value <= 1, `GetItem's bucket le="${fast?.labels.le}" counts ${fast?.value} calls, but one of the two took 150 ms: observe seconds, not milliseconds`);
+      .sort((a, b) => upperBound(a) - upperBound(b));
+    expectEqual(buckets.map((s) => s.labels.le), [...defaultBuckets, "+Inf"], "the le labels of GetItem's histogram buckets (Prometheus's default buckets, as go-grpc-prometheus uses them)");
+    const fast = buckets.find((s) => s.labels.le === "0.1")!;
+    expectTrue(fast.value <= 1, `GetItem's bucket le="0.1" counts ${fast.value} calls, but one of the two took 150 ms: observe seconds, not milliseconds`);
+    expectEqual(buckets.find((s) => s.labels.le === "10")!.value, 2, 'GetItem\'s bucket le="10" after 2 calls of less than 10 s');
   });
 });
 
@@ -239,19 +294,21 @@ step(4, () => {
     expectTrue(client !== undefined, `no CLIENT span named "shop.v1.Prices/GetPrice" (spans: ${JSON.stringify(spans.map((s) => `${s.kind} ${s.name}`))}): the Prices client's interceptor starts one per call`);
     expectEqual(client!.spanId, downstream.spanId, "the client span's id and the parent span id Prices received");
     expectEqual({ traceId: client!.traceId, parentSpanId: client!.parentSpanId }, { traceId: caller.traceId, parentSpanId: server?.spanId ?? "(no server span)" }, "the client span's trace id and parent (the server span)");
-    expectEqual(client!.attributes["rpc.status_code"], "OK", "the client span's rpc.status_code");
+    const attributes = { "rpc.system.name": client!.attributes["rpc.system.name"], "rpc.method": client!.attributes["rpc.method"], "rpc.status_code": client!.attributes["rpc.status_code"], error: client!.status === "ERROR" };
+    expectEqual(attributes, { "rpc.system.name": "grpc", "rpc.method": "shop.v1.Prices/GetPrice", "rpc.status_code": "OK", error: false }, "the client span's RPC attributes (semantic conventions v1.45), and whether it is marked ERROR");
   });
 
-  it("ends a span for every kind of call, with its code, and marks only server faults as errors", async () => {
+  it("ends a span for every kind of call, with its code, and marks only server faults as errors (every failure on a client span)", async () => {
     const learner = await learnerServer();
     await serverStreamCall(learner.client, "listItems", { count: 2, intervalMs: 0 });
     await clientStreamCall(learner.client, "addToCart", [{ sku: "x", quantity: 1 }]);
     await bidiStreamCall(learner.client, "priceWatch", [{ sku: "a" }]);
     expectCode(await unaryOutcome(learner.client, "getItem", { sku: "missing-7" }), grpc.status.NOT_FOUND, "GetItem of an unknown sku");
     expectCode(await unaryOutcome(learner.client, "getItem", { sku: "down-1" }), grpc.status.UNAVAILABLE, "GetItem while Prices is down");
-    const servers = (spans: SpanRecord[]) => spans.filter((s) => s.kind === "SERVER");
-    const spans = servers(await spansWhen(learner.tracing, (s) => servers(s).length >= 5, 1000));
-    const seen = spans.map((s) => ({ name: s.name, code: s.attributes["rpc.status_code"], error: s.status === "ERROR" }));
+    const ofKind = (spans: SpanRecord[], kind: string) => spans.filter((s) => s.kind === kind);
+    const all = await spansWhen(learner.tracing, (s) => ofKind(s, "SERVER").length >= 5 && ofKind(s, "CLIENT").length >= 3, 1000);
+    const outcome = (s: SpanRecord) => ({ name: s.name, code: s.attributes["rpc.status_code"], error: s.status === "ERROR" });
+    const seen = ofKind(all, "SERVER").map(outcome);
     expectEqual(
       seen,
       [
@@ -262,6 +319,15 @@ step(4, () => {
         { name: "shop.v1.Catalog/GetItem", code: "UNAVAILABLE", error: true },
       ],
       "the server spans (name, rpc.status_code, status ERROR) in the order they ended: on a server span, NOT_FOUND is the caller's problem, UNAVAILABLE the server's",
+    );
+    expectEqual(
+      ofKind(all, "CLIENT").map(outcome),
+      [
+        { name: "shop.v1.Prices/GetPrice", code: "OK", error: false },
+        { name: "shop.v1.Prices/GetPrice", code: "NOT_FOUND", error: true },
+        { name: "shop.v1.Prices/GetPrice", code: "UNAVAILABLE", error: true },
+      ],
+      "the client spans of the calls to Prices (name, rpc.status_code, status ERROR) in the order they ended: on a client span, every code but OK is an error",
     );
   });
 });
@@ -319,18 +385,21 @@ step(6, () => {
     const ended = new Promise<number>((resolve) => call.on("status", (status: grpc.StatusObject) => resolve(status.code)));
     call.write({ sku: "apple", quantity: 1 });
     call.write({ sku: "pear", quantity: 2 });
+    // Cancel once the server has both messages (its metrics say so): a cancel that overtakes the call on a
+    // busy machine would leave the server nothing to record.
+    const addToCart = methodLabels("AddToCart", type.client);
+    for (let i = 0; i < 50 && valueOf(await scrape(learner.metricsPort), "grpc_server_msg_received_total", addToCart) < 2; i++) await pause(20);
     await pause(30);
     // A cancel ends the HTTP/2 stream's sending side before it resets the stream: the handler sees "end"
     // and answers once its cart is saved (50 ms), after grpc-js has told the interceptors onCancel. The
     // answer passes through the interceptors' sendMessage, and grpc-js drops it.
     call.cancel();
     expectEqual(grpc.status[await ended], "CANCELLED", "the status of the cancelled AddToCart, as the client saw it");
-    await linesWhen(learner.lines, (l) => linesFor(l, "AddToCart").length >= 1, 500);
+    await linesWhen(learner.lines, (l) => linesFor(l, "AddToCart").length >= 1, 2000);
     await pause(100); // the handler's late answer (50 ms)
     const lines = linesFor(await linesWhen(learner.lines, () => false, 0), "AddToCart");
     expectEqual(lines.map((line) => pick(line, ["code", "received"])), [{ code: "CANCELLED", received: 2 }], "the AddToCart log lines (code, received): the first of onCancel and sendStatus decides");
     const scraped = await scrape(learner.metricsPort);
-    const addToCart = methodLabels("AddToCart", type.client);
     expectEqual(
       {
         canceled: valueOf(scraped, "grpc_server_handled_total", { ...addToCart, grpc_code: "Canceled" }),

@@ -180,6 +180,37 @@ step(4, () => {
     expectEqual(backends[2]!.receivedAfter(since), 0, `calls orders-3 received from 0.5 s after it left the registry (${hintWatch})`);
   });
 
+  for (const ending of ["error", "end"] as const) {
+    const how = ending === "error" ? "with UNAVAILABLE" : "with OK";
+    it(`keeps one Watch stream while the channel re-resolves, and opens a new one after the registry ends it ${how}`, async () => {
+      const [first, second, third, fourth] = await startBackends(4);
+      const { registry, learner, client } = await viaRegistry([first!, second!, third!]);
+      expectNoFailure(await callMany(learner, client, { count: 6, prefix: "before" }), "6 calls to 3 registered backends", hintWatch);
+      // A lost connection makes the channel call updateResolution() again, while the Watch stream is open.
+      first!.server.forceShutdown();
+      expectNoFailure(await callMany(learner, client, { count: 6, prefix: "re-resolved" }), "6 calls after orders-1 was forced down", hintRetry);
+      const oneWatch = "updateResolution() opened a second Watch stream while one was open: a second call while watching must do nothing";
+      expectTrue(registry.mostOpenWatches <= 1, `${oneWatch} (${registry.mostOpenWatches} were open at once)`);
+      registry.endWatches(ending);
+      await sleep(100);
+      // orders-4 joins while nobody watches; losing orders-2 makes the channel ask the resolver again.
+      registry.set("orders", [third!.address, fourth!.address]);
+      second!.server.forceShutdown();
+      const since = Date.now();
+      const outcomes = [];
+      for (let i = 0; i < 150 && fourth!.received.length === 0 && Date.now() - since < 1500; i++) {
+        outcomes.push(await callOnce(learner, client, `after-${i}`, 2000));
+        await sleep(10);
+      }
+      expectNoFailure(outcomes, `calls after the registry ended the Watch stream ${how}`, hintRetry);
+      expectTrue(
+        fourth!.received.length > 0,
+        `the registry ended the Watch stream ${how}, and orders-4, registered after that, got no call within 1.5 s of the next lost connection: on the stream's ${ending === "error" ? '"error"' : '"end"'}, report it to the listener and forget the stream, so that the next updateResolution() opens a new one`,
+      );
+      expectTrue(registry.mostOpenWatches <= 1, `${oneWatch} (${registry.mostOpenWatches} were open at once)`);
+    });
+  }
+
   it("stops asking the registry once the channel is closed", async () => {
     const backends = await startBackends(2);
     const { registry, learner, client } = await viaRegistry(backends);

@@ -228,6 +228,8 @@ export class Registry {
   listCalls = 0;
   /** How many Watch calls it received. */
   watchCalls = 0;
+  /** The most Watch streams that were open at once. */
+  mostOpenWatches = 0;
 
   private constructor(readonly address: string) {}
 
@@ -248,6 +250,7 @@ export class Registry {
         registry.watchCalls++;
         const watcher = { service: call.request.service, call };
         registry.watchers.add(watcher);
+        registry.mostOpenWatches = Math.max(registry.mostOpenWatches, registry.watchers.size);
         call.on("cancelled", () => registry.watchers.delete(watcher));
         call.on("close", () => registry.watchers.delete(watcher));
         call.write(registry.answer(watcher.service));
@@ -274,6 +277,15 @@ export class Registry {
   set(service: string, addresses: string[]): void {
     this.services.set(service, addresses);
     for (const watcher of this.watchers) if (watcher.service === service) watcher.call.write(this.answer(service));
+  }
+
+  /** Ends every open Watch stream: with UNAVAILABLE (`"error"`), or with OK (`"end"`), as a registry that restarts does. */
+  endWatches(how: "error" | "end"): void {
+    for (const { call } of this.watchers) {
+      if (how === "end") call.end();
+      else call.emit("error", { code: grpc.status.UNAVAILABLE, details: "the registry is restarting" });
+    }
+    this.watchers.clear();
   }
 
   /** Watch streams open now. */

@@ -5,8 +5,8 @@
  * servers' doing: connections replaced, and the calls in flight finishing.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { expectTrue, step, tcpProxy } from "../../../scripts/check-kit";
-import { Backend, expectNoFailure, learnerServerOptions, type Outcome, plainCall, plainClient } from "./lb";
+import { expectEqual, expectTrue, listen, step, tcpProxy } from "../../../scripts/check-kit";
+import { Backend, expectNoFailure, learnerServerOptions, type Outcome, plainCall, plainClient, serverModule } from "./lb";
 
 const hintAge = 'set "grpc.max_connection_age_ms" (500) in serverOptions(): the server then sends each connection a GOAWAY when it is that old, and the client connects again';
 
@@ -51,5 +51,20 @@ step(6, () => {
       if (!replaced) await sleep(25);
     }
     expectTrue(replaced, `the client's connection was still the same 2.4 s after it opened. ${hintAge}`);
+  });
+
+  it("createOrdersServer(name) creates a backend that answers with its name, with these options", async () => {
+    const server = await (await serverModule()).createOrdersServer("orders-7");
+    const proxy = await tcpProxy(await listen(server));
+    const client = plainClient(proxy.address);
+    const first = await plainCall(client, "o-42");
+    expectNoFailure([first], 'GetOrder on the backend of createOrdersServer("orders-7")', "createOrdersServer() is given complete: restore it from the starter");
+    expectEqual(first.order, { id: "o-42", servedBy: "orders-7" }, 'what the backend of createOrdersServer("orders-7") answered to GetOrder("o-42")');
+    const since = Date.now();
+    for (let i = 0; i < 60 && proxy.connections.length < 2 && Date.now() - since < 1500; i++) {
+      expectNoFailure([await plainCall(client, `next-${i}`)], "a call to the backend of createOrdersServer()", "");
+      await sleep(25);
+    }
+    expectTrue(proxy.connections.length > 1, `the client's connection to the backend of createOrdersServer() was still the same 1.5 s later: create it with new grpc.Server(serverOptions()). ${hintAge}`);
   });
 });

@@ -50,7 +50,7 @@ class RegistryResolver implements Resolver {
     const lost = (details: string) => {
       if (this.watch !== watch) return; // our own cancel, in destroy()
       this.watch = null;
-      // The channel keeps the last good addresses, and calls updateResolution() again after a backoff.
+      // The channel keeps the last good addresses, and calls updateResolution() again when it next needs them (a connection lost).
       this.listener(grpc.experimental.statusOrFromError({ code: grpc.status.UNAVAILABLE, details: `registry ${this.target.authority}: ${details}` }), {}, null, "");
     };
     watch.on("error", (error: grpc.ServiceError) => lost(error.details));
