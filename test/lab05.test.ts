@@ -52,6 +52,12 @@ const holes: Hole[] = [
     caughtBy: ["s6.refuses-getsecret"],
   },
   {
+    // "No roles" read as "nothing to check": an empty list, a token without the claim and an mTLS caller get in.
+    name: "roles-checked-only-when-present",
+    edits: [{ file: server, from: "if (role && !caller.roles.includes(role))", to: "if (role && caller.roles.length > 0 && !caller.roles.includes(role))" }],
+    caughtBy: ["s6.refuses-getsecret-with-permission-denied-to-every-caller", "s6.refuses-getsecret-with-permission-denied-to-a-caller-known-only"],
+  },
+  {
     name: "caller-header-added-not-set",
     edits: [{ file: server, from: "metadata.set(callerHeader", to: "metadata.add(callerHeader" }],
     caughtBy: ["s4.ignores-a-caller-header"],

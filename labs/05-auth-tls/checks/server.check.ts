@@ -156,11 +156,29 @@ step(6, () => {
     expectCode(unknown, NOT_FOUND, 'GetSecret("no-such-secret"), a name the vault does not have, with the role "reader"');
   });
 
-  it('refuses GetSecret with PERMISSION_DENIED to a valid token without the role "reader"', async () => {
+  it('refuses GetSecret with PERMISSION_DENIED to every caller without the role "reader"', async () => {
+    // Another role, an empty list, no roles claim at all: a rule that only denies "a caller with other
+    // roles" lets the last two in. One vault answers them all, after a caller that had the role.
     const address = await learnerVault(await authConfig());
-    const token = await signToken(claims({ roles: ["auditor"] }));
-    const outcome = await unaryOutcome(await tlsClient(address), "getSecret", { name: "db-password" }, bearerMetadata(`Bearer ${token}`));
-    expectCode(outcome, PERMISSION_DENIED, 'GetSecret with a valid token whose roles are ["auditor"]');
+    const reader = await signToken(claims({ roles: ["reader"] }));
+    expectCode(await unaryOutcome(await tlsClient(address), "getSecret", { name: "db-password" }, bearerMetadata(`Bearer ${reader}`)), OK, 'GetSecret with the role "reader"');
+    const denied: Array<[string, string[] | undefined]> = [
+      ['roles ["auditor"]', ["auditor"]],
+      ["roles []", []],
+      ["no roles claim", undefined],
+    ];
+    for (const [what, roles] of denied) {
+      const token = await signToken(claims({ roles }));
+      const outcome = await unaryOutcome(await tlsClient(address), "getSecret", { name: "db-password" }, bearerMetadata(`Bearer ${token}`));
+      expectCode(outcome, PERMISSION_DENIED, `GetSecret with a valid token with ${what}`);
+    }
+  });
+
+  it('refuses GetSecret with PERMISSION_DENIED to a caller known only by its client certificate', async () => {
+    const { alice } = await getFixtures();
+    const address = await learnerVault(await authConfig(), true);
+    const outcome = await unaryOutcome(await tlsClient(address, alice), "getSecret", { name: "db-password" });
+    expectCode(outcome, PERMISSION_DENIED, "GetSecret from alice, with her client certificate and no token (an mTLS caller has no roles)");
   });
 
   it("still answers WhoAmI, which needs no role, to a token without roles", async () => {
