@@ -173,13 +173,24 @@ export function serverStreamCall<Res>(client: grpc.Client, method: string, reque
   return collect<Res>(call, method, "server streaming");
 }
 
-export function clientStreamCall<Res>(client: grpc.Client, method: string, requests: unknown[]): Promise<Res> {
+/**
+ * Sends every request, half-closes, and resolves with the one response. With `gapMs`, waits that
+ * long between two requests (the call's deadline grows by the gaps).
+ */
+export function clientStreamCall<Res>(client: grpc.Client, method: string, requests: unknown[], { gapMs = 0 } = {}): Promise<Res> {
   return new Promise((resolve, reject) => {
-    const call = (client as unknown as AnyClient)[method]!(new grpc.Metadata(), callOptions(), (error: grpc.ServiceError | null, response: Res) =>
+    const gaps = gapMs * Math.max(0, requests.length - 1);
+    const call = (client as unknown as AnyClient)[method]!(new grpc.Metadata(), { deadline: Date.now() + rpcDeadlineMs + gaps }, (error: grpc.ServiceError | null, response: Res) =>
       error ? reject(describeRpcError(method, "client streaming", error)) : resolve(response),
     );
-    for (const request of requests) call.write(request);
-    call.end();
+    const writeFrom = (index: number): void => {
+      for (; index < requests.length; index++) {
+        call.write(requests[index]);
+        if (gapMs > 0 && index + 1 < requests.length) return void setTimeout(() => writeFrom(index + 1), gapMs);
+      }
+      call.end();
+    };
+    writeFrom(0);
   });
 }
 

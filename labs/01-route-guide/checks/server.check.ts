@@ -97,6 +97,13 @@ step(4, () => {
     expectTrue(summary.elapsedTime >= 0 && summary.elapsedTime <= 1, `elapsedTime for a route sent at once: expected 0 or 1 seconds, got ${summary.elapsedTime}`);
   });
 
+  it("reports elapsedTime in whole seconds, for a route whose points are 1.2 s apart", async () => {
+    const client = await learnerServer();
+    const summary = await clientStreamCall<RouteSummary>(client, "recordRoute", named.slice(0, 2), { gapMs: 1200 });
+    expectEqual(summary.pointCount, 2, "pointCount for a route of 2 points sent 1.2 s apart");
+    expectTrue(summary.elapsedTime === 1 || summary.elapsedTime === 2, `elapsedTime for a route that took 1.2 s: expected 1 (whole seconds), got ${summary.elapsedTime}`);
+  });
+
   it("measures the distance along a route between database features", async () => {
     const client = await learnerServer();
     const summary = await clientStreamCall<RouteSummary>(client, "recordRoute", named);

@@ -85,6 +85,8 @@ export function prepareBrowser(): void {
 /** src/page.ts bundled for the browser, once a run. */
 const bundles = new Map<string, Promise<string>>();
 
+const activeMutant = process.env.__STRYKER_ACTIVE_MUTANT__;
+
 function bundlePage(): Promise<string> {
   const tree = targetDir();
   let bundle = bundles.get(tree);
@@ -98,6 +100,9 @@ function bundlePage(): Promise<string> {
       write: false,
       logLevel: "silent",
       nodePaths: [path.resolve(__dirname, "..", "..", "..", "node_modules")],
+      // Under `npm run mutation`, Stryker picks the active mutant from process.env, which a browser has
+      // not got: the bundle sets it where Stryker's instrumented code looks first.
+      banner: { js: activeMutant === undefined ? "" : `globalThis.__stryker__ = { activeMutant: ${JSON.stringify(activeMutant)} };` },
     }).then(
       (result) => result.outputFiles[0]!.text,
       (error: { errors?: Array<{ text: string; location?: { file: string; line: number } | null }> }) => {
