@@ -8,7 +8,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { expectEqual, expectTrue, step } from "../../../scripts/check-kit";
 import { browserReady, type OpenPage, pageServer, prepareBrowser } from "./browser";
-import { type HelloRequest, type PageCall, referenceWebServer, token, waitFor } from "./web";
+import { type CountRequest, type HelloRequest, type PageCall, referenceWebServer, token, waitFor } from "./web";
 
 prepareBrowser();
 
@@ -81,7 +81,10 @@ step(4, () => {
 step(5, () => {
   inBrowser("renders each message of a Count stream as it arrives, then the stream's status", async () => {
     const { page, calls } = await openPage();
+    const to = 3 + Math.floor(Math.random() * 6);
+    await page.fill("to", String(to));
     const call = await click(page, "count", calls, "Count");
+    expectEqual((call.request as CountRequest).to, to, `the "to" of the Count request, after #to was set to ${to}`);
     const values = [1, 2, 3].map(() => 10 + Math.floor(Math.random() * 90));
     // The next message is sent only once the page shows the one before: a page that waits for the end never gets there.
     for (const [i, n] of values.entries()) {
@@ -91,6 +94,12 @@ step(5, () => {
     expectEqual(await items(page), values.map(String), "the <li> items of #counts, in order");
     call.end(grpc.status.UNAVAILABLE, "upstream went away");
     await page.waitUntil(shows("status", "UNAVAILABLE"), async () => `#status showed "${await page.text("status")}" 2 s after the stream failed with UNAVAILABLE`);
+    // The same page again: a new stream starts from an empty #counts, and one that ends well shows OK.
+    const again = await click(page, "count", calls, "Count");
+    again.send({ n: 7 });
+    again.end(grpc.status.OK);
+    await page.waitUntil(shows("status", "OK"), async () => `#status showed "${await page.text("status")}" 2 s after a second stream ended with OK`);
+    expectEqual(await items(page), ["7"], "the <li> items of #counts after a second click on #count and its one message");
   });
 
   inBrowser("cancels the stream when #cancel is clicked: the call's connection closes", async () => {
