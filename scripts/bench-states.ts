@@ -44,12 +44,41 @@ import * as benchGrpc from "@grpc/grpc-js";
 
 const read = (file: string) => fs.readFileSync(file, "utf8");
 
-/** The learner's files of `lab` in `state`: learner file → contents. */
+/**
+ * The learner file a fault goes into: the server file that adds the lab's
+ * gRPC services (src/server.ts), or else the first file of the lab's first
+ * server step (lab 10's gateway).
+ */
+function serverFileOf(lab: Lab): string | undefined {
+  const files = lab.steps.filter((s) => s.side === "server").flatMap((s) => s.files);
+  return files.find((file) => addsServices(lab, file)) ?? files[0];
+}
+
+function addsServices(lab: Lab, file: string): boolean {
+  const solution = path.join(treeDir(lab, "solution"), ...file.split("/"));
+  return fs.existsSync(solution) && read(solution).includes("addService");
+}
+
+const handlerStates: readonly State[] = ["never-answers", "stream-not-ended", "endless-loop"];
+
+/**
+ * Whether `state` can be built for `lab`: the handler faults need a server
+ * file that adds gRPC services (lab 10's gateway is an HTTP server; its
+ * handlers are Connect's).
+ */
+export function stateApplies(lab: Lab, state: State): boolean {
+  const serverFile = serverFileOf(lab);
+  if (state === "syntax-error") return serverFile !== undefined;
+  if (!handlerStates.includes(state)) return true;
+  return serverFile !== undefined && addsServices(lab, serverFile);
+}
+
+/** The learner's files of `lab` in `state` (one that applies): learner file → contents. */
 export function stateFiles(lab: Lab, state: State): Map<string, string> {
   const solution = (file: string) => read(path.join(treeDir(lab, "solution"), ...file.split("/")));
   const starter = (file: string) => read(starterFile(lab, file));
   const clientFiles = new Set(lab.steps.filter((s) => s.side === "client").flatMap((s) => s.files));
-  const serverFile = "src/server.ts";
+  const serverFile = serverFileOf(lab);
   const files = new Map<string, string>();
   for (const file of lab.learnerFiles) {
     const isClient = clientFiles.has(file);

@@ -1,24 +1,26 @@
 /**
- * The judge runs checks in lanes, several at once, each lane with a subject
- * of its own: checks that wait overlap, each check's output and faults stay
- * its own, serial() checks run alone, and results keep step order.
+ * The judge runs checks in lanes, many at once, sharing a few subjects:
+ * checks that wait overlap, each check's output and faults stay its own
+ * (told apart by async context in a shared subject, or by running a check
+ * again alone), serial() checks run alone, and results keep step order.
  */
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { longestFirst } from "../scripts/lib/check-durations";
 import { findLab } from "../scripts/lib/labs";
 import { checkLab } from "../scripts/lib/run-checks";
 import { removeTrees, solutionVariant } from "./trees";
 
 const lab = findLab("01");
 
-/** A lab 01 tree whose server file also exports shout() (prints) and spin() (blocks the event loop), with the check file `body`. */
+/** A lab 01 tree whose server file also exports shout() (prints), spin() (blocks the event loop) and throwLater() (throws from a timer), with the check file `body`. */
 function treeWith(name: string, body: string): { tree: string; check: string } {
   const tree = solutionVariant(lab, name, [
     {
       file: "src/server.ts",
       from: "export function createRouteGuideServer(",
-      to: "export function shout(text: string): void {\n  console.log(text);\n}\nexport function spin(): void {\n  for (;;) {}\n}\n$&",
+      to: "export function shout(text: string): void {\n  console.log(text);\n}\nexport function spin(): void {\n  for (;;) {}\n}\nexport function throwLater(): void {\n  setTimeout(() => {\n    throw new Error(\"late\");\n  }, 900);\n}\n$&",
     },
   ]);
   const check = path.join(tree, "checks", "lanes.check.ts");
@@ -27,9 +29,12 @@ function treeWith(name: string, body: string): { tree: string; check: string } {
     check,
     `import { setTimeout as sleep } from "node:timers/promises";
 import { expectTrue, loadTarget, serial, step } from "../../../scripts/check-kit";
-type Server = { shout(text: string): Promise<void>; spin(): Promise<void> };
+type Server = { shout(text: string): Promise<void>; spin(): Promise<void>; throwLater(): Promise<void> };
 const server = () => loadTarget<Server>("src/server.ts");
-const state = globalThis as unknown as { running?: number };
+const state = globalThis as unknown as { running?: number; runs?: Record<string, number> };
+function ran(name: string): void {
+  state.runs = { ...state.runs, [name]: (state.runs?.[name] ?? 0) + 1 };
+}
 async function counted(work: () => Promise<void>): Promise<void> {
   state.running = (state.running ?? 0) + 1;
   try {
@@ -101,5 +106,48 @@ step(3, () => {
     const byName = new Map(result.tests.map((t) => [t.name, t]));
     assert.match(byName.get("blocks")!.message ?? "", /blocked the event loop/);
     for (const name of ["waits beside it", "waits beside it too", "runs alone", "runs after"]) assert.equal(byName.get(name)?.status, "pass", `${name}: ${byName.get(name)?.message}`);
+  });
+
+  it("fail only the check whose code threw, though others share its subject, without running them again", async () => {
+    const body = `step(2, () => {
+  it("throws later", async () => {
+    ran("throws later");
+    await (await server()).throwLater();
+    await sleep(1300);
+  });
+  for (const name of ["waits 1", "waits 2", "waits 3"]) {
+    it(name, async () => {
+      ran(name);
+      await (await server()).shout(name);
+      await sleep(900);
+    });
+  }
+});
+step(3, () => {
+  serial(() => {
+    it("counts the runs", () => {
+      const runs = Object.entries(state.runs ?? {}).sort().map(([name, count]) => \`\${name}: \${count}\`).join(", ");
+      expectTrue(runs === "throws later: 1, waits 1: 1, waits 2: 1, waits 3: 1", \`runs: \${runs}\`);
+    });
+  });
+});`;
+    const { tree, check } = treeWith("lanes-uncaught", body);
+    const result = await checkLab(lab, { target: "learner", tree, checkFiles: [check] });
+    const byName = new Map(result.tests.map((t) => [t.name, t]));
+    assert.match(byName.get("throws later")!.message ?? "", /your code threw "late"/);
+    for (const name of ["waits 1", "waits 2", "waits 3", "counts the runs"]) assert.equal(byName.get(name)?.status, "pass", `${name}: ${byName.get(name)?.message}`);
+    for (const name of ["waits 1", "waits 2", "waits 3"]) assert.equal(byName.get(name)?.output, name);
+  });
+});
+
+describe("the order checks start in", () => {
+  it("puts the checks that waited longest last time first, longest first, and keeps the others in step order", () => {
+    const last = new Map([
+      ["s2.b", 1500],
+      ["s3.d", 2100],
+      ["s2.c", 30],
+    ]);
+    assert.deepEqual(longestFirst(["s2.a", "s2.b", "s2.c", "s3.d", "s4.e"], (id) => id, last), ["s3.d", "s2.b", "s2.a", "s2.c", "s4.e"]);
+    assert.deepEqual(longestFirst(["s2.a", "s2.b"], (id) => id, new Map()), ["s2.a", "s2.b"]);
   });
 });

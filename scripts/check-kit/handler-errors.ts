@@ -1,4 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
+import { AsyncResource } from "node:async_hooks";
 
 /**
  * When a server handler throws, grpc-js tells the client only
@@ -11,19 +12,23 @@ import * as grpc from "@grpc/grpc-js";
 type Handler = (this: unknown, ...args: unknown[]) => unknown;
 type Report = (method: string, error: unknown) => void;
 
-/** Reports what a listener on the call (call.on("data", ...)) throws, too. */
+/**
+ * Reports what a listener on the call (call.on("data", ...)) throws, too. A
+ * listener runs in the async context of the handler that added it (grpc-js
+ * emits from its own), so what it does belongs to the same call.
+ */
 function watchListeners(method: string, call: unknown, report: Report): void {
   if (typeof call !== "object" || call === null || !("on" in call) || typeof call.on !== "function") return;
   const on = call.on as (event: string, listener: Handler) => unknown;
   (call as { on: typeof on }).on = function (this: unknown, event, listener) {
-    return on.call(this, event, function (this: unknown, ...args: unknown[]) {
+    return on.call(this, event, AsyncResource.bind(function (this: unknown, ...args: unknown[]) {
       try {
         return listener.apply(this, args);
       } catch (error) {
         report(method, error);
         throw error;
       }
-    });
+    }));
   };
 }
 

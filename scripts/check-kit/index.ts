@@ -21,6 +21,6 @@ export {
   unaryCall,
 } from "./rpc";
 export { watchTimingSafeEqual } from "./spies";
-export { serial, step } from "./steps";
+export { ownSubject, serial, step } from "./steps";
 export { readStream } from "./stream-reader";
 export { construct, exportedFunction, fixture, isStandIn, loadTarget, settled } from "./target";

@@ -37,3 +37,22 @@ export function serial(body: () => void): void {
     body();
   });
 }
+
+/** Suites whose checks run in a subject of their own (see ownSubject()). */
+export const ownSubjectSuites = new WeakSet<Mocha.Suite>();
+
+/**
+ * Checks that run in a subject of their own: the judge runs many checks in
+ * one subject, and a check that races the learner's code against the
+ * network (a backend forced down between two calls, a backoff timed in
+ * tens of milliseconds) declares that other checks' work in the same event
+ * loop would reorder what it races, rather than loosen what it asserts.
+ * Other checks still run beside it, in other subjects:
+ *   step(3, () => { ownSubject(() => { it("loses no call when a backend is forced down", ...); }); });
+ */
+export function ownSubject(body: () => void): void {
+  describe("own subject", function (this: Mocha.Suite) {
+    ownSubjectSuites.add(this);
+    body();
+  });
+}

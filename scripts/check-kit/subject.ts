@@ -300,33 +300,73 @@ export interface CheckEvents {
   wire: Wire;
 }
 
-/** Where a lane's subject writes what the learner's code prints. */
-export type OutputSink = (lane: Lane, stream: "stdout" | "stderr", text: string) => void;
+/** Where what the learner's code prints goes, with the lane of the check it printed for (undefined: none running). */
+export type OutputSink = (lane: Lane | undefined, stream: "stdout" | "stderr", text: string) => void;
 
 const toOwnOutput: OutputSink = (_lane, stream, text) => void (stream === "stdout" ? process.stdout : process.stderr).write(text);
 
 /**
- * One lane of the judge: checks run in it one after another, with a subject
- * of its own, while other lanes run other checks. A fault of its subject
- * (a crash, a blocked event loop, too much memory) fails the lane's current
- * check only; the lane's next check gets a fresh subject.
+ * A subject process and the lanes whose checks run in it now. Several checks
+ * share one subject: each request names its check, and the subject runs it,
+ * and the handlers of the servers the check binds, in that check's async
+ * context, so what the learner's code does is told apart by check. A fault
+ * that cannot be told apart (the subject crashed, blocked its event loop, an
+ * exception nobody caught came from no known check) fails every check
+ * running in it; those that shared it are run again, alone (check-worker.ts).
+ */
+export class Host {
+  current: Subject | undefined;
+  starting: Promise<Subject> | undefined;
+  /** The lanes with a check running in this host's subject. */
+  readonly lanes = new Set<Lane>();
+  /** A check runs here alone (serial(), or again after a fault it shared): no other joins it. */
+  exclusive = false;
+
+  constructor(readonly index: number) {}
+
+  /** The lane whose check is `checkId`, if it runs here. */
+  laneOf(checkId: string | undefined): Lane | undefined {
+    if (checkId === undefined) return undefined;
+    for (const lane of this.lanes) if (lane.checkId === checkId) return lane;
+    return undefined;
+  }
+
+  /** Fails every check running here with `reason`; when several were, none can be told the cause: they run again, alone. */
+  faultAll(reason: string): void {
+    for (const lane of this.lanes) {
+      lane.events.fault ??= reason;
+      if (this.lanes.size > 1) lane.shared = true;
+    }
+  }
+}
+
+/**
+ * One lane of the judge: checks run in it one after another, while other
+ * lanes run other checks, in a subject it shares with some of them (its
+ * host, chosen for each check). A fault of the subject (a crash, a blocked
+ * event loop, too much memory) fails the checks running in it; the next
+ * check gets a fresh subject.
  */
 export class Lane {
   /** What the learner's code did during the lane's current check. */
   events: CheckEvents = { handlerErrors: [], uncaught: [], fault: undefined, wire: new Wire() };
   /** The id of the lane's current check, for the output the judge passes on. */
   checkId: string | undefined;
-  current: Subject | undefined;
-  starting: Promise<Subject> | undefined;
+  /** The fault that failed the current check was one it shared with other checks in its subject. */
+  shared = false;
 
   constructor(
     readonly index: number,
     readonly output: OutputSink,
+    public host: Host,
   ) {}
 
-  /** Starts a check: what the learner's code does from now on is the new check's. */
+  /** Starts a check (in its host, which the judge chose): what the learner's code does from now on is the new check's. */
   begin(checkId?: string): void {
+    if (checkId === undefined) this.host.lanes.delete(this);
+    else this.host.lanes.add(this);
     this.checkId = checkId;
+    this.shared = false;
     this.events = { handlerErrors: [], uncaught: [], fault: undefined, wire: new Wire() };
   }
 }
@@ -363,25 +403,27 @@ export class Subject {
   constructor(
     private readonly folder: Folder,
     config: SubjectConfig,
-    private readonly lane: Lane,
+    private readonly host: Host,
+    private readonly output: OutputSink,
   ) {
     const heapMb = Math.max(64, Math.floor(config.memoryMb * 0.75));
-    // Each lane's subject writes to a scratch folder of its own.
-    const scratch = path.join(folder.scratch, String(lane.index));
+    // Each host's subject writes to a scratch folder of its own.
+    const scratch = path.join(folder.scratch, String(host.index));
     fs.mkdirSync(scratch, { recursive: true });
     this.child = spawn(
       process.execPath,
       [...permissionFlags(folder, scratch), "--enable-source-maps", `--max-old-space-size=${heapMb}`, path.join(folder.root, "driver.js"), JSON.stringify({ root: config.tree, mirror: folder.labDir, fixtures: folder.fixtures })],
       { cwd: scratch, env: subjectEnv(), stdio: ["ignore", "pipe", "pipe", "ipc"], serialization: "advanced", windowsHide: true },
     );
-    this.child.stdout!.on("data", (chunk: Buffer) => lane.output(lane, "stdout", chunk.toString()));
+    // What the code prints for no check it could tell (a timer set when a module loaded) goes with the check that runs longest here.
+    this.child.stdout!.on("data", (chunk: Buffer) => output(this.host.lanes.values().next().value, "stdout", chunk.toString()));
     this.child.stderr!.on("data", (chunk: Buffer) => {
       const text = chunk
         .toString()
         .split("\n")
         .filter((line) => !permissionWarning.test(line) && !/^\(node:\d+\) $/.test(line))
         .join("\n");
-      if (text.trim()) lane.output(lane, "stderr", text);
+      if (text.trim()) output(this.host.lanes.values().next().value, "stderr", text);
     });
     this.ready = new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -430,11 +472,11 @@ export class Subject {
     return Date.now() - this.lastHeard;
   }
 
-  /** Stops the subject; `reason` fails whatever was waiting on it, and the current check. */
+  /** Stops the subject; `reason` fails whatever was waiting on it, and the checks running in it. */
   stop(reason = "stopped by the judge"): void {
     if (this.faultReason === undefined) {
       this.faultReason = reason;
-      this.lane.events.fault ??= reason;
+      this.host.faultAll(reason);
     }
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
   }
@@ -481,7 +523,7 @@ export class Subject {
     if (this.faultReason === undefined) {
       // It ended on its own, during the current check (a judge's stop has already said why, in the check it stopped).
       this.faultReason = this.exitText ?? `the process that runs your code ended (${signal ?? `exit code ${code}`}): did it crash?`;
-      this.lane.events.fault ??= this.faultReason;
+      this.host.faultAll(this.faultReason);
     }
     for (const pending of this.pending.values()) pending.reject(new SubjectFault(this.faultReason));
     this.pending.clear();
@@ -502,11 +544,23 @@ export class Subject {
       }
       case "call":
         return void this.answer(message.id, message.target, message.args, message.wantsReply);
-      case "event":
-        if (message.kind === "handler-error") this.lane.events.handlerErrors.push(String(message.text));
-        else if (message.kind === "uncaught") this.lane.events.uncaught.push(String(message.text));
-        else this.exitText = String(message.text);
+      case "event": {
+        if (message.kind === "exit") return void (this.exitText = String(message.text));
+        // The check the code worked for (nobody's, if that check has ended); when the subject cannot tell, every check running here.
+        const known = typeof message.check === "string";
+        const own = known ? this.host.laneOf(String(message.check)) : undefined;
+        const lanes = own ? [own] : known ? [] : [...this.host.lanes];
+        for (const lane of lanes) {
+          (message.kind === "handler-error" ? lane.events.handlerErrors : lane.events.uncaught).push(String(message.text));
+          if (lanes.length > 1) lane.shared = true;
+        }
         return;
+      }
+      case "output": {
+        const lane = this.host.laneOf(String(message.check));
+        if (lane) this.output(lane, message.stream === "stderr" ? "stderr" : "stdout", String(message.text));
+        return;
+      }
       default:
         return;
     }
@@ -534,13 +588,14 @@ export class Subject {
     if (this.child.connected) this.child.send(message, (error) => error && undefined);
   }
 
-  /** Sends a request and resolves with the subject's answer; rejects with a SubjectFault if the subject stops first. */
+  /** Sends a request for the current check and resolves with the subject's answer; rejects with a SubjectFault if the subject stops first. */
   request(message: Extract<ToSubject, { id: number }>): Promise<unknown> {
     if (!this.alive) return Promise.reject(new SubjectFault(this.faultReason ?? "the process that runs your code has stopped"));
     const id = ++this.nextCall;
+    const check = currentLane().checkId;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.send({ ...message, id });
+      this.send({ ...message, id, ...(check === undefined ? {} : { check }) });
     });
   }
 
@@ -617,9 +672,9 @@ export class Subject {
     return (typeof value === "object" || typeof value === "function") && value !== null && this.standIns.has(value);
   }
 
-  /** Starts a subject in `folder` for `lane` and waits until it is ready. */
-  static async start(folder: Folder, config: SubjectConfig, lane: Lane): Promise<Subject> {
-    const subject = new Subject(folder, config, lane);
+  /** Starts a subject in `folder` for `host` and waits until it is ready. */
+  static async start(folder: Folder, config: SubjectConfig, host: Host, output: OutputSink): Promise<Subject> {
+    const subject = new Subject(folder, config, host, output);
     await subject.ready;
     return subject;
   }
@@ -630,7 +685,9 @@ export class Subject {
 
 let config: SubjectConfig | undefined;
 let folder: Promise<Folder> | undefined;
-let lanes: Lane[] = [new Lane(0, toOwnOutput)];
+let output: OutputSink = toOwnOutput;
+let hosts: Host[] = [new Host(0)];
+let lanes: Lane[] = [new Lane(0, toOwnOutput, hosts[0]!)];
 setWireSource(() => currentLane().events.wire);
 
 /** The lane of the check this code works for; outside a check, the first. */
@@ -643,20 +700,27 @@ export function allLanes(): readonly Lane[] {
   return lanes;
 }
 
-function startSubject(lane: Lane): Promise<Subject> {
+/** The run's hosts, each for one subject at a time (configureSubject makes them). */
+export function allHosts(): readonly Host[] {
+  return hosts;
+}
+
+function startSubject(host: Host): Promise<Subject> {
   const use = config!;
-  const starting = folder!.then((built) => Promise.all([Subject.start(built, use, lane), built.filled])).then(([started]) => (lane.current = started));
-  lane.starting = starting;
-  // A start that failed fails the check that waited for it; the lane's next check tries again.
+  const starting = folder!.then((built) => Promise.all([Subject.start(built, use, host, output), built.filled])).then(([started]) => (host.current = started));
+  host.starting = starting;
+  // A start that failed fails the check that waited for it; the host's next check tries again.
   starting.catch(() => {
-    if (lane.starting === starting) lane.starting = undefined;
+    if (host.starting === starting) host.starting = undefined;
   });
   return starting;
 }
 
 export interface LaneOptions {
-  /** How many lanes run checks at once, each with a subject of its own (default 1). */
+  /** How many checks run at once (default 1). */
   lanes?: number;
+  /** How many subjects they share (default 1, at most one a lane). */
+  hosts?: number;
   /** Where the subjects' output goes (default: this process's stdout and stderr). */
   output?: OutputSink;
 }
@@ -664,7 +728,7 @@ export interface LaneOptions {
 /**
  * Sets what the subjects of the next run execute (the judge does it before
  * each run): transpiles the code under test once, into one folder that every
- * lane's subject reads, and starts each lane's subject now, while the checks
+ * subject reads, and starts the first host's subject now, while the checks
  * load.
  */
 export function configureSubject(next: SubjectConfig, options: LaneOptions = {}): void {
@@ -673,21 +737,23 @@ export function configureSubject(next: SubjectConfig, options: LaneOptions = {})
   pruneCache();
   folder = buildFolder(next);
   folder.catch(() => undefined);
-  const count = Math.max(1, Math.floor(options.lanes ?? 1));
-  lanes = Array.from({ length: count }, (_, index) => new Lane(index, options.output ?? toOwnOutput));
-  // The first lane's subject starts now, while the checks load; the judge starts the others when checks wait (laneReady).
-  void startSubject(lanes[0]!);
+  output = options.output ?? toOwnOutput;
+  const laneCount = Math.max(1, Math.floor(options.lanes ?? 1));
+  hosts = Array.from({ length: Math.min(laneCount, Math.max(1, Math.floor(options.hosts ?? 1))) }, (_, index) => new Host(index));
+  lanes = Array.from({ length: laneCount }, (_, index) => new Lane(index, output, hosts[index % hosts.length]!));
+  // The first host's subject starts now, while the checks load; the judge starts the others when checks wait (hostReady).
+  void startSubject(hosts[0]!);
 }
 
 /**
- * Starts the lane's subject if it has none yet (after the first lane's, so
+ * Starts the host's subject if it has none yet (after the first host's, so
  * that the first check need not share the CPU with starting subjects), and
  * resolves once it has started or failed to.
  */
-export async function laneReady(lane: Lane): Promise<void> {
-  if (lane.index > 0 && !lane.starting) await lanes[0]!.starting?.catch(() => undefined);
-  if (!lanes.includes(lane)) return;
-  await (lane.starting ?? startSubject(lane)).catch(() => undefined);
+export async function hostReady(host: Host): Promise<void> {
+  if (host.index > 0 && !host.starting) await hosts[0]!.starting?.catch(() => undefined);
+  if (!hosts.includes(host)) return;
+  await (host.starting ?? startSubject(host)).catch(() => undefined);
 }
 
 /** Whether checks run the code under test in a subject (in the judge), or in this process (`serve`, `client`). */
@@ -695,30 +761,37 @@ export function subjectConfigured(): boolean {
   return config !== undefined;
 }
 
-/** The current lane's running subject, or a fresh one if the last stopped (a crash fails one check, not the rest). */
+/**
+ * The current check's subject: its host's, or a fresh one if the last
+ * stopped (a crash fails the checks it was running, not the rest). A check
+ * whose subject stopped under it gets that fault, not a new subject.
+ */
 export async function subject(): Promise<Subject> {
   const lane = currentLane();
-  if (lane.current?.alive) return lane.current;
+  const host = lane.host;
+  if (host.current?.alive) return host.current;
+  if (lane.events.fault !== undefined && lane.checkId !== undefined) throw new SubjectFault(lane.events.fault);
   if (!config || !folder) throw new Error("no subject configured: checks run through `npm run lab`");
-  if (lane.starting && !lane.current) return lane.starting;
-  const previous = lane.current;
-  lane.current = undefined;
+  if (host.starting && !host.current) return host.starting;
+  const previous = host.current;
+  host.current = undefined;
   if (previous) void previous.dispose();
-  return startSubject(lane);
+  return startSubject(host);
 }
 
 /** The current lane's subject if one is running, without starting one. */
 export function runningSubject(lane = currentLane()): Subject | undefined {
-  return lane.current?.alive ? lane.current : undefined;
+  return lane.host.current?.alive ? lane.host.current : undefined;
 }
 
 /** Ends the run's subjects and removes their folder. */
 export async function stopSubject(): Promise<void> {
-  const ending = await Promise.all(lanes.map(async (lane) => lane.current ?? (await lane.starting?.catch(() => undefined))));
+  const ending = await Promise.all(hosts.map(async (host) => host.current ?? (await host.starting?.catch(() => undefined))));
   const built = await folder?.catch(() => undefined);
-  for (const lane of lanes) {
-    lane.current = undefined;
-    lane.starting = undefined;
+  for (const host of hosts) {
+    host.current = undefined;
+    host.starting = undefined;
+    host.lanes.clear();
   }
   folder = undefined;
   await Promise.all(ending.map((subject) => subject?.dispose()));

@@ -20,9 +20,10 @@ import { CheckFailure, within } from "../check-kit/assert";
 import { explainMessage } from "../check-kit/explain";
 import { closeAll } from "../check-kit/resources";
 import { checkScope } from "../check-kit/scope";
-import { serialSuites, stepOf } from "../check-kit/steps";
-import { allLanes, beginCheck, blockedReason, type CheckEvents, checkEvents, configureSubject, currentLane, type Lane, laneReady, type OutputSink, runningSubject, stopSubject } from "../check-kit/subject";
+import { ownSubjectSuites, serialSuites, stepOf } from "../check-kit/steps";
+import { allHosts, allLanes, beginCheck, blockedReason, type CheckEvents, checkEvents, configureSubject, currentLane, type Host, hostReady, type Lane, type OutputSink, stopSubject } from "../check-kit/subject";
 import { learnerLocation, loadedFiles } from "../check-kit/target";
+import { lastDurations, longestFirst, recordDurations } from "./check-durations";
 import { workspaceRoot } from "./labs";
 import { checkId } from "./results";
 import type { PlannedCheck, RunMessage, WorkerMessage, WorkerRequest } from "./worker-protocol";
@@ -77,11 +78,11 @@ function allTests(suite: MochaType.Suite): MochaType.Test[] {
   return [...suite.tests, ...suite.suites.flatMap(allTests)];
 }
 
-/** What the code under test left open (servers, sockets, timers) in every lane, once it had `ms` to close it. */
+/** What the code under test left open (servers, sockets, timers) in every subject, once it had `ms` to close it. */
 async function openHandles(ms: number): Promise<string[]> {
   const lists = await Promise.all(
-    allLanes().map(async (lane) => {
-      const subject = runningSubject(lane);
+    allHosts().map(async (host) => {
+      const subject = host.current?.alive ? host.current : undefined;
       if (!subject) return [];
       try {
         const open = await within(subject.driver.openHandles!(ms), ms + 1000, "listing what is still open");
@@ -113,13 +114,20 @@ const collectAfterGrowthBytes = 32 * 1024 * 1024;
 let collectAboveBytes = 100 * 1024 * 1024;
 
 /**
- * How many checks run at once, each lane with a subject of its own (about
- * 55 MB each). Checks mostly wait (deadlines, retries, grace periods), so a
- * few lanes make a lab several times faster on two cores; more would cost
- * memory and, past the cores, CPU that timing checks need.
- * GRPC_LABS_LANES overrides it (1: one check after another, as before).
+ * How many checks run at once. Checks mostly wait (deadlines, retries,
+ * grace periods): a lab whose handlers never answer has a dozen checks that
+ * each wait out a 2 s deadline, and only running them at once brings it near
+ * that limit. Lanes open only while the checks wait (below), so checks that
+ * compute do not crowd each other. GRPC_LABS_LANES overrides it (1: one
+ * check after another, on mocha's runner).
  */
-export const defaultLanes = 3;
+export const defaultLanes = 32;
+/**
+ * How many subjects the lanes share (about 55 MB each). One would do for
+ * checks that wait; a second lets two checks compute at once on two cores
+ * and keeps a fault from stopping every check. GRPC_LABS_SUBJECTS overrides it.
+ */
+export const defaultHosts = 2;
 
 /** A check that has run this long is waiting (a deadline, a retry): time to open another lane. */
 const laneAfterMs = 100;
@@ -128,11 +136,16 @@ const laneAfterMs = 100;
  * waiting only after this long (with the judge and subjects idle): a handler
  * that never answers keeps it waiting for its whole deadline.
  */
-const firstLaneAfterMs = 500;
+const firstLaneAfterMs = 250;
 
 function laneCount(): number {
   const wanted = Number(process.env.GRPC_LABS_LANES);
-  return Number.isInteger(wanted) && wanted >= 1 && wanted <= 16 ? wanted : defaultLanes;
+  return Number.isInteger(wanted) && wanted >= 1 && wanted <= 64 ? wanted : defaultLanes;
+}
+
+function hostCount(): number {
+  const wanted = Number(process.env.GRPC_LABS_SUBJECTS);
+  return Number.isInteger(wanted) && wanted >= 1 && wanted <= 8 ? wanted : defaultHosts;
 }
 
 /**
@@ -149,7 +162,7 @@ async function afterCheck(lane: Lane, failed: boolean): Promise<void> {
   if (failed) await lane.events.wire.settle(settleMs);
   lane.events.wire.end();
   closeAll();
-  const subject = runningSubject(lane);
+  const subject = lane.host.current?.alive ? lane.host.current : undefined;
   if (subject) {
     try {
       await within(subject.driver.endCheck!(), 1000, "closing what the check opened");
@@ -164,11 +177,13 @@ async function afterCheck(lane: Lane, failed: boolean): Promise<void> {
   collectAboveBytes = process.memoryUsage.rss() + collectAfterGrowthBytes;
 }
 
-/** A check marked serial() runs alone, so no other check's load skews what it measures. */
-function isSerial(test: MochaType.Test): boolean {
-  for (let suite: MochaType.Suite | undefined = test.parent; suite; suite = suite.parent) if (serialSuites.has(suite)) return true;
+function inSuiteOf(test: MochaType.Test, suites: WeakSet<MochaType.Suite>): boolean {
+  for (let suite: MochaType.Suite | undefined = test.parent; suite; suite = suite.parent) if (suites.has(suite)) return true;
   return false;
 }
+
+/** A check marked serial() runs alone, so no other check's load skews what it measures. */
+const isSerial = (test: MochaType.Test) => inSuiteOf(test, serialSuites);
 
 /** Whether the check files declare hooks of their own (before, afterEach...): then mocha's runner runs them, one check after another. */
 function hasOwnHooks(suite: MochaType.Suite): boolean {
@@ -191,22 +206,22 @@ function processCpuMs(pid: number | undefined): number | undefined {
 }
 
 /**
- * How busy the judge and the open lanes' subjects were over the last 200 ms,
- * as a share of one core. The subjects are measured on Linux only; elsewhere
- * the judge alone tells.
+ * How busy the judge and the subjects were over the last 200 ms, as a share
+ * of one core. The subjects are measured on Linux only; elsewhere the judge
+ * alone tells.
  */
 class LoadWindow {
   private readonly samples: Array<{ at: number; cpuMs: number }> = [];
   private readonly subjectCpu = new Map<number, number>();
   private subjectTotal = 0;
 
-  constructor(private readonly lanes: () => Lane[]) {}
+  constructor(private readonly hosts: () => readonly Host[]) {}
 
   sample(): number {
     const at = performance.now();
     const own = process.cpuUsage();
-    for (const lane of this.lanes()) {
-      const pid = lane.current?.pid;
+    for (const host of this.hosts()) {
+      const pid = host.current?.pid;
       const cpu = processCpuMs(pid);
       if (pid === undefined || cpu === undefined) continue;
       this.subjectTotal += Math.max(0, cpu - (this.subjectCpu.get(pid) ?? cpu));
@@ -219,23 +234,42 @@ class LoadWindow {
   }
 }
 
+interface Queued {
+  test: MochaType.Test;
+  /**
+   * Run alone in a subject: the check declared ownSubject(), or it failed on
+   * a fault it shared with other checks there, and this run tells whose it was.
+   */
+  alone: boolean;
+}
+
 interface Running {
   test: MochaType.Test;
   lane: Lane;
 }
 
 /**
- * Runs the checks in `lanes` lanes at once, in step order: each lane takes
- * the next check when its last one has ended (and its result is sent). Each
+ * Runs the checks in up to `lanes.length` lanes at once, in step order: each
+ * lane takes the next check it can place when its last one has ended (and
+ * its result is sent), in the subject (host) with the fewest checks. Each
  * check runs in a check scope of its own (check-kit/scope.ts), so its
- * subject, events and resources are its lane's. A check marked serial() waits
- * for every lane to be idle and runs alone. An exception the judge did not
- * catch fails the check whose code threw it (by its async context), or, when
- * that cannot be told, every check running at the time.
+ * subject, events and resources are its own. A check marked serial() waits
+ * for every lane to be idle and runs alone. A check that failed on a fault
+ * of a subject it shared (it crashed, blocked, or something nobody caught
+ * came from no known check) runs again, alone in a subject, and that run is
+ * its verdict. An exception the judge did not catch fails the check whose
+ * code threw it (by its async context), or, when that cannot be told, every
+ * check running at the time.
  */
-async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], timeoutMs: number): Promise<void> {
-  const queue = [...tests];
+async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts: readonly Host[], timeoutMs: number, labId: string): Promise<void> {
+  // The checks that waited longest last time start first; the others in step order.
+  const queue: Queued[] = longestFirst(tests, (test) => plannedCheck(test).id, lastDurations(labId)).map((test) => ({ test, alone: inSuiteOf(test, ownSubjectSuites) }));
+  const durations = new Map<string, number>();
   const running = new Set<Running>();
+  const active = new Map<Host, number>(hosts.map((host) => [host, 0]));
+  /** Hosts whose subject has started and loaded what the checks load. */
+  const ready: Host[] = [];
+  let hostsOpened = 0;
   let serialRunning = false;
   let wake: (() => void) | undefined;
   const changed = () => {
@@ -252,52 +286,86 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], timeo
   process.on("uncaughtException", onUncaught);
   process.on("unhandledRejection", onUncaught);
 
+  /** A new host's subject loads what the checks have loaded so far before its first check, so that it starts warm. */
+  const openHost = (host: Host): void => {
+    hostsOpened++;
+    void hostReady(host)
+      .then(async () => {
+        if (host.index > 0 && host.current?.alive) {
+          for (const file of loadedFiles) await within(host.current.driver.load!(file), 2000, "loading").catch(() => undefined);
+        }
+      })
+      .then(() => {
+        ready.push(host);
+        changed();
+      });
+  };
+
+  /** Where `item` can run now, if anywhere: the ready host with the fewest checks that it may join. */
+  const place = (item: Queued): Host | undefined => {
+    if (serialRunning) return undefined;
+    const serial = isSerial(item.test);
+    if (serial && running.size > 0) return undefined;
+    const open = ready.filter((host) => !host.exclusive && (!(serial || item.alone) || active.get(host) === 0));
+    return open.sort((a, b) => active.get(a)! - active.get(b)! || a.index - b.index)[0];
+  };
+
   const startedAt = new Map<Running, number>();
-  const runOne = async (lane: Lane, test: MochaType.Test): Promise<void> => {
+  /** The run's first check: it loads the code under test before it waits. */
+  let first: Running | undefined;
+  const runOne = async (lane: Lane, item: Queued, host: Host): Promise<void> => {
+    const { test } = item;
+    const serial = isSerial(test);
     const entry = { test, lane };
+    first ??= entry;
     running.add(entry);
     startedAt.set(entry, Date.now());
+    active.set(host, active.get(host)! + 1);
+    if (serial || item.alone) host.exclusive = true;
+    if (serial) serialRunning = true;
+    lane.host = host;
     const id = plannedCheck(test).id;
-    await checkScope.run({ lane, resources: [] }, async () => {
-      beginCheck(id);
-      send({ type: "begin", id });
-      const started = Date.now();
-      // A context of its own, so this.timeout() in one check does not reach another running beside it.
-      test.ctx = Object.create(test.parent!.ctx!) as MochaType.Context;
-      test.on("error", () => undefined);
-      const error = await new Promise<unknown>((resolve) => test.run((failure?: unknown) => resolve(failure)));
-      const duration = Date.now() - started;
-      const events = checkEvents();
-      await afterCheck(lane, Boolean(error));
-      // What the check asserted held, but an exception nobody caught or a crash of the code under test still fails it.
-      const failure = error ? describeFailure(error, timeoutMs, events) : (events.fault ?? events.uncaught[0] ?? null);
-      send({ type: "result", id, status: failure ? "fail" : "pass", message: failure, duration_ms: duration, ...wireOf(failure, events) });
-      // GRPC_LABS_BAIL=1 (set by `npm run mutation` only): one failing check is enough to kill a mutant; the rest are not run.
-      if (failure && process.env.GRPC_LABS_BAIL === "1") queue.length = 0;
-      lane.begin(undefined);
-    });
-    running.delete(entry);
-    startedAt.delete(entry);
-    finished++;
-  };
-  let finished = 0;
-
-  /** A new lane's subject loads what the checks have loaded so far before its first check, so that it starts warm. */
-  const warm = async (lane: Lane): Promise<void> => {
-    const subject = runningSubject(lane);
-    if (!subject || lane.index === 0) return;
-    for (const file of loadedFiles) await within(subject.driver.load!(file), 2000, "loading").catch(() => undefined);
-    lane.begin(undefined);
+    try {
+      await checkScope.run({ lane, resources: [] }, async () => {
+        beginCheck(id);
+        send({ type: "begin", id });
+        const started = Date.now();
+        // A context of its own, so this.timeout() in one check does not reach another running beside it.
+        test.ctx = Object.create(test.parent!.ctx!) as MochaType.Context;
+        test.on("error", () => undefined);
+        const error = await new Promise<unknown>((resolve) => test.run((failure?: unknown) => resolve(failure)));
+        const duration = Date.now() - started;
+        durations.set(id, duration);
+        const events = checkEvents();
+        await afterCheck(lane, Boolean(error));
+        // What the check asserted held, but an exception nobody caught or a crash of the code under test still fails it.
+        const failure = error ? describeFailure(error, timeoutMs, events) : (events.fault ?? events.uncaught[0] ?? null);
+        if (failure && lane.shared && !item.alone) {
+          // The fault was the subject's, shared with other checks: this check runs again, alone, to tell whose it was.
+          queue.unshift({ test: test.clone(), alone: true });
+        } else {
+          send({ type: "result", id, status: failure ? "fail" : "pass", message: failure, duration_ms: duration, ...wireOf(failure, events) });
+          // GRPC_LABS_BAIL=1 (set by `npm run mutation` only): one failing check is enough to kill a mutant; the rest are not run.
+          if (failure && process.env.GRPC_LABS_BAIL === "1") queue.length = 0;
+        }
+        lane.begin(undefined);
+      });
+    } finally {
+      running.delete(entry);
+      startedAt.delete(entry);
+      active.set(host, active.get(host)! - 1);
+      if (serial || item.alone) host.exclusive = false;
+      if (serial) serialRunning = false;
+      changed();
+    }
   };
 
   const laneLoop = async (lane: Lane): Promise<void> => {
-    // A lane takes checks once its subject is ready; until then the others take them.
-    await laneReady(lane);
     for (;;) {
-      const next = queue[0];
-      if (!next) return;
-      const serial = isSerial(next);
-      if (serialRunning || (serial && running.size > 0)) {
+      if (queue.length === 0) return;
+      const index = queue.findIndex((item) => place(item) !== undefined);
+      if (index < 0) {
+        // Nothing can run now (a serial check waits for the others, a check to run alone for an idle subject): wait for a change.
         await new Promise<void>((resolve) => {
           const previous = wake;
           wake = () => {
@@ -307,34 +375,35 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], timeo
         });
         continue;
       }
-      queue.shift();
-      if (serial) serialRunning = true;
-      try {
-        await runOne(lane, next);
-      } finally {
-        if (serial) serialRunning = false;
-        changed();
-      }
+      const [item] = queue.splice(index, 1);
+      await runOne(lane, item!, place(item!)!);
     }
   };
 
-  // Lanes open as checks wait: the first (its subject started while the checks loaded) at once, the others
-  // (as many as there are checks queued) once every open lane has a check running longer than laneAfterMs
-  // and the judge and its subjects have been mostly idle meanwhile (waiting on deadlines, retries, grace
-  // periods). Checks that compute (lab 03's fan-out to 50 members) stay in one lane: beside each other they
-  // would only share the same CPU, and each new subject costs a start and a cold first check.
+  // Lanes open as checks wait: the first at once (its subject started while the checks loaded), the others once
+  // every open lane has a check running longer than laneAfterMs and the judge and its subjects have been mostly
+  // idle meanwhile (waiting on deadlines, retries, grace periods); then twice as many as are open, so that a
+  // dozen checks that wait out a deadline all wait at once. Checks that compute (lab 03's fan-out to 50 members)
+  // stay in one lane: beside each other they would only share the same CPU. Each new lane but the last opens a
+  // host (a subject) of its own while there are hosts left to open.
   const loops: Array<Promise<void>> = [];
-  const open = (lane: Lane) => loops.push(laneReady(lane).then(() => warm(lane)).then(() => laneLoop(lane)));
+  const open = (lane: Lane) => {
+    if (hostsOpened < hosts.length && loops.length > 0) openHost(hosts[hostsOpened]!);
+    loops.push(laneLoop(lane));
+  };
+  openHost(hosts[0]!);
   open(lanes[0]!);
-  const load = new LoadWindow(() => lanes.slice(0, loops.length));
+  const load = new LoadWindow(() => hosts.slice(0, hostsOpened));
   const grow = setInterval(() => {
     const busy = load.sample();
+    // Alone checks need an idle subject: a host not yet opened is one.
+    if (queue.some((item) => item.alone) && hostsOpened < hosts.length) openHost(hosts[hostsOpened]!);
     if (loops.length >= lanes.length || queue.length === 0 || serialRunning) return;
     const now = Date.now();
     // The run's first check is loading before it waits (the code under test, grpc-js's first calls).
-    const waiting = [...running].filter((r) => now - (startedAt.get(r) ?? now) >= (finished > 0 ? laneAfterMs : firstLaneAfterMs));
-    if (waiting.length < loops.length || busy > idleBelow) return;
-    const wanted = Math.min(lanes.length, loops.length + queue.length);
+    const waiting = [...running].filter((r) => now - (startedAt.get(r) ?? now) >= (r === first ? firstLaneAfterMs : laneAfterMs));
+    if (waiting.length < running.size || running.size < loops.length || busy > idleBelow) return;
+    const wanted = Math.min(lanes.length, loops.length * 3, loops.length + queue.length);
     while (loops.length < wanted) open(lanes[loops.length]!);
   }, 25);
   try {
@@ -343,6 +412,7 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], timeo
       seen = loops.length;
       await Promise.all(loops);
     }
+    recordDurations(labId, durations);
   } finally {
     clearInterval(grow);
     process.off("uncaughtException", onUncaught);
@@ -368,13 +438,13 @@ function run(request: WorkerRequest): void {
   // The runner keeps 2000 characters a check: megabytes of output stop here, not on the IPC channel.
   const forwarded = new Map<string | null, number>();
   const output: OutputSink = (lane, stream, text) => {
-    const id = lane.checkId ?? null;
+    const id = lane?.checkId ?? null;
     const before = forwarded.get(id) ?? 0;
     if (before > outputForwardLimit) return;
     forwarded.set(id, before + text.length);
     send({ type: "output", id, stream, text: text.slice(0, outputForwardLimit + 1 - before) });
   };
-  if (!request.listOnly) configureSubject({ tree: request.tree, labId: request.labId, checksDir: request.checksDir, sourceDirs: request.sourceDirs, memoryMb: request.subjectMemoryMb }, { lanes, output });
+  if (!request.listOnly) configureSubject({ tree: request.tree, labId: request.labId, checksDir: request.checksDir, sourceDirs: request.sourceDirs, memoryMb: request.subjectMemoryMb }, { lanes, hosts: hostCount(), output });
   const timeoutMs = request.checkTimeoutMs;
 
   const mocha = new Mocha({ timeout: timeoutMs, reporter: SerialReporter as never });
@@ -393,7 +463,7 @@ function run(request: WorkerRequest): void {
   send({ type: "plan", checks: tests.map(plannedCheck) });
   if (request.listOnly) return void finish(request, mocha);
   if (lanes > 1 && !hasOwnHooks(mocha.suite)) {
-    void runInLanes(tests, allLanes(), timeoutMs).finally(() => void finish(request, mocha));
+    void runInLanes(tests, allLanes(), allHosts(), timeoutMs, request.labId).finally(() => void finish(request, mocha));
     return;
   }
   serialTimeoutMs = timeoutMs;

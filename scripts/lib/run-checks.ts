@@ -203,6 +203,8 @@ function runWorker(lab: Lab, request: WorkerRequest, blockedReason: string, kept
         case "begin":
           current = message.id;
           inFlight.add(message.id);
+          // A check run again (alone, after a fault it shared) keeps only what it prints this time.
+          outputs.delete(message.id);
           break;
         case "output":
           if (message.id !== null) keep(message.id, message.text);

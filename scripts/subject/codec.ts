@@ -193,12 +193,17 @@ export function decode(wire: Wire, refs: References, depth = 0): unknown {
 
 /** Messages from the judge to the subject. */
 export type ToSubject =
-  /** Call `method` of the subject's object `target` (or the function `target` itself when method is null). */
-  | { t: "call"; id: number; target: string; method: string | null; args: Wire[] }
+  /**
+   * Call `method` of the subject's object `target` (or the function `target`
+   * itself when method is null). `check` is the check it is done for: several
+   * checks may share one subject, and what the code does for this call is
+   * that check's.
+   */
+  | { t: "call"; id: number; target: string; method: string | null; args: Wire[]; check?: string }
   /** Construct the class `target` with `args`. */
-  | { t: "construct"; id: number; target: string; args: Wire[] }
+  | { t: "construct"; id: number; target: string; args: Wire[]; check?: string }
   /** Read a property of the subject's object. */
-  | { t: "get"; id: number; target: string; property: string }
+  | { t: "get"; id: number; target: string; property: string; check?: string }
   /** The judge's AbortSignal `signal` aborted. */
   | { t: "abort"; signal: string; reason: Wire }
   /** The answer to the subject's call of a judge function. */
@@ -211,5 +216,11 @@ export type FromSubject =
   | { t: "reply"; id: number; ok: boolean; value: Wire }
   /** The learner's code called a function the judge passed it. */
   | { t: "call"; id: number; target: string; args: Wire[]; wantsReply: boolean }
-  /** Something the learner's code did that the check should hear of: a handler threw, an exception nobody caught, process.exit(). */
-  | { t: "event"; kind: "handler-error" | "uncaught" | "exit"; text: string };
+  /**
+   * Something the learner's code did that the check should hear of: a handler
+   * threw, an exception nobody caught, process.exit(). `check`: the check the
+   * code was working for, when the subject can tell.
+   */
+  | { t: "event"; kind: "handler-error" | "uncaught" | "exit"; text: string; check?: string }
+  /** What the learner's code printed while working for the check `check`. */
+  | { t: "output"; stream: "stdout" | "stderr"; text: string; check: string };

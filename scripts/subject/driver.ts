@@ -11,6 +11,7 @@
  * file; only @grpc/grpc-js is loaded from node_modules.
  */
 import * as grpc from "@grpc/grpc-js";
+import { AsyncLocalStorage } from "node:async_hooks";
 import * as net from "node:net";
 import * as path from "node:path";
 import { CrossedError, decode, encode, type FromSubject, type References, type Side, type ToSubject, type Wire } from "./codec";
@@ -37,9 +38,56 @@ const where = (error: unknown): string => {
 };
 const text = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
+// ---- The checks this subject works for ----
+
+/**
+ * Several checks may run in one subject at once (the judge's lanes share
+ * subjects). Each request from the judge names its check, and runs in that
+ * check's async context; so do the handlers of the servers it binds. What
+ * the learner's code does there (a handler throws, it prints, it answers
+ * twice) is that check's, and so is what it leaves open, closed when the
+ * check ends.
+ */
+const currentCheck = new AsyncLocalStorage<string>();
+/** Outside any check (the judge warming the subject up): this key. */
+const noCheck = "";
+
+interface CheckState {
+  /** Servers the check's code created or bound, shut down when it ends. */
+  servers: Set<grpc.Server>;
+  /** HTTP servers of the learner's the check bound (a gRPC-Web gateway, lab 10). */
+  netServers: Set<net.Server>;
+  /** Ids of the objects sent to the judge for the check. */
+  objects: Set<string>;
+  /** Ids of the judge's AbortSignals the check passed in. */
+  signals: Set<string>;
+  /** Answers of unary and client-streaming handlers, while the check watches (grpc-js drops every answer after the first). */
+  watched: WatchedCall[] | undefined;
+  answering: Array<Promise<unknown>>;
+  /** The lengths of every crypto.timingSafeEqual comparison while the check watches (lab 05: API keys compared in constant time). */
+  comparedLengths: Array<[number, number]> | undefined;
+  /** Characters of output passed on: the judge keeps a few thousand a check. */
+  printed: number;
+}
+const checks = new Map<string, CheckState>();
+
+function stateOf(check = currentCheck.getStore() ?? noCheck): CheckState {
+  let state = checks.get(check);
+  if (!state) {
+    state = { servers: new Set(), netServers: new Set(), objects: new Set(), signals: new Set(), watched: undefined, answering: [], comparedLengths: undefined, printed: 0 };
+    checks.set(check, state);
+  }
+  return state;
+}
+
+/** Runs `work` for the check `check` (as it is, outside any check). */
+const forCheck = <T>(check: string | undefined, work: () => T): T => (check === undefined ? work() : currentCheck.run(check, work));
+
 // ---- References: this side's objects by id, stand-ins for the judge's ----
 
 const objects = new Map<string, object>();
+/** The checks each object was sent for: it is forgotten when the last of them ends. */
+const owners = new Map<string, Set<string>>();
 const ids = new WeakMap<object, string>();
 const standIns = new WeakMap<object, { owner: Side; id: string }>();
 const signals = new Map<string, AbortController>();
@@ -56,6 +104,9 @@ const refs: References = {
       ids.set(value, id);
       objects.set(id, value);
     }
+    const check = currentCheck.getStore() ?? noCheck;
+    stateOf(check).objects.add(id);
+    owners.set(id, (owners.get(id) ?? new Set()).add(check));
     return id;
   },
   local: (id) => objects.get(id),
@@ -90,41 +141,34 @@ const refs: References = {
       if (tag.aborted) controller.abort();
       signals.set(tag.id, controller);
     }
+    stateOf().signals.add(tag.id);
     return controller.signal;
   },
 };
 
 // ---- What the checks watch in the learner's code ----
 
-/** Servers the learner's code created (every server adds a service), shut down after each check. */
-const servers = new Set<grpc.Server>();
-/** HTTP servers of the learner's the checks bound (a gRPC-Web gateway, lab 10), closed after each check. */
-const netServers = new Set<net.Server>();
+/** The check each server works for: the one that bound it, or else the one whose code created it. */
+const serverChecks = new WeakMap<object, string>();
 /**
  * Errors reported as a handler's. A listener's (call.on("data")) is rethrown
  * to grpc-js, which calls listeners inside promises of its own: the rejection
  * that follows is the same error, already reported, not one nobody handled.
  */
 const thrownByHandlers = new WeakSet<object>();
-// Exceptions thrown by handlers: grpc-js tells the client only "UNKNOWN", so the check shows the real one.
-installHandlerErrorCapture((message, error) => {
-  if (typeof error === "object" && error !== null) thrownByHandlers.add(error);
-  send({ t: "event", kind: "handler-error", text: message });
-}, locate);
 
-/** Answers of unary and client-streaming handlers, counted while a check watches (grpc-js drops every answer after the first). */
+/** Answers of one call of a unary or client-streaming handler. */
 interface WatchedCall {
   method: string;
   answers: string[];
 }
-let watched: WatchedCall[] | undefined;
-let answering: Array<Promise<unknown>> = [];
 
 type Handler = (this: unknown, call: unknown, callback: grpc.sendUnaryData<unknown>) => unknown;
 type MethodDefinition = { path?: string; originalName?: string; responseStream?: boolean };
 
 function counting(method: string, handler: Handler, self: object): Handler {
   return function (call, callback) {
+    const { watched, answering } = stateOf();
     if (!watched) return handler.call(self, call, callback);
     const record: WatchedCall = { method, answers: [] };
     watched.push(record);
@@ -137,35 +181,70 @@ function counting(method: string, handler: Handler, self: object): Handler {
   };
 }
 
+/** Every handler of a server runs for the server's check: what it does (throws, prints, answers) is that check's. */
+function forServerCheck(server: grpc.Server, handler: grpc.UntypedHandleCall): grpc.UntypedHandleCall {
+  if (typeof handler !== "function") return handler;
+  return function (this: unknown, ...args: unknown[]) {
+    return forCheck(serverChecks.get(server), () => (handler as (...a: unknown[]) => unknown).apply(this, args));
+  } as grpc.UntypedHandleCall;
+}
+
+// Patched before the handler-error capture, so that its wrappers run inside this one's, in the check's context.
 const addService = grpc.Server.prototype.addService;
 grpc.Server.prototype.addService = function (this: grpc.Server, service, implementation) {
-  servers.add(this);
+  const check = currentCheck.getStore();
+  if (check !== undefined && !serverChecks.has(this)) serverChecks.set(this, check);
+  stateOf(check).servers.add(this);
   const definitions = Object.entries(service as Record<string, MethodDefinition>);
   const wrapped: grpc.UntypedServiceImplementation = {};
   for (const [key, handler] of handlersOf(service, implementation)) {
     const definition = definitions.find(([name, d]) => name === key || d.originalName === key)?.[1];
     const answersOnce = typeof handler === "function" && definition !== undefined && !definition.responseStream;
     const method = definition?.path?.slice(definition.path.lastIndexOf("/") + 1) ?? key;
-    wrapped[key] = answersOnce ? (counting(method, handler as Handler, implementation) as never) : handler;
+    wrapped[key] = forServerCheck(this, answersOnce ? (counting(method, handler as Handler, implementation) as never) : handler);
   }
   return addService.call(this, service, wrapped);
 };
 
-/** The lengths of every crypto.timingSafeEqual comparison while a check watches (lab 05: API keys compared in constant time). */
-let comparedLengths: Array<[number, number]> | undefined;
+// Exceptions thrown by handlers: grpc-js tells the client only "UNKNOWN", so the check shows the real one.
+installHandlerErrorCapture((message, error) => {
+  if (typeof error === "object" && error !== null) thrownByHandlers.add(error);
+  send({ t: "event", kind: "handler-error", text: message, check: currentCheck.getStore() });
+}, locate);
+
 // The module object itself, as the learner's code gets it from require(), so the learner's calls go through the spy.
 const crypto = require("node:crypto") as typeof import("node:crypto");
 const timingSafeEqual = crypto.timingSafeEqual;
 crypto.timingSafeEqual = (a, b) => {
-  comparedLengths?.push([a.byteLength, b.byteLength]);
+  checks.get(currentCheck.getStore() ?? noCheck)?.comparedLengths?.push([a.byteLength, b.byteLength]);
   return timingSafeEqual(a, b);
 };
 
+/** How much a check's output the judge passes on (it keeps 2000 characters and says it cut the rest). */
+const outputLimit = 4001;
+
+// What the learner's code prints for a check goes to the judge tagged with it; anything else, to the subject's own stdout and stderr.
+for (const name of ["stdout", "stderr"] as const) {
+  const stream = process[name];
+  const write = stream.write.bind(stream) as (...args: unknown[]) => boolean;
+  stream.write = function (chunk: unknown, ...rest: unknown[]): boolean {
+    const check = currentCheck.getStore();
+    if (check === undefined) return write(chunk, ...rest);
+    const state = stateOf(check);
+    const text = typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString();
+    if (state.printed < outputLimit) send({ t: "output", stream: name, text: text.slice(0, outputLimit - state.printed), check });
+    state.printed += text.length;
+    const done = rest.find((r) => typeof r === "function") as (() => void) | undefined;
+    if (done) process.nextTick(done);
+    return true;
+  } as typeof stream.write;
+}
+
 // An exception nobody caught, or process.exit(), fails the check that was running; the process goes on (or ends) as it would.
-process.on("uncaughtException", (error) => send({ t: "event", kind: "uncaught", text: `your code threw "${text(error)}"${where(error)} and nothing caught it` }));
+process.on("uncaughtException", (error) => send({ t: "event", kind: "uncaught", text: `your code threw "${text(error)}"${where(error)} and nothing caught it`, check: currentCheck.getStore() }));
 process.on("unhandledRejection", (error) => {
   if (typeof error === "object" && error !== null && thrownByHandlers.has(error)) return;
-  send({ t: "event", kind: "uncaught", text: `a promise in your code rejected with "${text(error)}"${where(error)} and nothing handled it` });
+  send({ t: "event", kind: "uncaught", text: `a promise in your code rejected with "${text(error)}"${where(error)} and nothing handled it`, check: currentCheck.getStore() });
 });
 const exit = process.exit.bind(process);
 process.exit = ((code?: number) => {
@@ -187,8 +266,9 @@ const driver = {
   },
   /** Binds a server the learner's code created (a grpc.Server, or an http.Server) to a free port on 127.0.0.1; resolves with the port. */
   bind(server: unknown, credentials: grpc.ServerCredentials | undefined): Promise<number> {
+    const check = currentCheck.getStore();
     if (server instanceof net.Server) {
-      netServers.add(server);
+      stateOf(check).netServers.add(server);
       return new Promise((resolve, reject) => {
         server.once("error", reject);
         server.listen(0, "127.0.0.1", () => resolve((server.address() as net.AddressInfo).port));
@@ -197,7 +277,9 @@ const driver = {
     if (!(server instanceof grpc.Server)) {
       throw new TypeError(`expected a grpc.Server or an http.Server, got ${server === null ? "null" : typeof server === "object" ? (server.constructor?.name ?? "an object") : typeof server}`);
     }
-    servers.add(server);
+    // The check that binds a server is the one its calls are for (even if another check's code created it).
+    if (check !== undefined) serverChecks.set(server, check);
+    stateOf(check).servers.add(server);
     return new Promise((resolve, reject) => {
       server.bindAsync("127.0.0.1:0", credentials ?? grpc.ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port)));
     });
@@ -208,26 +290,31 @@ const driver = {
     if (typeof Fixture !== "function") throw new TypeError(`no fixture ${name} in ${file}`);
     return new Fixture(...args);
   },
-  /** After each check: shut down its servers, close its clients, abort its signals, forget its objects. */
+  /** After each check: shut down its servers, close its clients, abort its signals, forget its objects (those no other running check holds). */
   endCheck(): void {
-    for (const server of servers) server.forceShutdown();
-    servers.clear();
-    for (const server of netServers) {
+    const check = currentCheck.getStore() ?? noCheck;
+    const state = stateOf(check);
+    checks.delete(check);
+    for (const server of state.servers) server.forceShutdown();
+    for (const server of state.netServers) {
       server.close();
       (server as Partial<Pick<import("node:http").Server, "closeAllConnections">>).closeAllConnections?.();
     }
-    netServers.clear();
-    for (const [id, value] of objects) {
+    for (const id of state.objects) {
+      const holders = owners.get(id);
+      holders?.delete(check);
+      if (holders && holders.size > 0) continue;
+      owners.delete(id);
+      const value = objects.get(id);
       // Functions stay: the judge keeps the modules' exports from one check to the next.
       if (typeof value === "function" || value === driver) continue;
       if (value instanceof grpc.Client) value.close();
       objects.delete(id);
     }
-    for (const controller of signals.values()) controller.abort();
-    signals.clear();
-    watched = undefined;
-    answering = [];
-    comparedLengths = undefined;
+    for (const id of state.signals) {
+      signals.get(id)?.abort();
+      signals.delete(id);
+    }
   },
   /** Kinds of handle still open (servers, sockets, timers) once the code under test had time to close them. */
   async openHandles(ms: number): Promise<string[]> {
@@ -241,20 +328,22 @@ const driver = {
     }
   },
   watchAnswers(): void {
-    watched = [];
-    answering = [];
+    const state = stateOf();
+    state.watched = [];
+    state.answering = [];
   },
   async answers(graceMs: number): Promise<WatchedCall[]> {
+    const state = stateOf();
     // An async handler may answer again after an await: wait for it, then a little more.
-    await Promise.all(answering);
+    await Promise.all(state.answering);
     await new Promise((resolve) => setTimeout(resolve, graceMs));
-    return watched ?? [];
+    return state.watched ?? [];
   },
   watchTimingSafeEqual(): void {
-    comparedLengths = [];
+    stateOf().comparedLengths = [];
   },
   timingSafeEqualLengths(): Array<[number, number]> {
-    return comparedLengths ?? [];
+    return stateOf().comparedLengths ?? [];
   },
   /** A round trip: everything the subject sent before the answer has reached the judge. */
   ping(): string {
@@ -308,21 +397,21 @@ function target(id: string): unknown {
 process.on("message", (message: ToSubject) => {
   switch (message.t) {
     case "call":
-      return settle(message.id, () => {
+      return forCheck(message.check, () => settle(message.id, () => {
         const args = message.args.map((a) => decode(a, refs));
         const self = target(message.target) as Record<string, unknown>;
         if (message.method === null) return (self as unknown as (...a: unknown[]) => unknown)(...args);
         const method = self[message.method];
         if (typeof method !== "function") throw new TypeError(`${message.method} is not a function`);
         return (method as (...a: unknown[]) => unknown).apply(self, args);
-      });
+      }));
     case "construct":
-      return settle(message.id, () => {
+      return forCheck(message.check, () => settle(message.id, () => {
         const Class = target(message.target) as new (...a: unknown[]) => object;
         return new Class(...message.args.map((a) => decode(a, refs)));
-      });
+      }));
     case "get":
-      return settle(message.id, () => (target(message.target) as Record<string, unknown>)[message.property]);
+      return forCheck(message.check, () => settle(message.id, () => (target(message.target) as Record<string, unknown>)[message.property]));
     case "abort":
       signals.get(message.signal)?.abort(decode(message.reason, refs));
       return;

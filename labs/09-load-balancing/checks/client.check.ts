@@ -6,7 +6,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { setTimeout as sleep } from "node:timers/promises";
-import { CheckFailure, expectEqual, expectTrue, step, tcpProxy, unusedAddress } from "../../../scripts/check-kit";
+import { CheckFailure, expectEqual, expectTrue, ownSubject, step, tcpProxy, unusedAddress } from "../../../scripts/check-kit";
 import {
   Backend,
   callMany,
@@ -60,77 +60,80 @@ step(2, () => {
 });
 
 step(3, () => {
-  it("loses no call when a backend is stopped gracefully mid-run", async () => {
-    const backends = await startBackends(3, { holdMs: () => 30 });
-    const { learner, client } = await learnerClient(ipv4Target(backends.map((b) => b.address)));
-    let stoppedAt = Number.POSITIVE_INFINITY;
-    const outcomes = await callMany(learner, client, {
-      count: 24,
-      prefix: "graceful",
-      concurrency: 4,
-      afterEach: (done) => {
-        if (done === 8) {
-          stoppedAt = Date.now();
-          backends[0]!.server.tryShutdown(() => undefined);
-        }
-      },
+  // Backends stopped, killed and forced down race the learner's next calls: no other check's work in its event loop reorders them.
+  ownSubject(() => {
+    it("loses no call when a backend is stopped gracefully mid-run", async () => {
+      const backends = await startBackends(3, { holdMs: () => 30 });
+      const { learner, client } = await learnerClient(ipv4Target(backends.map((b) => b.address)));
+      let stoppedAt = Number.POSITIVE_INFINITY;
+      const outcomes = await callMany(learner, client, {
+        count: 24,
+        prefix: "graceful",
+        concurrency: 4,
+        afterEach: (done) => {
+          if (done === 8) {
+            stoppedAt = Date.now();
+            backends[0]!.server.tryShutdown(() => undefined);
+          }
+        },
+      });
+      expectNoFailure(outcomes, "24 calls while orders-1 shut down gracefully (tryShutdown) after 8", hintRetry);
+      expectTrue(backends[0]!.receivedAfter(stoppedAt + 200) === 0, "orders-1 still received calls 0.2 s after it began shutting down");
     });
-    expectNoFailure(outcomes, "24 calls while orders-1 shut down gracefully (tryShutdown) after 8", hintRetry);
-    expectTrue(backends[0]!.receivedAfter(stoppedAt + 200) === 0, "orders-1 still received calls 0.2 s after it began shutting down");
-  });
 
-  it("loses no call when a backend dies with calls in flight (retry policy)", async () => {
-    // orders-3 sits behind a proxy and never answers: when it has calls, the check kills it.
-    const [first, second] = await startBackends(2);
-    const third = await Backend.start("orders-3", { holdMs: () => Number.POSITIVE_INFINITY });
-    const proxy = await tcpProxy(third.address);
-    const backends = [first!, second!, third];
-    const { learner, client } = await learnerClient(ipv4Target([first!.address, second!.address, proxy.address]));
-    // Warm up one call at a time, so that every connection is up and orders-3 holds a call.
-    const warmUp = callMany(learner, client, { count: 6, prefix: "warm-up", timeoutMs: 2500 });
-    let warmedUp = false;
-    warmUp.then(
-      () => (warmedUp = true),
-      () => (warmedUp = true), // awaited below, where its error fails the check
-    );
-    const held = await waitFor(() => third.received.length > 0 || warmedUp, 1500) && third.received.length > 0;
-    if (!held) {
-      await warmUp;
-      throw new CheckFailure(`no call reached orders-3 within 1.5 s (calls each backend received: ${describeCounts(backends)}): ${hintRoundRobin}`);
-    }
-    const inFlight = callMany(learner, client, { count: 6, prefix: "in-flight", concurrency: 6, timeoutMs: 2500 });
-    await waitFor(() => third.received.length >= 2, 300);
-    const heldCalls = third.received.length;
-    await proxy.kill();
-    const outcomes = [...(await warmUp), ...(await inFlight)];
-    expectNoFailure(outcomes, `calls while orders-3, holding ${heldCalls} of them, was killed`, `a call whose connection dropped fails with UNAVAILABLE: ${hintRetry}`);
-  });
-
-  it("loses no call when a backend is forced down between calls", async () => {
-    const backends = await startBackends(3);
-    const { learner, client } = await learnerClient(ipv4Target(backends.map((b) => b.address)));
-    const outcomes = await callMany(learner, client, {
-      count: 18,
-      prefix: "forced",
-      afterEach: (done) => {
-        if (done === 6) backends[1]!.server.forceShutdown();
-      },
+    it("loses no call when a backend dies with calls in flight (retry policy)", async () => {
+      // orders-3 sits behind a proxy and never answers: when it has calls, the check kills it.
+      const [first, second] = await startBackends(2);
+      const third = await Backend.start("orders-3", { holdMs: () => Number.POSITIVE_INFINITY });
+      const proxy = await tcpProxy(third.address);
+      const backends = [first!, second!, third];
+      const { learner, client } = await learnerClient(ipv4Target([first!.address, second!.address, proxy.address]));
+      // Warm up one call at a time, so that every connection is up and orders-3 holds a call.
+      const warmUp = callMany(learner, client, { count: 6, prefix: "warm-up", timeoutMs: 2500 });
+      let warmedUp = false;
+      warmUp.then(
+        () => (warmedUp = true),
+        () => (warmedUp = true), // awaited below, where its error fails the check
+      );
+      const held = await waitFor(() => third.received.length > 0 || warmedUp, 1500) && third.received.length > 0;
+      if (!held) {
+        await warmUp;
+        throw new CheckFailure(`no call reached orders-3 within 1.5 s (calls each backend received: ${describeCounts(backends)}): ${hintRoundRobin}`);
+      }
+      const inFlight = callMany(learner, client, { count: 6, prefix: "in-flight", concurrency: 6, timeoutMs: 2500 });
+      await waitFor(() => third.received.length >= 2, 300);
+      const heldCalls = third.received.length;
+      await proxy.kill();
+      const outcomes = [...(await warmUp), ...(await inFlight)];
+      expectNoFailure(outcomes, `calls while orders-3, holding ${heldCalls} of them, was killed`, `a call whose connection dropped fails with UNAVAILABLE: ${hintRetry}`);
     });
-    expectNoFailure(outcomes, "18 calls, one after the other, while orders-2 was forced down (forceShutdown) after 6", `a call sent on a connection that just closed fails with UNAVAILABLE: ${hintRetry}`);
-  });
 
-  it("waits for backends that are not up yet (waitForReady)", async () => {
-    const addresses = await Promise.all([unusedAddress(), unusedAddress(), unusedAddress()]);
-    const { learner, client } = await learnerClient(ipv4Target(addresses));
-    const pending = callMany(learner, client, { count: 3, prefix: "early", concurrency: 3, timeoutMs: 3000 });
-    pending.catch(() => undefined); // awaited below, where its error fails the check
-    await sleep(300);
-    await Promise.all(addresses.map((address, i) => Backend.start(`orders-${i + 1}`, { address })));
-    expectNoFailure(
-      await pending,
-      "3 calls made 0.3 s before any backend was up",
-      "by default a call fails at once when no backend is ready, and so do its retries: create its metadata with new grpc.Metadata({ waitForReady: true })",
-    );
+    it("loses no call when a backend is forced down between calls", async () => {
+      const backends = await startBackends(3);
+      const { learner, client } = await learnerClient(ipv4Target(backends.map((b) => b.address)));
+      const outcomes = await callMany(learner, client, {
+        count: 18,
+        prefix: "forced",
+        afterEach: (done) => {
+          if (done === 6) backends[1]!.server.forceShutdown();
+        },
+      });
+      expectNoFailure(outcomes, "18 calls, one after the other, while orders-2 was forced down (forceShutdown) after 6", `a call sent on a connection that just closed fails with UNAVAILABLE: ${hintRetry}`);
+    });
+
+    it("waits for backends that are not up yet (waitForReady)", async () => {
+      const addresses = await Promise.all([unusedAddress(), unusedAddress(), unusedAddress()]);
+      const { learner, client } = await learnerClient(ipv4Target(addresses));
+      const pending = callMany(learner, client, { count: 3, prefix: "early", concurrency: 3, timeoutMs: 3000 });
+      pending.catch(() => undefined); // awaited below, where its error fails the check
+      await sleep(300);
+      await Promise.all(addresses.map((address, i) => Backend.start(`orders-${i + 1}`, { address })));
+      expectNoFailure(
+        await pending,
+        "3 calls made 0.3 s before any backend was up",
+        "by default a call fails at once when no backend is ready, and so do its retries: create its metadata with new grpc.Metadata({ waitForReady: true })",
+      );
+    });
   });
 });
 
@@ -180,36 +183,39 @@ step(4, () => {
     expectEqual(backends[2]!.receivedAfter(since), 0, `calls orders-3 received from 0.5 s after it left the registry (${hintWatch})`);
   });
 
-  for (const ending of ["error", "end"] as const) {
-    const how = ending === "error" ? "with UNAVAILABLE" : "with OK";
-    it(`keeps one Watch stream while the channel re-resolves, and opens a new one after the registry ends it ${how}`, async () => {
-      const [first, second, third, fourth] = await startBackends(4);
-      const { registry, learner, client } = await viaRegistry([first!, second!, third!]);
-      expectNoFailure(await callMany(learner, client, { count: 6, prefix: "before" }), "6 calls to 3 registered backends", hintWatch);
-      // A lost connection makes the channel call updateResolution() again, while the Watch stream is open.
-      first!.server.forceShutdown();
-      expectNoFailure(await callMany(learner, client, { count: 6, prefix: "re-resolved" }), "6 calls after orders-1 was forced down", hintRetry);
-      const oneWatch = "updateResolution() opened a second Watch stream while one was open: a second call while watching must do nothing";
-      expectTrue(registry.mostOpenWatches <= 1, `${oneWatch} (${registry.mostOpenWatches} were open at once)`);
-      registry.endWatches(ending);
-      await sleep(100);
-      // orders-4 joins while nobody watches; losing orders-2 makes the channel ask the resolver again.
-      registry.set("orders", [third!.address, fourth!.address]);
-      second!.server.forceShutdown();
-      const since = Date.now();
-      const outcomes = [];
-      for (let i = 0; i < 150 && fourth!.received.length === 0 && Date.now() - since < 1500; i++) {
-        outcomes.push(await callOnce(learner, client, `after-${i}`, 2000));
-        await sleep(10);
-      }
-      expectNoFailure(outcomes, `calls after the registry ended the Watch stream ${how}`, hintRetry);
-      expectTrue(
-        fourth!.received.length > 0,
-        `the registry ended the Watch stream ${how}, and orders-4, registered after that, got no call within 1.5 s of the next lost connection: on the stream's ${ending === "error" ? '"error"' : '"end"'}, report it to the listener and forget the stream, so that the next updateResolution() opens a new one`,
-      );
-      expectTrue(registry.mostOpenWatches <= 1, `${oneWatch} (${registry.mostOpenWatches} were open at once)`);
-    });
-  }
+  // A backend forced down races the learner's next call: no other check's work in its event loop reorders the two.
+  ownSubject(() => {
+    for (const ending of ["error", "end"] as const) {
+      const how = ending === "error" ? "with UNAVAILABLE" : "with OK";
+      it(`keeps one Watch stream while the channel re-resolves, and opens a new one after the registry ends it ${how}`, async () => {
+        const [first, second, third, fourth] = await startBackends(4);
+        const { registry, learner, client } = await viaRegistry([first!, second!, third!]);
+        expectNoFailure(await callMany(learner, client, { count: 6, prefix: "before" }), "6 calls to 3 registered backends", hintWatch);
+        // A lost connection makes the channel call updateResolution() again, while the Watch stream is open.
+        first!.server.forceShutdown();
+        expectNoFailure(await callMany(learner, client, { count: 6, prefix: "re-resolved" }), "6 calls after orders-1 was forced down", hintRetry);
+        const oneWatch = "updateResolution() opened a second Watch stream while one was open: a second call while watching must do nothing";
+        expectTrue(registry.mostOpenWatches <= 1, `${oneWatch} (${registry.mostOpenWatches} were open at once)`);
+        registry.endWatches(ending);
+        await sleep(100);
+        // orders-4 joins while nobody watches; losing orders-2 makes the channel ask the resolver again.
+        registry.set("orders", [third!.address, fourth!.address]);
+        second!.server.forceShutdown();
+        const since = Date.now();
+        const outcomes = [];
+        for (let i = 0; i < 150 && fourth!.received.length === 0 && Date.now() - since < 1500; i++) {
+          outcomes.push(await callOnce(learner, client, `after-${i}`, 2000));
+          await sleep(10);
+        }
+        expectNoFailure(outcomes, `calls after the registry ended the Watch stream ${how}`, hintRetry);
+        expectTrue(
+          fourth!.received.length > 0,
+          `the registry ended the Watch stream ${how}, and orders-4, registered after that, got no call within 1.5 s of the next lost connection: on the stream's ${ending === "error" ? '"error"' : '"end"'}, report it to the listener and forget the stream, so that the next updateResolution() opens a new one`,
+        );
+        expectTrue(registry.mostOpenWatches <= 1, `${oneWatch} (${registry.mostOpenWatches} were open at once)`);
+      });
+    }
+  });
 
   it("stops asking the registry once the channel is closed", async () => {
     const backends = await startBackends(2);
@@ -225,40 +231,43 @@ step(4, () => {
 });
 
 step(5, () => {
-  it("finds a connection that silently stopped forwarding within 1.5 s, and moves its calls to the other backends", async () => {
-    const backends = await startBackends(3);
-    const proxies = await Promise.all(backends.map((b) => tcpProxy(b.address)));
-    const { learner, client } = await learnerClient(ipv4Target(proxies.map((p) => p.address)));
-    expectNoFailure(await callMany(learner, client, { count: 6, prefix: "before" }), "6 calls to 3 healthy backends", hintRoundRobin);
-    const silenced = proxies[0]!;
-    const open = silenced.connections.filter((c) => c.closedAt === undefined);
-    silenced.blackhole();
-    const since = Date.now();
-    const outcomes = await callMany(learner, client, { count: 9, prefix: "after", concurrency: 3, timeoutMs: 2500 });
-    expectNoFailure(
-      outcomes,
-      "9 calls after the connection to orders-1 silently stopped forwarding",
-      'calls on that connection wait until keepalive finds it dead (set "grpc.keepalive_time_ms" and "grpc.keepalive_timeout_ms"), then the retry policy sends them elsewhere',
-    );
-    await waitFor(() => open.every((c) => c.closedAt !== undefined), Math.max(0, since + 1500 - Date.now()));
-    for (const connection of open) {
-      expectTrue(connection.closedBy === "client", 'the client did not close its silent connection to orders-1 within 1.5 s: set "grpc.keepalive_time_ms" and "grpc.keepalive_timeout_ms" (300 ms each)');
-      expectTrue(connection.closedAt! - since <= 1500, `the client closed its silent connection ${connection.closedAt! - since} ms after it went silent: expected within 1.5 s (keepalive time + timeout)`);
-    }
-  });
+  // Keepalive pings and a blackholed connection, timed against the learner's channel: its event loop is its own.
+  ownSubject(() => {
+    it("finds a connection that silently stopped forwarding within 1.5 s, and moves its calls to the other backends", async () => {
+      const backends = await startBackends(3);
+      const proxies = await Promise.all(backends.map((b) => tcpProxy(b.address)));
+      const { learner, client } = await learnerClient(ipv4Target(proxies.map((p) => p.address)));
+      expectNoFailure(await callMany(learner, client, { count: 6, prefix: "before" }), "6 calls to 3 healthy backends", hintRoundRobin);
+      const silenced = proxies[0]!;
+      const open = silenced.connections.filter((c) => c.closedAt === undefined);
+      silenced.blackhole();
+      const since = Date.now();
+      const outcomes = await callMany(learner, client, { count: 9, prefix: "after", concurrency: 3, timeoutMs: 2500 });
+      expectNoFailure(
+        outcomes,
+        "9 calls after the connection to orders-1 silently stopped forwarding",
+        'calls on that connection wait until keepalive finds it dead (set "grpc.keepalive_time_ms" and "grpc.keepalive_timeout_ms"), then the retry policy sends them elsewhere',
+      );
+      await waitFor(() => open.every((c) => c.closedAt !== undefined), Math.max(0, since + 1500 - Date.now()));
+      for (const connection of open) {
+        expectTrue(connection.closedBy === "client", 'the client did not close its silent connection to orders-1 within 1.5 s: set "grpc.keepalive_time_ms" and "grpc.keepalive_timeout_ms" (300 ms each)');
+        expectTrue(connection.closedAt! - since <= 1500, `the client closed its silent connection ${connection.closedAt! - since} ms after it went silent: expected within 1.5 s (keepalive time + timeout)`);
+      }
+    });
 
-  it(`pings no more often than the backends allow (one ping every ${minPingIntervalMs} ms at most)`, async () => {
-    // Each call is held 0.9 s: long enough for a few keepalive pings, with no data in between to excuse them.
-    const strict = await Promise.all([1, 2, 3].map((n) => StrictBackend.start(`orders-${n}`, 900)));
-    const { learner, client } = await learnerClient(ipv4Target(strict.map((s) => s.address)));
-    await callMany(learner, client, { count: 3, prefix: "held", concurrency: 3, timeoutMs: 2500 });
-    const refused = strict.reduce((sum, s) => sum + s.tooManyPings, 0);
-    const shortest = Math.min(...strict.map((s) => s.shortestInterval));
-    expectTrue(
-      refused === 0,
-      `the backends answered GOAWAY too_many_pings ${refused} time(s): the client pinged ${shortest} ms after its previous ping, and the backends allow one ping every ${minPingIntervalMs} ms: set "grpc.keepalive_time_ms" to 300`,
-    );
-    const pings = strict.reduce((sum, s) => sum + s.pings.flat().length, 0);
-    expectTrue(pings > 0, 'the backends received no keepalive ping during calls of 0.9 s: set "grpc.keepalive_time_ms" (300 ms) in the client\'s channel options');
+    it(`pings no more often than the backends allow (one ping every ${minPingIntervalMs} ms at most)`, async () => {
+      // Each call is held 0.9 s: long enough for a few keepalive pings, with no data in between to excuse them.
+      const strict = await Promise.all([1, 2, 3].map((n) => StrictBackend.start(`orders-${n}`, 900)));
+      const { learner, client } = await learnerClient(ipv4Target(strict.map((s) => s.address)));
+      await callMany(learner, client, { count: 3, prefix: "held", concurrency: 3, timeoutMs: 2500 });
+      const refused = strict.reduce((sum, s) => sum + s.tooManyPings, 0);
+      const shortest = Math.min(...strict.map((s) => s.shortestInterval));
+      expectTrue(
+        refused === 0,
+        `the backends answered GOAWAY too_many_pings ${refused} time(s): the client pinged ${shortest} ms after its previous ping, and the backends allow one ping every ${minPingIntervalMs} ms: set "grpc.keepalive_time_ms" to 300`,
+      );
+      const pings = strict.reduce((sum, s) => sum + s.pings.flat().length, 0);
+      expectTrue(pings > 0, 'the backends received no keepalive ping during calls of 0.9 s: set "grpc.keepalive_time_ms" (300 ms) in the client\'s channel options');
+    });
   });
 });
