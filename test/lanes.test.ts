@@ -20,7 +20,7 @@ function treeWith(name: string, body: string): { tree: string; check: string } {
     {
       file: "src/server.ts",
       from: "export function createRouteGuideServer(",
-      to: "export function shout(text: string): void {\n  console.log(text);\n}\nexport function spin(): void {\n  for (;;) {}\n}\nexport function throwLater(): void {\n  setTimeout(() => {\n    throw new Error(\"late\");\n  }, 900);\n}\n$&",
+      to: "export function shout(text: string): void {\n  console.log(text);\n}\nexport function spin(): void {\n  for (;;) {}\n}\nexport function pid(): number {\n  return process.pid;\n}\nexport function throwLater(): void {\n  setTimeout(() => {\n    throw new Error(\"late\");\n  }, 900);\n}\n$&",
     },
   ]);
   const check = path.join(tree, "checks", "lanes.check.ts");
@@ -28,10 +28,16 @@ function treeWith(name: string, body: string): { tree: string; check: string } {
   fs.writeFileSync(
     check,
     `import { setTimeout as sleep } from "node:timers/promises";
-import { expectTrue, loadTarget, serial, step } from "../../../scripts/check-kit";
-type Server = { shout(text: string): Promise<void>; spin(): Promise<void>; throwLater(): Promise<void> };
+import { expectTrue, loadTarget, ownSubject, serial, step } from "../../../scripts/check-kit";
+type Server = { shout(text: string): Promise<void>; spin(): Promise<void>; throwLater(): Promise<void>; pid(): Promise<number> };
 const server = () => loadTarget<Server>("src/server.ts");
-const state = globalThis as unknown as { running?: number; runs?: Record<string, number> };
+const state = globalThis as unknown as { running?: number; runs?: Record<string, number>; spans?: Array<{ name: string; pid: number; from: number; to: number }> };
+async function span(name: string, ms: number): Promise<void> {
+  const pid = await (await server()).pid();
+  const from = Date.now();
+  await sleep(ms);
+  state.spans = [...(state.spans ?? []), { name, pid, from, to: Date.now() }];
+}
 function ran(name: string): void {
   state.runs = { ...state.runs, [name]: (state.runs?.[name] ?? 0) + 1 };
 }
@@ -137,6 +143,30 @@ step(3, () => {
     assert.match(byName.get("throws later")!.message ?? "", /your code threw "late"/);
     for (const name of ["waits 1", "waits 2", "waits 3", "counts the runs"]) assert.equal(byName.get(name)?.status, "pass", `${name}: ${byName.get(name)?.message}`);
     for (const name of ["waits 1", "waits 2", "waits 3"]) assert.equal(byName.get(name)?.output, name);
+  });
+
+  it("run an ownSubject() check with no other check in its subject, while others run in the other", async () => {
+    const body = `step(2, () => {
+  ownSubject(() => {
+    it("races the network", () => span("alone", 3000));
+  });
+  for (const name of ["a", "b", "c", "d", "e"]) it(name, () => span(name, 800));
+});
+step(3, () => {
+  serial(() => {
+    it("saw no other check in the subject of the one that runs alone", () => {
+      const spans = state.spans ?? [];
+      const alone = spans.find((s) => s.name === "alone");
+      expectTrue(alone !== undefined && spans.length === 6, \`spans: \${JSON.stringify(spans)}\`);
+      const beside = spans.filter((s) => s !== alone && s.pid === alone!.pid && s.from < alone!.to && s.to > alone!.from);
+      expectTrue(beside.length === 0, \`ran beside it in its subject: \${beside.map((s) => s.name).join(", ")}\`);
+      expectTrue(spans.some((s) => s !== alone && s.from < alone!.to && s.to > alone!.from), "no check ran while it did");
+    });
+  });
+});`;
+    const { tree, check } = treeWith("lanes-own-subject", body);
+    const result = await checkLab(lab, { target: "learner", tree, checkFiles: [check] });
+    for (const t of result.tests.filter((t) => t.step > 1)) assert.equal(t.status, "pass", `${t.name}: ${t.message}`);
   });
 });
 
