@@ -165,8 +165,14 @@ step(3, () => {
   });
 });`;
     const { tree, check } = treeWith("lanes-own-subject", body);
-    const result = await checkLab(lab, { target: "learner", tree, checkFiles: [check] });
-    for (const t of result.tests.filter((t) => t.step > 1)) assert.equal(t.status, "pass", `${t.name}: ${t.message}`);
+    // Whether the other lanes open while it runs depends on how busy the machine is: a run where none did proves nothing, so it is tried again.
+    for (let attempt = 1; ; attempt++) {
+      const result = await checkLab(lab, { target: "learner", tree, checkFiles: [check] });
+      const checks = result.tests.filter((t) => t.step > 1);
+      if (attempt < 3 && checks.some((t) => t.message?.includes("no check ran while it did"))) continue;
+      for (const t of checks) assert.equal(t.status, "pass", `${t.name}: ${t.message}`);
+      break;
+    }
   });
 });
 
