@@ -21,7 +21,7 @@ import { explainMessage } from "../check-kit/explain";
 import { closeAll } from "../check-kit/resources";
 import { checkScope } from "../check-kit/scope";
 import { ownSubjectSuites, serialSuites, stepOf } from "../check-kit/steps";
-import { allHosts, allLanes, beginCheck, blockedReason, type CheckEvents, checkEvents, configureSubject, currentLane, type Host, hostReady, type Lane, type OutputSink, stopSubject } from "../check-kit/subject";
+import { allHosts, allLanes, beginCheck, blockedReason, type CheckEvents, checkEvents, configureSubject, currentLane, type Host, hostReady, Lane, type OutputSink, stopSubject } from "../check-kit/subject";
 import { learnerLocation, loadedFiles } from "../check-kit/target";
 import { lastDurations, longestFirst, recordDurations } from "./check-durations";
 import { workspaceRoot } from "./labs";
@@ -291,9 +291,12 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts
     hostsOpened++;
     void hostReady(host)
       .then(async () => {
-        if (host.index > 0 && host.current?.alive) {
-          for (const file of loadedFiles) await within(host.current.driver.load!(file), 2000, "loading").catch(() => undefined);
-        }
+        const subject = host.current;
+        if (host.index === 0 || !subject?.alive) return;
+        // For no check: a lane of its own with none, so that the loading is nobody's in the new subject.
+        await checkScope.run({ lane: new Lane(-1, () => undefined, host), resources: [] }, async () => {
+          for (const file of loadedFiles) await within(subject.driver.load!(file), 2000, "loading").catch(() => undefined);
+        });
       })
       .then(() => {
         ready.push(host);
