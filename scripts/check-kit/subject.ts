@@ -324,6 +324,11 @@ export class Host {
 
   constructor(readonly index: number) {}
 
+  /** The host's subject, if one is running. */
+  get running(): Subject | undefined {
+    return this.current?.alive ? this.current : undefined;
+  }
+
   /** The lane whose check is `checkId`, if it runs here. */
   laneOf(checkId: string | undefined): Lane | undefined {
     if (checkId === undefined) return undefined;
@@ -357,7 +362,6 @@ export class Lane {
 
   constructor(
     readonly index: number,
-    readonly output: OutputSink,
     public host: Host,
   ) {}
 
@@ -687,7 +691,7 @@ let config: SubjectConfig | undefined;
 let folder: Promise<Folder> | undefined;
 let output: OutputSink = toOwnOutput;
 let hosts: Host[] = [new Host(0)];
-let lanes: Lane[] = [new Lane(0, toOwnOutput, hosts[0]!)];
+let lanes: Lane[] = [new Lane(0, hosts[0]!)];
 setWireSource(() => currentLane().events.wire);
 
 /** The lane of the check this code works for; outside a check, the first. */
@@ -740,7 +744,7 @@ export function configureSubject(next: SubjectConfig, options: LaneOptions = {})
   output = options.output ?? toOwnOutput;
   const laneCount = Math.max(1, Math.floor(options.lanes ?? 1));
   hosts = Array.from({ length: Math.min(laneCount, Math.max(1, Math.floor(options.hosts ?? 1))) }, (_, index) => new Host(index));
-  lanes = Array.from({ length: laneCount }, (_, index) => new Lane(index, output, hosts[index % hosts.length]!));
+  lanes = Array.from({ length: laneCount }, (_, index) => new Lane(index, hosts[index % hosts.length]!));
   // The first host's subject starts now, while the checks load; the judge starts the others when checks wait (hostReady).
   void startSubject(hosts[0]!);
 }
@@ -769,7 +773,7 @@ export function subjectConfigured(): boolean {
 export async function subject(): Promise<Subject> {
   const lane = currentLane();
   const host = lane.host;
-  if (host.current?.alive) return host.current;
+  if (host.running) return host.running;
   if (lane.events.fault !== undefined && lane.checkId !== undefined) throw new SubjectFault(lane.events.fault);
   if (!config || !folder) throw new Error("no subject configured: checks run through `npm run lab`");
   if (host.starting && !host.current) return host.starting;
@@ -781,7 +785,7 @@ export async function subject(): Promise<Subject> {
 
 /** The current lane's subject if one is running, without starting one. */
 export function runningSubject(lane = currentLane()): Subject | undefined {
-  return lane.host.current?.alive ? lane.host.current : undefined;
+  return lane.host.running;
 }
 
 /** Ends the run's subjects and removes their folder. */

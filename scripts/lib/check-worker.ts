@@ -21,8 +21,9 @@ import { explainMessage } from "../check-kit/explain";
 import { closeAll } from "../check-kit/resources";
 import { checkScope } from "../check-kit/scope";
 import { ownSubjectSuites, serialSuites, stepOf } from "../check-kit/steps";
-import { allHosts, allLanes, beginCheck, blockedReason, type CheckEvents, checkEvents, configureSubject, currentLane, type Host, hostReady, Lane, type OutputSink, stopSubject } from "../check-kit/subject";
+import { allHosts, allLanes, beginCheck, blockedReason, type CheckEvents, checkEvents, configureSubject, currentLane, type Host, hostReady, Lane, type OutputSink, runningSubject, stopSubject } from "../check-kit/subject";
 import { learnerLocation, loadedFiles } from "../check-kit/target";
+import { checkOutputLimit } from "../subject/codec";
 import { lastDurations, longestFirst, recordDurations } from "./check-durations";
 import { workspaceRoot } from "./labs";
 import { checkId } from "./results";
@@ -82,7 +83,7 @@ function allTests(suite: MochaType.Suite): MochaType.Test[] {
 async function openHandles(ms: number): Promise<string[]> {
   const lists = await Promise.all(
     allHosts().map(async (host) => {
-      const subject = host.current?.alive ? host.current : undefined;
+      const subject = host.running;
       if (!subject) return [];
       try {
         const open = await within(subject.driver.openHandles!(ms), ms + 1000, "listing what is still open");
@@ -162,7 +163,7 @@ async function afterCheck(lane: Lane, failed: boolean): Promise<void> {
   if (failed) await lane.events.wire.settle(settleMs);
   lane.events.wire.end();
   closeAll();
-  const subject = lane.host.current?.alive ? lane.host.current : undefined;
+  const subject = runningSubject(lane);
   if (subject) {
     try {
       await within(subject.driver.endCheck!(), 1000, "closing what the check opened");
@@ -291,10 +292,10 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts
     hostsOpened++;
     void hostReady(host)
       .then(async () => {
-        const subject = host.current;
-        if (host.index === 0 || !subject?.alive) return;
+        const subject = host.running;
+        if (host.index === 0 || !subject) return;
         // For no check: a lane of its own with none, so that the loading is nobody's in the new subject.
-        await checkScope.run({ lane: new Lane(-1, () => undefined, host), resources: [] }, async () => {
+        await checkScope.run({ lane: new Lane(-1, host), resources: [] }, async () => {
           for (const file of loadedFiles) await within(subject.driver.load!(file), 2000, "loading").catch(() => undefined);
         });
       })
@@ -367,7 +368,8 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts
     for (;;) {
       if (queue.length === 0) return;
       const index = queue.findIndex((item) => place(item) !== undefined);
-      if (index < 0) {
+      const host = index < 0 ? undefined : place(queue[index]!);
+      if (!host) {
         // Nothing can run now (a serial check waits for the others, a check to run alone for an idle subject): wait for a change.
         await new Promise<void>((resolve) => {
           const previous = wake;
@@ -379,16 +381,16 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts
         continue;
       }
       const [item] = queue.splice(index, 1);
-      await runOne(lane, item!, place(item!)!);
+      await runOne(lane, item!, host);
     }
   };
 
   // Lanes open as checks wait: the first at once (its subject started while the checks loaded), the others once
   // every open lane has a check running longer than laneAfterMs and the judge and its subjects have been mostly
-  // idle meanwhile (waiting on deadlines, retries, grace periods); then twice as many as are open, so that a
-  // dozen checks that wait out a deadline all wait at once. Checks that compute (lab 03's fan-out to 50 members)
-  // stay in one lane: beside each other they would only share the same CPU. Each new lane but the last opens a
-  // host (a subject) of its own while there are hosts left to open.
+  // idle meanwhile (waiting on deadlines, retries, grace periods); then three times as many as are open, so that
+  // a dozen checks that wait out a deadline all wait at once. Checks that compute (lab 03's fan-out to 50 members)
+  // stay in one lane: beside each other they would only share the same CPU. Each lane opened after the first also
+  // opens the next host (a subject), while there are hosts left to open.
   const loops: Array<Promise<void>> = [];
   const open = (lane: Lane) => {
     if (hostsOpened < hosts.length && loops.length > 0) openHost(hosts[hostsOpened]!);
@@ -423,8 +425,8 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts
   }
 }
 
-/** What the judge passes on of a check's output (the runner keeps 2000 characters and says it truncated). */
-const outputForwardLimit = 4000;
+/** What the judge passes on of a check's output (codec.ts: the runner keeps 2000 characters and says it truncated). */
+const outputForwardLimit = checkOutputLimit;
 
 let runs = 0;
 let busy = false;

@@ -209,6 +209,13 @@ export type ToSubject =
   /** The answer to the subject's call of a judge function. */
   | { t: "reply"; id: number; ok: boolean; value: Wire };
 
+/**
+ * How much of a check's output crosses to the judge, and on to the runner
+ * (which keeps 2000 characters and says it cut the rest): a learner's
+ * printing loop stops here, not on the IPC channels.
+ */
+export const checkOutputLimit = 4000;
+
 /** Messages from the subject to the judge. */
 export type FromSubject =
   | { t: "ready" }

@@ -14,7 +14,7 @@ import * as grpc from "@grpc/grpc-js";
 import { AsyncLocalStorage } from "node:async_hooks";
 import * as net from "node:net";
 import * as path from "node:path";
-import { CrossedError, decode, encode, type FromSubject, type References, type Side, type ToSubject, type Wire } from "./codec";
+import { checkOutputLimit, CrossedError, decode, encode, type FromSubject, type References, type Side, type ToSubject, type Wire } from "./codec";
 import { handlersOf, installHandlerErrorCapture } from "../check-kit/handler-errors";
 import { learnerLocationIn } from "./location";
 
@@ -220,9 +220,6 @@ crypto.timingSafeEqual = (a, b) => {
   return timingSafeEqual(a, b);
 };
 
-/** How much a check's output the judge passes on (it keeps 2000 characters and says it cut the rest). */
-const outputLimit = 4001;
-
 // What the learner's code prints for a check goes to the judge tagged with it; anything else, to the subject's own stdout and stderr.
 for (const name of ["stdout", "stderr"] as const) {
   const stream = process[name];
@@ -232,7 +229,8 @@ for (const name of ["stdout", "stderr"] as const) {
     if (check === undefined) return write(chunk, ...rest);
     const state = stateOf(check);
     const text = typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString();
-    if (state.printed < outputLimit) send({ t: "output", stream: name, text: text.slice(0, outputLimit - state.printed), check });
+    // One character past the limit, so that the judge knows there was more.
+    if (state.printed <= checkOutputLimit) send({ t: "output", stream: name, text: text.slice(0, checkOutputLimit + 1 - state.printed), check });
     state.printed += text.length;
     const done = rest.find((r) => typeof r === "function") as (() => void) | undefined;
     if (done) process.nextTick(done);
