@@ -43,6 +43,11 @@ import * as fs from "node:fs";
 try { fs.writeFileSync(${JSON.stringify(planted)}, "x"); } catch {}
 try { require("node:child_process").spawn("sleep", ["30"], { detached: true, stdio: "ignore" }).unref(); } catch {}
 try { new (require("node:worker_threads").Worker)("1", { eval: true }); } catch {}`,
+  "starts a worker with the permission model switched off": `
+for (const flag of ["--no-permission", "--no-experimental-permission", "--allow-fs-write=*"]) {
+  try { new (require("node:worker_threads").Worker)(${JSON.stringify(`require("node:fs").writeFileSync(${JSON.stringify(planted)}, "x")`)}, { eval: true, execArgv: [flag] }).on("error", () => {}); } catch {}
+}
+setTimeout(() => {}, 500);`,
   "kills the process that judges it": `
 process.kill(process.ppid, "SIGKILL");`,
   "exits with 0 as soon as it is loaded": `

@@ -43,6 +43,26 @@ const bugs: Bug[] = [
     edits: [{ file: server, from: "{ parent: call }, callback);", to: "{ parent: call }, (error, result) => (error ? callback({ code: grpc.status.INTERNAL, details: error.details }) : callback(null, result)));" }],
     caughtBy: ["s4.answers-with-the-backend-s-error"],
   },
+  {
+    rule: "s4: one backend channel, shared by every call (a client made in each call)",
+    edits: [
+      { file: server, from: "  const backend = new WorkerClient(backendAddress, grpc.credentials.createInsecure());\n", to: "" },
+      { file: server, from: "      backend.run(call.request,", to: "      const backend = new WorkerClient(backendAddress, grpc.credentials.createInsecure());\n      backend.run(call.request," },
+    ],
+    caughtBy: ["s4.calls-the-backend-over-one-channel"],
+  },
+  {
+    rule: "s4: one backend channel, shared by every call (a client made in each call, closed when it ends)",
+    edits: [
+      { file: server, from: "  const backend = new WorkerClient(backendAddress, grpc.credentials.createInsecure());\n", to: "" },
+      {
+        file: server,
+        from: "      backend.run(call.request, new grpc.Metadata(), { parent: call }, callback);",
+        to: "      const backend = new WorkerClient(backendAddress, grpc.credentials.createInsecure());\n      backend.run(call.request, new grpc.Metadata(), { parent: call }, (error, result) => {\n        backend.close();\n        callback(error, result);\n      });",
+      },
+    ],
+    caughtBy: ["s4.calls-the-backend-over-one-channel"],
+  },
   // Steps 5 to 8, the client
   {
     rule: "s5: every call has a deadline timeoutMs from now",

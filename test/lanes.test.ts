@@ -7,12 +7,15 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { psTimeMs } from "../scripts/check-kit/subject";
 import { longestFirst } from "../scripts/lib/check-durations";
 import { findLab } from "../scripts/lib/labs";
 import { checkLab } from "../scripts/lib/run-checks";
 import { removeTrees, solutionVariant } from "./trees";
 
 const lab = findLab("01");
+/** The judge tells a looping subject from a waiting one where it can read a process's CPU time (not on Windows). */
+const busyRuleApplies = process.platform !== "win32";
 
 /** A lab 01 tree whose server file also exports shout() (prints), spin() (blocks the event loop) and throwLater() (throws from a timer), with the check file `body`. */
 function treeWith(name: string, body: string): { tree: string; check: string } {
@@ -87,11 +90,19 @@ describe("checks in lanes", function () {
     assert.ok(elapsed < together - 3000, `eight checks that wait 1.5 s each took ${elapsed} ms in all, ${together} ms together`);
   });
 
-  it("fail only the check whose subject blocks, and run serial() checks alone", async () => {
+  it("fail only the check whose code loops, at once, run the checks beside it again, and run serial() checks alone", async () => {
     const body = `step(2, () => {
   it("blocks", async () => {
     const s = await server();
     await counted(() => s.spin());
+  });
+  it("gets no CPU for a second", async () => {
+    // Stopped and continued from outside: a subject that waits for the CPU is not looping.
+    const pid = await (await server()).pid();
+    process.kill(pid, "SIGSTOP");
+    await sleep(1000);
+    process.kill(pid, "SIGCONT");
+    await (await server()).shout("continued");
   });
   it("waits beside it", () => counted(async () => { await (await server()).shout("beside"); await sleep(2500); }));
   it("waits beside it too", () => counted(async () => { await (await server()).shout("beside too"); await sleep(2500); }));
@@ -110,8 +121,14 @@ step(3, () => {
     const { tree, check } = treeWith("lanes-faults", body);
     const result = await checkLab(lab, { target: "learner", tree, checkFiles: [check] });
     const byName = new Map(result.tests.map((t) => [t.name, t]));
-    assert.match(byName.get("blocks")!.message ?? "", /blocked the event loop/);
-    for (const name of ["waits beside it", "waits beside it too", "runs alone", "runs after"]) assert.equal(byName.get(name)?.status, "pass", `${name}: ${byName.get(name)?.message}`);
+    if (busyRuleApplies) {
+      // The subject named the looping check beforehand: it failed within a second, and no other check failed with it.
+      assert.match(byName.get("blocks")!.message ?? "", /blocked the event loop: it had computed for 0\.\d s without a break/);
+      assert.ok(byName.get("blocks")!.duration_ms < 1500, `the loop was found after ${byName.get("blocks")!.duration_ms} ms`);
+    } else {
+      assert.match(byName.get("blocks")!.message ?? "", /blocked the event loop for more than 2 s/);
+    }
+    for (const name of ["gets no CPU for a second", "waits beside it", "waits beside it too", "runs alone", "runs after"]) assert.equal(byName.get(name)?.status, "pass", `${name}: ${byName.get(name)?.message}`);
   });
 
   it("fail only the check whose code threw, though others share its subject, without running them again", async () => {
@@ -185,5 +202,15 @@ describe("the order checks start in", () => {
     ]);
     assert.deepEqual(longestFirst(["s2.a", "s2.b", "s2.c", "s3.d", "s4.e"], (id) => id, last), ["s3.d", "s2.b", "s2.a", "s2.c", "s4.e"]);
     assert.deepEqual(longestFirst(["s2.a", "s2.b"], (id) => id, new Map()), ["s2.a", "s2.b"]);
+  });
+});
+
+describe("a subject's CPU time on macOS and the BSDs", function () {
+  it("is read from ps -o time, with or without hours and days", () => {
+    assert.equal(psTimeMs("   0:00.35\n"), 350);
+    assert.equal(psTimeMs("12:03.10"), (12 * 60 + 3.1) * 1000);
+    assert.equal(psTimeMs("01:02:03.04"), ((60 + 2) * 60 + 3.04) * 1000);
+    assert.equal(psTimeMs("2-01:00:00.00"), (2 * 24 + 1) * 3600 * 1000);
+    assert.equal(psTimeMs(""), undefined);
   });
 });

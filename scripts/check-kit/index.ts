@@ -20,7 +20,7 @@ export {
   serverStreamCall,
   unaryCall,
 } from "./rpc";
-export { watchTimingSafeEqual } from "./spies";
+export { watchChannels, watchTimingSafeEqual } from "./spies";
 export { ownSubject, serial, step } from "./steps";
 export { readStream } from "./stream-reader";
 export { construct, exportedFunction, fixture, isStandIn, loadTarget, settled } from "./target";

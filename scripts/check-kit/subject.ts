@@ -20,7 +20,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { decode, encode, type FromSubject, type References, type Side, type Tagged, type ToSubject } from "../subject/codec";
+import { beatMs, decode, encode, type FromSubject, type References, runningCheckFile, type Side, type Tagged, type ToSubject } from "../subject/codec";
 import { CheckFailure } from "./assert";
 import { checkScope } from "./scope";
 import { setWireSource, Wire } from "./wire";
@@ -51,9 +51,22 @@ const nodeModules = path.join(workspaceRoot, "node_modules");
  * goes through it.
  */
 const packagesDir = fs.realpathSync(nodeModules);
-/** Without a word from the subject for this long (it beats every 250 ms), its event loop is blocked. */
+/** Without a word from the subject for this long (it beats every beatMs), its event loop is blocked. */
 const silenceMs = 2000;
 export const blockedReason = `your code blocked the event loop for more than ${silenceMs / 1000} s (an endless loop, or a long synchronous computation?)`;
+/**
+ * Without a beat for this long while the subject keeps a core busy (at least
+ * busyCpuShare of it), its code does not yield: an endless loop, or close to
+ * one. The check whose code runs is known (codec.ts, runningCheckFile), so
+ * it fails alone, at once. A subject that waits for the CPU (a busy machine)
+ * is not busy itself: then, and where a process's CPU time cannot be read
+ * (Windows), the silence rule decides.
+ */
+const busyMs = 300;
+const busyCpuShare = 0.8;
+const busyReason = (ms: number) => `your code blocked the event loop: it had computed for ${(ms / 1000).toFixed(1)} s without a break when the judge stopped it (an endless loop, or a long synchronous computation?)`;
+/** What the checks beside a looping one are told, before they run again in a fresh subject. */
+const disturbedReason = "another check's code blocked the event loop of the process this check ran in";
 const readyMs = 15000;
 
 // ---------------------------------------------------------------------------
@@ -257,13 +270,13 @@ function subjectEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-/** Resident memory of a process in MB, where the system tells (Linux); undefined elsewhere. */
 /**
  * Resident memory of a process in MB: from /proc on Linux, from `ps` on macOS
  * and the BSDs; undefined where neither tells (Windows, where only the heap
  * limit applies).
  */
-async function residentMb(pid: number): Promise<number | undefined> {
+async function residentMb(pid: number | undefined): Promise<number | undefined> {
+  if (pid === undefined) return undefined;
   if (process.platform === "linux") {
     try {
       const pages = Number(fs.readFileSync(`/proc/${pid}/statm`, "utf8").split(" ")[1]);
@@ -279,6 +292,39 @@ async function residentMb(pid: number): Promise<number | undefined> {
       resolve(error || !Number.isFinite(kb) || kb === 0 ? undefined : kb / 1024);
     });
   });
+}
+
+/** CPU time a process has used, in ms, from /proc (Linux); undefined elsewhere or once it has gone. */
+export function linuxCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined || process.platform !== "linux") return undefined;
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    // utime and stime, in clock ticks of 10 ms.
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU time a process has used, in ms: from /proc on Linux, from `ps` on macOS
+ * and the BSDs (to the hundredth of a second); undefined where neither tells
+ * (Windows), or once the process has gone.
+ */
+async function processCpuMs(pid: number | undefined): Promise<number | undefined> {
+  if (pid === undefined || process.platform === "win32") return undefined;
+  if (process.platform === "linux") return linuxCpuMs(pid);
+  return new Promise((resolve) => {
+    execFile("ps", ["-o", "time=", "-p", String(pid)], { timeout: 1000 }, (error, stdout) => resolve(error ? undefined : psTimeMs(stdout)));
+  });
+}
+
+/** `ps -o time` as ms: "[[dd-]hh:]mm:ss.cc". */
+export function psTimeMs(text: string): number | undefined {
+  const match = /^(?:(?:(\d+)-)?(\d+):)?(\d+):(\d+(?:\.\d+)?)$/.exec(text.trim());
+  if (!match) return undefined;
+  const [, days = "0", hours = "0", minutes, seconds] = match;
+  return Math.round((((Number(days) * 24 + Number(hours)) * 60 + Number(minutes)) * 60 + Number(seconds)) * 1000);
 }
 
 /** Node's own warning that the permission model is experimental (Node 20) is not the learner's output. */
@@ -336,6 +382,17 @@ export class Host {
     return undefined;
   }
 
+  /** Fails the check of `culprit` with `reason`; the others running here were held up by it, and run again. */
+  faultOne(culprit: Lane, reason: string): void {
+    culprit.events.fault ??= reason;
+    culprit.looped = true;
+    for (const lane of this.lanes) {
+      if (lane === culprit) continue;
+      lane.events.fault ??= disturbedReason;
+      lane.disturbed = true;
+    }
+  }
+
   /** Fails every check running here with `reason`; when several were, none can be told the cause: they run again, alone. */
   faultAll(reason: string): void {
     for (const lane of this.lanes) {
@@ -359,6 +416,10 @@ export class Lane {
   checkId: string | undefined;
   /** The fault that failed the current check was one it shared with other checks in its subject. */
   shared = false;
+  /** Another check's code stopped the subject while this one ran: its run tells nothing, and it runs again. */
+  disturbed = false;
+  /** This check's code kept the subject's event loop busy, and it was stopped for it. */
+  looped = false;
 
   constructor(
     readonly index: number,
@@ -371,6 +432,8 @@ export class Lane {
     else this.host.lanes.add(this);
     this.checkId = checkId;
     this.shared = false;
+    this.disturbed = false;
+    this.looped = false;
     this.events = { handlerErrors: [], uncaught: [], fault: undefined, wire: new Wire() };
   }
 }
@@ -395,6 +458,12 @@ export class Subject {
   private readonly standIns = new WeakMap<object, { owner: Side; id: string }>();
   private readonly standInsById = new Map<string, WeakRef<object>>();
   private silence: NodeJS.Timeout | undefined;
+  private readonly busyWatch: NodeJS.Timeout;
+  private readonly memoryMb: number;
+  /** The subject's CPU time when its current silence was first measured. */
+  private silentFrom: { heard: number; at: number; cpuMs: number } | undefined;
+  /** Where the subject names the check whose code runs (codec.ts). */
+  private readonly runningCheckPath: string;
   private lastHeard = Date.now();
   private readonly memoryWatch: NodeJS.Timeout;
   private exitText: string | undefined;
@@ -414,6 +483,7 @@ export class Subject {
     // Each host's subject writes to a scratch folder of its own.
     const scratch = path.join(folder.scratch, String(host.index));
     fs.mkdirSync(scratch, { recursive: true });
+    this.runningCheckPath = path.join(scratch, runningCheckFile);
     this.child = spawn(
       process.execPath,
       [...permissionFlags(folder, scratch), "--enable-source-maps", `--max-old-space-size=${heapMb}`, path.join(folder.root, "driver.js"), JSON.stringify({ root: config.tree, mirror: folder.labDir, fixtures: folder.fixtures })],
@@ -450,13 +520,11 @@ export class Subject {
     this.child.on("exit", (code, signal) => this.onExit(code, signal));
     this.child.on("error", () => undefined);
     // Silence counts from the first message (ready): starting Node on a busy machine can take seconds, and readyMs covers it.
-    this.memoryWatch = setInterval(() => {
-      if (this.child.pid === undefined) return;
-      void residentMb(this.child.pid).then((rss) => {
-        if (rss !== undefined && rss > config.memoryMb) this.stop(`your code used more than ${config.memoryMb} MB of memory (it had ${Math.round(rss)} MB): is something growing without bound?`);
-      });
-    }, process.platform === "linux" ? 200 : 500);
+    this.memoryMb = config.memoryMb;
+    this.memoryWatch = setInterval(() => void this.checkMemory(), process.platform === "linux" ? 200 : 500);
     this.memoryWatch.unref();
+    this.busyWatch = setInterval(() => void this.probeBusy(), beatMs);
+    this.busyWatch.unref();
     const refs = this.references();
     this.driver = new Proxy({} as Record<string, (...args: unknown[]) => Promise<unknown>>, {
       get: (_t, method) => (typeof method === "string" ? (...args: unknown[]) => this.request({ t: "call", id: 0, target: "driver", method, args: args.map((a) => encode(a, refs)) }) : undefined),
@@ -471,7 +539,7 @@ export class Subject {
     return this.child.pid;
   }
 
-  /** Milliseconds since the subject last said anything (it beats every 250 ms while its event loop turns). */
+  /** Milliseconds since the subject last said anything (it beats every beatMs while its event loop turns). */
   get silentMs(): number {
     return Date.now() - this.lastHeard;
   }
@@ -485,10 +553,62 @@ export class Subject {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
   }
 
+  /**
+   * Busy: silent for busyMs while it used most of a core. The first look at a
+   * silence notes the subject's CPU time, a later one compares. The verdict
+   * waits for the poll phase, where beats the judge had no time to read (it
+   * was busy itself) are read: a subject that beat meanwhile is not busy.
+   */
+  private async probeBusy(): Promise<void> {
+    const heard = this.lastHeard;
+    const silent = Date.now() - heard;
+    if (!this.alive || silent < busyMs / 2) return void (this.silentFrom = undefined);
+    const cpuMs = await processCpuMs(this.child.pid);
+    if (cpuMs === undefined || this.lastHeard !== heard) return;
+    const at = Date.now();
+    if (this.silentFrom?.heard !== heard) return void (this.silentFrom = { heard, at, cpuMs });
+    const span = at - this.silentFrom.at;
+    if (at - heard < busyMs + beatMs || span < busyMs / 2 || cpuMs - this.silentFrom.cpuMs < span * busyCpuShare) return;
+    // Filling memory keeps a core busy too: when that is the cause, the memory rule says so.
+    if (await this.checkMemory()) return;
+    setImmediate(() => {
+      if (this.lastHeard === heard && this.alive) this.busy(Date.now() - heard);
+    });
+  }
+
+  /** Stops the subject if it uses more memory than it may; whether it did. */
+  private async checkMemory(): Promise<boolean> {
+    const rss = await residentMb(this.child.pid);
+    if (rss === undefined || rss <= this.memoryMb || !this.alive) return false;
+    this.stop(`your code used more than ${this.memoryMb} MB of memory (it had ${Math.round(rss)} MB): is something growing without bound?`);
+    return true;
+  }
+
+  /**
+   * The code of the check named in the running-check file kept the event loop
+   * busy for `ms`: that check fails, the subject stops, and the checks beside
+   * it run again. When the code was no running check's (a timer set when a
+   * module loaded), the fault is every check's here, as with a silent subject.
+   */
+  private busy(ms: number): void {
+    let check = "";
+    try {
+      check = fs.readFileSync(this.runningCheckPath, "utf8").split("\n")[0]!;
+    } catch {
+      // No name: nobody's.
+    }
+    const culprit = this.host.laneOf(check || undefined);
+    if (!culprit) return this.stop(busyReason(ms));
+    this.faultReason = busyReason(ms);
+    this.host.faultOne(culprit, this.faultReason);
+    this.child.kill("SIGKILL");
+  }
+
   /** Ends the subject. */
   async dispose(): Promise<void> {
     this.stop();
     clearInterval(this.memoryWatch);
+    clearInterval(this.busyWatch);
     clearTimeout(this.silence);
     await this.exited;
   }
@@ -524,6 +644,7 @@ export class Subject {
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
     clearTimeout(this.silence);
     clearInterval(this.memoryWatch);
+    clearInterval(this.busyWatch);
     if (this.faultReason === undefined) {
       // It ended on its own, during the current check (a judge's stop has already said why, in the check it stopped).
       this.faultReason = this.exitText ?? `the process that runs your code ended (${signal ?? `exit code ${code}`}): did it crash?`;
@@ -776,7 +897,12 @@ export async function subject(): Promise<Subject> {
   if (host.running) return host.running;
   if (lane.events.fault !== undefined && lane.checkId !== undefined) throw new SubjectFault(lane.events.fault);
   if (!config || !folder) throw new Error("no subject configured: checks run through `npm run lab`");
-  if (host.starting && !host.current) return host.starting;
+  return replaceSubject(host) ?? host.starting!;
+}
+
+/** Starts a fresh subject for the host if its last one stopped and none is starting yet; undefined if one runs or starts. */
+export function replaceSubject(host: Host): Promise<Subject> | undefined {
+  if (host.running || (host.starting && !host.current) || !config || !folder) return undefined;
   const previous = host.current;
   host.current = undefined;
   if (previous) void previous.dispose();

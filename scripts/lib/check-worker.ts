@@ -14,14 +14,13 @@
  * fresh subject.
  */
 import type MochaType from "mocha";
-import * as fs from "node:fs";
 import * as path from "node:path";
 import { CheckFailure, within } from "../check-kit/assert";
 import { explainMessage } from "../check-kit/explain";
 import { closeAll } from "../check-kit/resources";
 import { checkScope } from "../check-kit/scope";
 import { ownSubjectSuites, serialSuites, stepOf } from "../check-kit/steps";
-import { allHosts, allLanes, beginCheck, blockedReason, type CheckEvents, checkEvents, configureSubject, currentLane, type Host, hostReady, Lane, type OutputSink, runningSubject, stopSubject } from "../check-kit/subject";
+import { allHosts, allLanes, beginCheck, blockedReason, type CheckEvents, checkEvents, configureSubject, currentLane, type Host, hostReady, Lane, linuxCpuMs, type OutputSink, replaceSubject, runningSubject, stopSubject } from "../check-kit/subject";
 import { learnerLocation, loadedFiles } from "../check-kit/target";
 import { checkOutputLimit } from "../subject/codec";
 import { lastDurations, longestFirst, recordDurations } from "./check-durations";
@@ -195,17 +194,6 @@ function hasOwnHooks(suite: MochaType.Suite): boolean {
 /** Below this share of one core (the judge and its subjects together), the checks are mostly waiting. */
 const idleBelow = 0.6;
 
-/** CPU time of a process in ms, from /proc (Linux); undefined elsewhere or once it has gone. */
-function processCpuMs(pid: number | undefined): number | undefined {
-  if (pid === undefined || process.platform !== "linux") return undefined;
-  try {
-    const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * How busy the judge and the subjects were over the last 200 ms, as a share
  * of one core. The subjects are measured on Linux only; elsewhere the judge
@@ -223,7 +211,7 @@ class LoadWindow {
     const own = process.cpuUsage();
     for (const host of this.hosts()) {
       const pid = host.current?.pid;
-      const cpu = processCpuMs(pid);
+      const cpu = linuxCpuMs(pid);
       if (pid === undefined || cpu === undefined) continue;
       this.subjectTotal += Math.max(0, cpu - (this.subjectCpu.get(pid) ?? cpu));
       this.subjectCpu.set(pid, cpu);
@@ -258,9 +246,11 @@ interface Running {
  * for every lane to be idle and runs alone. A check that failed on a fault
  * of a subject it shared (it crashed, blocked, or something nobody caught
  * came from no known check) runs again, alone in a subject, and that run is
- * its verdict. An exception the judge did not catch fails the check whose
- * code threw it (by its async context), or, when that cannot be told, every
- * check running at the time.
+ * its verdict. A loop the judge can tie to a check (Subject.busy) fails
+ * that check alone: the checks held up beside it run again, and the other
+ * checks of its step run alone in their subjects. An exception the judge
+ * did not catch fails the check whose code threw it (by its async context),
+ * or, when that cannot be told, every check running at the time.
  */
 async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts: readonly Host[], timeoutMs: number, labId: string): Promise<void> {
   // The checks that waited longest last time start first; the others in step order.
@@ -287,30 +277,47 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts
   process.on("uncaughtException", onUncaught);
   process.on("unhandledRejection", onUncaught);
 
+  /** Loads what the checks have loaded so far into the host's subject, for no check, so that its next check starts warm. */
+  const warm = async (host: Host): Promise<void> => {
+    const subject = host.running;
+    if (!subject) return;
+    // A lane of its own with no check, so that the loading is nobody's in the subject.
+    await checkScope.run({ lane: new Lane(-1, host), resources: [] }, async () => {
+      for (const file of loadedFiles) await within(subject.driver.load!(file), 2000, "loading").catch(() => undefined);
+    });
+  };
+
+  /** A subject stopped under its checks (an endless loop): the next one starts now, warm, not when the host's next check asks. */
+  const rewarm = (host: Host): void => {
+    const starting = queue.length > 0 ? replaceSubject(host) : undefined;
+    if (starting) void starting.then(() => warm(host), () => undefined);
+  };
+
   /** A new host's subject loads what the checks have loaded so far before its first check, so that it starts warm. */
   const openHost = (host: Host): void => {
     hostsOpened++;
     void hostReady(host)
-      .then(async () => {
-        const subject = host.running;
-        if (host.index === 0 || !subject) return;
-        // For no check: a lane of its own with none, so that the loading is nobody's in the new subject.
-        await checkScope.run({ lane: new Lane(-1, host), resources: [] }, async () => {
-          for (const file of loadedFiles) await within(subject.driver.load!(file), 2000, "loading").catch(() => undefined);
-        });
-      })
+      .then(() => (host.index === 0 ? undefined : warm(host)))
       .then(() => {
         ready.push(host);
         changed();
       });
   };
 
+  /**
+   * Steps a check of which looped (its code kept the event loop busy). The
+   * step's other checks likely call the same code: each runs alone in its
+   * subject, since a loop stops every check beside it, which then runs again.
+   */
+  const loopedSteps = new Set<number>();
+  const alone = (item: Queued): boolean => item.alone || loopedSteps.has(plannedCheck(item.test).step);
+
   /** Where `item` can run now, if anywhere: the ready host with the fewest checks that it may join. */
   const place = (item: Queued): Host | undefined => {
     if (serialRunning) return undefined;
     const serial = isSerial(item.test);
     if (serial && running.size > 0) return undefined;
-    const open = ready.filter((host) => !host.exclusive && (!(serial || item.alone) || active.get(host) === 0));
+    const open = ready.filter((host) => !host.exclusive && (!(serial || alone(item)) || active.get(host) === 0));
     return open.sort((a, b) => active.get(a)! - active.get(b)! || a.index - b.index)[0];
   };
 
@@ -325,7 +332,8 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts
     running.add(entry);
     startedAt.set(entry, Date.now());
     active.set(host, active.get(host)! + 1);
-    if (serial || item.alone) host.exclusive = true;
+    const exclusive = serial || alone(item);
+    if (exclusive) host.exclusive = true;
     if (serial) serialRunning = true;
     lane.host = host;
     const id = plannedCheck(test).id;
@@ -341,12 +349,16 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts
         const duration = Date.now() - started;
         durations.set(id, duration);
         const events = checkEvents();
+        if (lane.looped) loopedSteps.add(plannedCheck(test).step);
         await afterCheck(lane, Boolean(error));
         // What the check asserted held, but an exception nobody caught or a crash of the code under test still fails it.
         const failure = error ? describeFailure(error, timeoutMs, events) : (events.fault ?? events.uncaught[0] ?? null);
         if (failure && lane.shared && !item.alone) {
           // The fault was the subject's, shared with other checks: this check runs again, alone, to tell whose it was.
           queue.unshift({ test: test.clone(), alone: true });
+        } else if (lane.disturbed) {
+          // Another check's code looped beside it: whatever it saw meanwhile tells nothing; it runs again.
+          queue.unshift({ test: test.clone(), alone: false });
         } else {
           send({ type: "result", id, status: failure ? "fail" : "pass", message: failure, duration_ms: duration, ...wireOf(failure, events) });
           // GRPC_LABS_BAIL=1 (set by `npm run mutation` only): one failing check is enough to kill a mutant; the rest are not run.
@@ -357,8 +369,9 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts
     } finally {
       running.delete(entry);
       startedAt.delete(entry);
+      rewarm(host);
       active.set(host, active.get(host)! - 1);
-      if (serial || item.alone) host.exclusive = false;
+      if (exclusive) host.exclusive = false;
       if (serial) serialRunning = false;
       changed();
     }
@@ -402,7 +415,7 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts
   const grow = setInterval(() => {
     const busy = load.sample();
     // Alone checks need an idle subject: a host not yet opened is one.
-    if (queue.some((item) => item.alone) && hostsOpened < hosts.length) openHost(hosts[hostsOpened]!);
+    if (queue.some(alone) && hostsOpened < hosts.length) openHost(hosts[hostsOpened]!);
     if (loops.length >= lanes.length || queue.length === 0 || serialRunning) return;
     const now = Date.now();
     // The run's first check is loading before it waits (the code under test, grpc-js's first calls).

@@ -216,6 +216,18 @@ export type ToSubject =
  */
 export const checkOutputLimit = 4000;
 
+/**
+ * The file, in the subject's working folder, that names the check whose code
+ * runs now: the driver writes it as it switches between checks, and the judge
+ * reads it when the subject's event loop stops (an endless loop says nothing).
+ * The name fills the first line; spaces pad it to a fixed length.
+ */
+export const runningCheckFile = "running-check";
+export const runningCheckLength = 1024;
+
+/** The subject says it is alive this often, while its event loop turns. */
+export const beatMs = 100;
+
 /** Messages from the subject to the judge. */
 export type FromSubject =
   | { t: "ready" }

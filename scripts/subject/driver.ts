@@ -11,10 +11,11 @@
  * file; only @grpc/grpc-js is loaded from node_modules.
  */
 import * as grpc from "@grpc/grpc-js";
-import { AsyncLocalStorage } from "node:async_hooks";
+import { AsyncLocalStorage, createHook } from "node:async_hooks";
+import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
-import { checkOutputLimit, CrossedError, decode, encode, type FromSubject, type References, type Side, type ToSubject, type Wire } from "./codec";
+import { beatMs, checkOutputLimit, CrossedError, decode, encode, type FromSubject, type References, runningCheckFile, runningCheckLength, type Side, type ToSubject, type Wire } from "./codec";
 import { handlersOf, installHandlerErrorCapture } from "../check-kit/handler-errors";
 import { learnerLocationIn } from "./location";
 
@@ -80,8 +81,39 @@ function stateOf(check = currentCheck.getStore() ?? noCheck): CheckState {
   return state;
 }
 
+/**
+ * An endless loop stops the event loop, and the subject can say nothing more;
+ * so it says beforehand whose code runs. On every entry into JavaScript (an
+ * async hook's "before") and in forCheck(), when the check is not the last
+ * one named, the driver writes it into a file of its working folder
+ * (codec.ts): one system call, visible to the judge at once. When the beats
+ * stop while the subject keeps a core busy, the judge reads the file and
+ * fails that check alone.
+ */
+const runningCheck = fs.openSync(runningCheckFile, "w");
+let named: string | undefined;
+function nameRunning(check: string): void {
+  if (check === named) return;
+  named = check;
+  fs.writeSync(runningCheck, `${check}\n`.padEnd(runningCheckLength), 0);
+}
+createHook({
+  before() {
+    nameRunning(currentCheck.getStore() ?? noCheck);
+  },
+}).enable();
+
 /** Runs `work` for the check `check` (as it is, outside any check). */
-const forCheck = <T>(check: string | undefined, work: () => T): T => (check === undefined ? work() : currentCheck.run(check, work));
+function forCheck<T>(check: string | undefined, work: () => T): T {
+  if (check === undefined) return work();
+  const outer = named ?? noCheck;
+  nameRunning(check);
+  try {
+    return currentCheck.run(check, work);
+  } finally {
+    nameRunning(outer);
+  }
+}
 
 // ---- References: this side's objects by id, stand-ins for the judge's ----
 
@@ -343,6 +375,20 @@ const driver = {
   timingSafeEqualLengths(): Array<[number, number]> {
     return stateOf().comparedLengths ?? [];
   },
+  /**
+   * The channels open in this process, as grpc-js's channelz registry lists
+   * them (its ids only grow; a channel the code closed is gone from it).
+   */
+  openChannels(): Promise<Array<{ id: number; target: string }>> {
+    type TopChannels = { channel: Array<{ ref: { channel_id: number | string }; data: { target: string } }> };
+    const { GetTopChannels } = grpc.getChannelzHandlers() as unknown as { GetTopChannels(call: { request: object }, done: (error: unknown, answer: TopChannels) => void): void };
+    return new Promise((resolve, reject) => {
+      GetTopChannels({ request: { start_channel_id: "0", max_results: String(Number.MAX_SAFE_INTEGER) } }, (error, answer) => {
+        if (error) reject(error instanceof Error ? error : new Error(String(error)));
+        else resolve(answer.channel.map((channel) => ({ id: Number(channel.ref.channel_id), target: channel.data.target })));
+      });
+    });
+  },
   /** A round trip: everything the subject sent before the answer has reached the judge. */
   ping(): string {
     return "pong";
@@ -427,7 +473,7 @@ process.on("message", (message: ToSubject) => {
 process.on("disconnect", () => exit(0));
 
 /** Tells the judge the event loop still turns: a blocked loop (an endless loop in a handler) goes silent. */
-const heartbeat = setInterval(() => send({ t: "beat" }), 250);
+const heartbeat = setInterval(() => send({ t: "beat" }), beatMs);
 heartbeat.unref();
 send({ t: "ready" });
 

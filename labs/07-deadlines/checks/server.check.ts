@@ -7,7 +7,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { setTimeout as sleep } from "node:timers/promises";
-import { expectEqual, expectTrue, step, within } from "../../../scripts/check-kit";
+import { expectEqual, expectTrue, step, watchChannels, within } from "../../../scripts/check-kit";
 import { checkWorker, deadlineOf, expectCode, followCall, type Job, job, learnerFrontend, learnerWorker, runCall, StepProbe, whenCancelled } from "./deadlines";
 
 /** Steps may still start this long after a cancellation or a deadline: the step in progress ends, the cancellation travels. */
@@ -164,5 +164,29 @@ step(4, () => {
     });
     expectTrue(backendCancelled !== undefined, "the backend never received the job: call it from the Frontend's Run handler");
     await within(backendCancelled!, 1500, "the backend seeing the cancellation (pass { parent: call } so that cancelling the client's call cancels the backend call)");
+  });
+
+  it("calls the backend over one channel, shared by every call", async () => {
+    // The backend holds each job until three are in, so that three calls are in flight at once.
+    const held: Array<() => void> = [];
+    let allIn: () => void = () => {};
+    const threeIn = new Promise<void>((resolve) => (allIn = resolve));
+    const backendAddress = await checkWorker({
+      run(call: grpc.ServerUnaryCall<Job, unknown>, callback: grpc.sendUnaryData<unknown>) {
+        held.push(() => callback(null, { name: call.request.name, stepsDone: 1 }));
+        if (held.length === 3) allIn();
+      },
+    });
+    const channels = await watchChannels();
+    const client = await learnerFrontend(backendAddress);
+    const calls = ["a", "b", "c"].map((name) => runCall(client, job(name, 1, 10), 3000));
+    await within(threeIn, 2000, "the backend receiving three calls the Frontend got at once");
+    const inFlight = await channels.openTo(backendAddress);
+    for (const answer of held) answer();
+    const ended = await Promise.all(calls);
+    for (const call of ended) expectCode(call, grpc.status.OK, "Frontend Run");
+    const after = await channels.openTo(backendAddress);
+    const most = Math.max(inFlight, after);
+    expectTrue(most <= 1, `your Frontend had ${most} channels open to the backend for 3 calls (${inFlight} while they ran, ${after} after): create one WorkerClient when the Frontend is built, and share it between calls`);
   });
 });
