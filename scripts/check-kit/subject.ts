@@ -588,12 +588,16 @@ export class Subject {
    * The code of the check named in the running-check file kept the event loop
    * busy for `ms`: that check fails, the subject stops, and the checks beside
    * it run again. When the code was no running check's (a timer set when a
-   * module loaded), the fault is every check's here, as with a silent subject.
+   * module loaded), the fault is every check's here, as with a silent subject;
+   * while a module loads, nothing is decided here.
    */
   private busy(ms: number): void {
     let check = "";
     try {
-      check = fs.readFileSync(this.runningCheckPath, "utf8").split("\n")[0]!;
+      const [name = "", state] = fs.readFileSync(this.runningCheckPath, "utf8").split("\n");
+      // Loading a module takes as long as its top-level code: the silence rule decides.
+      if (state === "loading") return;
+      check = name;
     } catch {
       // No name: nobody's.
     }

@@ -220,7 +220,8 @@ export const checkOutputLimit = 4000;
  * The file, in the subject's working folder, that names the check whose code
  * runs now: the driver writes it as it switches between checks, and the judge
  * reads it when the subject's event loop stops (an endless loop says nothing).
- * The name fills the first line; spaces pad it to a fixed length.
+ * The name fills the first line, "loading" the second while a module of the
+ * code under test loads; spaces pad it to a fixed length.
  */
 export const runningCheckFile = "running-check";
 export const runningCheckLength = 1024;

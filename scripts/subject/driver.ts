@@ -92,10 +92,13 @@ function stateOf(check = currentCheck.getStore() ?? noCheck): CheckState {
  */
 const runningCheck = fs.openSync(runningCheckFile, "w");
 let named: string | undefined;
+/** A module of the code under test is loading: that takes as long as its top-level code does, and the silence rule covers it. */
+let loading = false;
 function nameRunning(check: string): void {
-  if (check === named) return;
-  named = check;
-  fs.writeSync(runningCheck, `${check}\n`.padEnd(runningCheckLength), 0);
+  const text = `${check}\n${loading ? "loading" : ""}\n`;
+  if (text === named) return;
+  named = text;
+  fs.writeSync(runningCheck, text.padEnd(runningCheckLength), 0);
 }
 createHook({
   before() {
@@ -106,7 +109,7 @@ createHook({
 /** Runs `work` for the check `check` (as it is, outside any check). */
 function forCheck<T>(check: string | undefined, work: () => T): T {
   if (check === undefined) return work();
-  const outer = named ?? noCheck;
+  const outer = currentCheck.getStore() ?? noCheck;
   nameRunning(check);
   try {
     return currentCheck.run(check, work);
@@ -292,7 +295,14 @@ const modulePath = (file: string) => path.join(options.mirror, file.replace(/\.t
 const driver = {
   /** Loads a file of the code under test ("src/server.ts"). */
   load(file: string): unknown {
-    return require(modulePath(file)) as unknown;
+    loading = true;
+    nameRunning(currentCheck.getStore() ?? noCheck);
+    try {
+      return require(modulePath(file)) as unknown;
+    } finally {
+      loading = false;
+      nameRunning(currentCheck.getStore() ?? noCheck);
+    }
   },
   /** Binds a server the learner's code created (a grpc.Server, or an http.Server) to a free port on 127.0.0.1; resolves with the port. */
   bind(server: unknown, credentials: grpc.ServerCredentials | undefined): Promise<number> {

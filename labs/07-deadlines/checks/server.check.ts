@@ -180,11 +180,16 @@ step(4, () => {
     const channels = await watchChannels();
     const client = await learnerFrontend(backendAddress);
     const calls = ["a", "b", "c"].map((name) => runCall(client, job(name, 1, 10), 3000));
-    await within(threeIn, 2000, "the backend receiving three calls the Frontend got at once");
+    const allEnded = Promise.all(calls);
+    await within(Promise.race([threeIn, allEnded]), 2000, "the backend receiving three calls the Frontend got at once");
+    if (held.length < 3) {
+      // The Frontend answered without waiting for the backend: its answers say why.
+      for (const call of await allEnded) expectCode(call, grpc.status.OK, "Frontend Run");
+      expectTrue(false, `the backend received ${held.length} of the 3 jobs sent to the Frontend: call the backend from the Frontend's Run handler`);
+    }
     const inFlight = await channels.openTo(backendAddress);
     for (const answer of held) answer();
-    const ended = await Promise.all(calls);
-    for (const call of ended) expectCode(call, grpc.status.OK, "Frontend Run");
+    for (const call of await allEnded) expectCode(call, grpc.status.OK, "Frontend Run");
     const after = await channels.openTo(backendAddress);
     const most = Math.max(inFlight, after);
     expectTrue(most <= 1, `your Frontend had ${most} channels open to the backend for 3 calls (${inFlight} while they ran, ${after} after): create one WorkerClient when the Frontend is built, and share it between calls`);
