@@ -43,6 +43,19 @@ const bugs: Bug[] = [
     caughtBy: ["s6.exits-4-for-not-serving-and-for-unknown"],
   },
   {
+    rule: "s6: close the client whatever happens (closed only when the probe ends well)",
+    edits: [
+      { file: client, from: '    return { exitCode: ExitCode.SERVING, message: `status: ${status}` };', to: '    client.close();\n    return { exitCode: ExitCode.SERVING, message: `status: ${status}` };' },
+      { file: client, from: "  } finally {\n    client.close();\n  }\n}\n\nconst firstRetryMs", to: "  } finally {\n    void client;\n  }\n}\n\nconst firstRetryMs" },
+    ],
+    caughtBy: ["s6.closes-its-channel"],
+  },
+  {
+    rule: "s7: client.close() when done (the watcher's channel left open)",
+    edits: [{ file: client, from: "  } finally {\n    client.close();\n  }\n}\n\n/** One Watch call", to: "  } finally {\n    void client;\n  }\n}\n\n/** One Watch call" }],
+    caughtBy: ["s7.closes-its-channel"],
+  },
+  {
     rule: "s7: UNIMPLEMENTED is not retried",
     edits: [{ file: client, from: "if (failure?.code === grpc.status.UNIMPLEMENTED) throw failure;", to: "void failure;" }],
     caughtBy: ["s7.rejects-with-unimplemented"],

@@ -5,7 +5,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { randomUUID } from "node:crypto";
-import { CheckFailure, expectEqual, expectNoDeadline, expectTrue, noteDeadline, record, referenceServer, serial, settled, step, unusedAddress, within } from "../../../scripts/check-kit";
+import { CheckFailure, expectEqual, expectNoDeadline, expectTrue, noteDeadline, record, referenceServer, serial, settled, step, unusedAddress, watchChannels, within } from "../../../scripts/check-kit";
 import { exitCodes, healthProto, healthService, type HealthResponse, jobService, jobsProto, learnerClientModule, type ProbeResult, watchController } from "./health";
 
 type Check = grpc.handleUnaryCall<{ service: string }, HealthResponse>;
@@ -72,6 +72,18 @@ step(6, () => {
 
   it("exits 2 when nothing listens at the address", async () => {
     expectExit(await runProbe(await unusedAddress(), ""), exitCodes.connectionFailure, "no server listens at the address");
+  });
+
+  it("closes its channel whatever happens: after SERVING, after a failed Check, and when nothing listens", async () => {
+    const serving = await healthServer({ check: answering("SERVING", {}) });
+    const failing = await healthServer({ check: (_call, callback) => callback({ code: grpc.status.NOT_FOUND, details: "unknown service" }) });
+    const nobody = await unusedAddress();
+    for (const [address, situation] of [[serving, "the service is SERVING"], [failing, "Check fails with NOT_FOUND"], [nobody, "no server listens at the address"]] as const) {
+      const channels = await watchChannels();
+      await runProbe(address, someService());
+      const open = await channels.openTo(address);
+      expectTrue(open === 0, `probe() returned with ${open} channel${open === 1 ? "" : "s"} still open when ${situation}: close the client whatever happens, in a finally block`);
+    }
   });
 });
 
@@ -232,5 +244,26 @@ step(7, () => {
     const until = Date.now() + 1000;
     while (!cancelled && Date.now() < until) await pause(20);
     expectTrue(cancelled, "the server's Watch call was not cancelled after the signal aborted: call.cancel() it");
+  });
+
+  it("closes its channel when its signal aborts, and when it rejects", async () => {
+    const serving = await healthServer({ watch: (call) => call.write({ status: "SERVING" }) });
+    const whileServing = await watchChannels();
+    const watcher = await watch(serving, "");
+    await reported(watcher, 1, 2000);
+    watcher.controller.abort();
+    await within(watcher.done, 1000, "watchHealth() after its signal aborted");
+    const afterAbort = await whileServing.openTo(serving);
+    expectTrue(afterAbort === 0, `watchHealth() resolved with ${afterAbort} channel${afterAbort === 1 ? "" : "s"} still open after its signal aborted: close the client before it resolves`);
+    const noHealth = await referenceServer(jobsProto, jobService, {});
+    const whileRefused = await watchChannels();
+    const refused = await watch(noHealth, "");
+    const ended = refused.done.then(() => undefined, () => undefined);
+    await Promise.race([ended, pause(2000)]);
+    // A watcher that does not reject there fails another check; here, it is stopped and its channel counted all the same.
+    if (!refused.settled()) refused.controller.abort();
+    await within(ended, 1000, "watchHealth() against a server with no health service, after its signal aborted");
+    const afterReject = await whileRefused.openTo(noHealth);
+    expectTrue(afterReject === 0, `watchHealth() ended with ${afterReject} channel${afterReject === 1 ? "" : "s"} still open against a server with no health service: close the client whatever happens, in a finally block`);
   });
 });
