@@ -327,8 +327,8 @@ export function psTimeMs(text: string): number | undefined {
   return Math.round((((Number(days) * 24 + Number(hours)) * 60 + Number(minutes)) * 60 + Number(seconds)) * 1000);
 }
 
-/** Node's own warning that the permission model is experimental (Node 20) is not the learner's output. */
-const permissionWarning = /ExperimentalWarning: Permission is an experimental feature|Use `node --trace-warnings \.\.\.` to show where the warning was created/;
+/** Node's own warnings that the permission model (Node 20) or its --allow-net (Node 26) is experimental are not the learner's output. */
+const permissionWarning = /ExperimentalWarning: (Permission is an experimental feature|The flag --allow-net is under experimental phase)|Use `node --trace-warnings \.\.\.` to show where the warning was created/;
 
 interface Pending {
   resolve(value: unknown): void;
