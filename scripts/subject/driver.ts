@@ -331,8 +331,11 @@ const driver = {
     return new Fixture(...args);
   },
   /** After each check: shut down its servers, close its clients, abort its signals, forget its objects (those no other running check holds). */
-  endCheck(): void {
+  async endCheck(): Promise<void> {
     const check = currentCheck.getStore() ?? noCheck;
+    // A timer the check's code set to fire at once (a handler that answers, then throws in a setTimeout) fires
+    // first: the judge may have finished the check before this process got back to its timers.
+    await new Promise((resolve) => setTimeout(resolve, 1));
     const state = stateOf(check);
     checks.delete(check);
     for (const server of state.servers) server.forceShutdown();
