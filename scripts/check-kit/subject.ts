@@ -286,11 +286,14 @@ async function residentMb(pid: number | undefined): Promise<number | undefined> 
     }
   }
   if (process.platform === "win32") return undefined;
+  const kb = Number((await psColumn(pid, "rss")) ?? Number.NaN);
+  return !Number.isFinite(kb) || kb === 0 ? undefined : kb / 1024;
+}
+
+/** One column of `ps` for a process (macOS and the BSDs), as text; undefined if ps could not tell. */
+function psColumn(pid: number, column: "rss" | "time"): Promise<string | undefined> {
   return new Promise((resolve) => {
-    execFile("ps", ["-o", "rss=", "-p", String(pid)], { timeout: 1000 }, (error, stdout) => {
-      const kb = Number(stdout.trim());
-      resolve(error || !Number.isFinite(kb) || kb === 0 ? undefined : kb / 1024);
-    });
+    execFile("ps", ["-o", `${column}=`, "-p", String(pid)], { timeout: 1000 }, (error, stdout) => resolve(error ? undefined : stdout.trim()));
   });
 }
 
@@ -314,9 +317,8 @@ export function linuxCpuMs(pid: number | undefined): number | undefined {
 async function processCpuMs(pid: number | undefined): Promise<number | undefined> {
   if (pid === undefined || process.platform === "win32") return undefined;
   if (process.platform === "linux") return linuxCpuMs(pid);
-  return new Promise((resolve) => {
-    execFile("ps", ["-o", "time=", "-p", String(pid)], { timeout: 1000 }, (error, stdout) => resolve(error ? undefined : psTimeMs(stdout)));
-  });
+  const time = await psColumn(pid, "time");
+  return time === undefined ? undefined : psTimeMs(time);
 }
 
 /** `ps -o time` as ms: "[[dd-]hh:]mm:ss.cc". */

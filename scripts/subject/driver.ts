@@ -91,14 +91,16 @@ function stateOf(check = currentCheck.getStore() ?? noCheck): CheckState {
  * fails that check alone.
  */
 const runningCheck = fs.openSync(runningCheckFile, "w");
-let named: string | undefined;
+/** What the file says now. */
+const named = { check: undefined as string | undefined, loading: false };
 /** A module of the code under test is loading: that takes as long as its top-level code does, and the silence rule covers it. */
 let loading = false;
 function nameRunning(check: string): void {
-  const text = `${check}\n${loading ? "loading" : ""}\n`;
-  if (text === named) return;
-  named = text;
-  fs.writeSync(runningCheck, text.padEnd(runningCheckLength), 0);
+  // Called before every callback: most find the file already right.
+  if (check === named.check && loading === named.loading) return;
+  named.check = check;
+  named.loading = loading;
+  fs.writeSync(runningCheck, `${check}\n${loading ? "loading" : ""}\n`.padEnd(runningCheckLength), 0);
 }
 createHook({
   before() {
