@@ -57,6 +57,7 @@ describe("lab 04's checks catch the classic error-handling bugs", function () {
 
   it("retrying at once fails the checks that time the waits", () => {
     assert.deepEqual(failing(client2), ["s8.waits-the-retryinfo-delay-before-retrying-resource-exhausted", "s8.waits-backoffms-between-unavailable-retries"]);
-    assert.match(message(client2, "s8.waits-backoffms-between-unavailable-retries"), /retry 1 came \d+ ms after the attempt before it; wait backoffMs/);
+    // The first retry that came too soon is named: on a loaded machine the first may come late enough by chance.
+    assert.match(message(client2, "s8.waits-backoffms-between-unavailable-retries"), /retry \d came \d+ ms after the attempt before it; wait backoffMs/);
   });
 });
