@@ -486,9 +486,10 @@ export class Subject {
     const scratch = path.join(folder.scratch, String(host.index));
     fs.mkdirSync(scratch, { recursive: true });
     this.runningCheckPath = path.join(scratch, runningCheckFile);
+    // A small young generation, as for the judge (worker-process.cjs): less memory, no time lost.
     this.child = spawn(
       process.execPath,
-      [...permissionFlags(folder, scratch), "--enable-source-maps", `--max-old-space-size=${heapMb}`, path.join(folder.root, "driver.js"), JSON.stringify({ root: config.tree, mirror: folder.labDir, fixtures: folder.fixtures })],
+      [...permissionFlags(folder, scratch), "--enable-source-maps", "--max-semi-space-size=2", `--max-old-space-size=${heapMb}`, path.join(folder.root, "driver.js"), JSON.stringify({ root: config.tree, mirror: folder.labDir, fixtures: folder.fixtures })],
       { cwd: scratch, env: subjectEnv(), stdio: ["ignore", "pipe", "pipe", "ipc"], serialization: "advanced", windowsHide: true },
     );
     // What the code prints for no check it could tell (a timer set when a module loaded) goes with the check that runs longest here.
