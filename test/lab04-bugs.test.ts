@@ -111,6 +111,11 @@ const bugs: Bug[] = [
     caughtBy: ["s6.returns-no-details-for-an-error-without-them-and-skips"],
   },
   {
+    rule: "s6: a RetryInfo without a retry_delay is no delay (it throws)",
+    edits: [{ file: client, from: "if (delay) result.retryDelayMs", to: "result.retryDelayMs" }, { file: client, from: "Number(delay.seconds) * 1000 + delay.nanos / 1e6", to: "Number(delay!.seconds) * 1000 + delay!.nanos / 1e6" }],
+    caughtBy: ["s6.decodes-a-google-rpc-errorinfo-and-a-google-rpc-retryinfo"],
+  },
+  {
     rule: "s6: retryDelayMs counts the nanos too",
     edits: [{ file: client, from: "Number(delay.seconds) * 1000 + delay.nanos / 1e6", to: "Number(delay.seconds) * 1000" }],
     caughtBy: ["s6.decodes-a-google-rpc-errorinfo-and-a-google-rpc-retryinfo"],

@@ -236,6 +236,11 @@ describe("lab 08's checks against known mistakes", function () {
     expectFailing(result, ["s2.logs-the-peer-and-the-duration", "s5.gives-a-call-without-a-deadline"]);
   });
 
+  it("a duration measured from the process's start, not the call's", async () => {
+    const result = await checkVariant("uptime", [{ file: logging, from: "record.durationMs = performance.now() - started;", to: "record.durationMs = performance.now();" }]);
+    expectFailing(result, ["s2.logs-the-peer-and-the-duration"], ["s3.", "s6."]);
+  });
+
   it("a histogram of milliseconds, and a request id on unary calls only", async () => {
     const result = await checkVariant("ms-histogram", [
       { file: metrics, from: "seconds.observe(labels, record.durationMs / 1000);", to: "seconds.observe(labels, record.durationMs);" },

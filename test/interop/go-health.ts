@@ -1,5 +1,5 @@
 /*
- * Interop test: lab 06 against grpc-go's own health checking (grpc_health_v1).
+ * Interop test: lab 06 against grpc-go's own health checking (grpc_health_v1) and server reflection.
  *
  *   A. a Go health client             -> `lab 06 serve --solution`
  *      Check "" and jobs.v1.JobService: SERVING; Check of an unknown service: NotFound;
@@ -7,9 +7,14 @@
  *      hears NOT_SERVING, then its stream ends, and serve exits within its 5 s grace.
  *   B. `lab 06 client probe --solution` -> grpc-go's health server
  *      exit codes 0 (SERVING), 4 (NOT_SERVING), 3 (NOT_FOUND).
+ *   C. a Go server reflection client        -> `lab 06 serve --solution`
+ *      the schema of JobService and Health that reflection serves, resolved by
+ *      protodesc (what grpcurl builds its descriptors with), is the schema of
+ *      the descriptor set protoc wrote: names, fields, JSON names, map entries.
  *
- * The Go program (go-health/main.go) uses only grpc-go's health packages from Debian's
- * golang-google-grpc-dev; it is built offline in GOPATH mode into a temp dir.
+ * The Go program (go-health/main.go) uses only grpc-go's own packages and
+ * google.golang.org/protobuf from Debian's golang-google-grpc-dev and
+ * golang-github-golang-protobuf-1-5-dev; it is built offline in GOPATH mode into a temp dir.
  *
  * Run from the repo root:  node --require tsx/cjs test/interop/go-health.ts
  * Exit code: 0 all passed, 1 something failed, 2 prerequisites missing.
@@ -18,6 +23,8 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { findLab, treeDir } from "../../scripts/lib/labs";
+import { descriptorSetFile } from "../../scripts/lib/stubs";
 import { canConnect, finish, freePort, printOutputs, type Proc, signalGroup, start, stop, waitUntil } from "./go-routeguide";
 
 const REPO = path.resolve(__dirname, "../..");
@@ -33,7 +40,7 @@ const track = (proc: Proc) => (procs.push(proc), proc);
 
 function prerequisitesPresent(): boolean {
   const go = spawnSync("go", ["version"], { stdio: "ignore" });
-  return go.status === 0 && [`${GOCODE}/google.golang.org/grpc/health/grpc_health_v1`, `${GOCODE}/google.golang.org/protobuf`].every((p) => fs.existsSync(p));
+  return go.status === 0 && [`${GOCODE}/google.golang.org/grpc/health/grpc_health_v1`, `${GOCODE}/google.golang.org/grpc/reflection/grpc_reflection_v1alpha`, `${GOCODE}/google.golang.org/protobuf`].every((p) => fs.existsSync(p));
 }
 
 async function buildGo(tmp: string): Promise<string> {
@@ -106,6 +113,21 @@ async function ourProbeToGoServer(bin: string): Promise<string[]> {
   return failures;
 }
 
+/** The services lab 06 serves, as grpcurl would describe them. */
+const describedServices = "jobs.v1.JobService,grpc.health.v1.Health";
+
+async function reflectionToOurServer(bin: string): Promise<string[]> {
+  const port = await freePort();
+  const server = track(start("lab 06 serve", process.execPath, ["scripts/lab.cjs", "06", "serve", "--solution", "--port", `${port}`], { cwd: REPO }));
+  await waitUntil("printing 'listening on'", server, () => server.output().includes("listening on"));
+  // serve wrote the stubs and protoc's descriptor set before it listened.
+  const protocSchema = await runGo(bin, ["-describe", "-descriptors", descriptorSetFile(treeDir(findLab("06"), "solution")), "-services", describedServices]);
+  const reflectedSchema = await runGo(bin, ["-describe", "-addr", `127.0.0.1:${port}`, "-services", describedServices]);
+  if (!protocSchema.startsWith("service grpc.health.v1.Health")) return [`describing protoc's descriptor set failed: ${protocSchema}`];
+  if (reflectedSchema === protocSchema) return [];
+  return [`the schema reflection serves differs from protoc's:\n--- protoc\n${protocSchema}\n--- reflection\n${reflectedSchema}`];
+}
+
 async function main(): Promise<number> {
   if (!prerequisitesPresent()) {
     console.log(`Go or grpc-go's health packages are missing; install the Debian packages with: apt-get install -y ${APT_PACKAGES}`);
@@ -129,6 +151,7 @@ async function main(): Promise<number> {
     const directions: Array<[string, (bin: string) => Promise<string[]>]> = [
       ["A: Go health client -> lab 06 serve --solution", goClientToOurServer],
       ["B: lab 06 client probe --solution -> Go health server", ourProbeToGoServer],
+      ["C: Go reflection client (protodesc, as grpcurl) -> lab 06 serve --solution", reflectionToOurServer],
     ];
     let failed = 0;
     for (const [name, run] of directions) {

@@ -5,7 +5,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { expectEqual, expectTrue, step, tcpProxy } from "../../../scripts/check-kit";
-import { type ClientMessage, describeStatus, isJoined, isLeft, isMessage, learnerServer, Member, type ServerEvent } from "./chat";
+import { type ClientMessage, describeEvent, describeStatus, isJoined, isLeft, isMessage, learnerServer, Member, type ServerEvent } from "./chat";
 
 const join = Member.join;
 const isWelcome = (event: ServerEvent) => event.kind === "welcome";
@@ -183,6 +183,8 @@ step(4, () => {
     const address = await learnerServer();
     const alice = await join(address, "lobby", "alice");
     const stranger = Member.open(address, "stranger", { text: "hello before joining" });
+    // Sent right behind the bad message: a call that failed joins nothing, whatever it sends afterwards.
+    stranger.send({ join: { room: "lobby", name: "stranger" } });
     const status = await stranger.finished("expected a call whose first message is text to end with FAILED_PRECONDITION");
     expectEqual(grpc.status[status.code], "FAILED_PRECONDITION", "the status of a call whose first message is text");
     const empty = await Member.open(address, "nobody", {} as ClientMessage).finished("expected a call whose first message is empty (neither join nor text) to end with FAILED_PRECONDITION");
@@ -234,6 +236,7 @@ step(5, () => {
     bob!.resume();
     await bob!.until(() => bob!.messages().length >= burst, `expected all ${burst} messages alice sent while bob was not reading (the server queues up to maxQueued = 64 for him)`, 3000);
     expectEqual(bob!.messages().map((line) => line.slice(0, line.indexOf(" x"))), Array.from({ length: burst }, (_, i) => `alice: ${i}`), "the messages bob received after reading again, in order");
+    expectEqual(bob!.events.slice(1).filter((event) => !isMessage(event)).map(describeEvent), [], "the events bob received after his welcome besides alice's messages");
   });
 
   it("drops a member that stops reading with RESOURCE_EXHAUSTED, without slowing the others", async () => {

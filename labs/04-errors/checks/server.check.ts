@@ -246,11 +246,11 @@ step(5, () => {
 
   it("INVALID_ARGUMENT carries a google.rpc.BadRequest with one violation per bad field", async () => {
     const { client } = await learnerServer();
-    const what = 'CreateItem with sku "lamp 9" and priceCents 0';
-    const status = await unaryOutcome(client, "createItem", { item: product({ sku: "lamp 9", priceCents: 0 }) }, admin());
+    const what = 'CreateItem with sku "lamp 9", an empty name and priceCents 0';
+    const status = await unaryOutcome(client, "createItem", { item: product({ sku: "lamp 9", name: "", priceCents: 0 }) }, admin());
     expectCode(status, grpc.status.INVALID_ARGUMENT, what);
     const badRequest = detailOf<BadRequest>(richStatusOf(status, what), "google.rpc.BadRequest", what);
-    expectEqual(badRequest.fieldViolations.map((v) => protoPath(v.field)).sort(), ["item.price_cents", "item.sku"], `${what}: the fields of the BadRequest violations`);
+    expectEqual(badRequest.fieldViolations.map((v) => protoPath(v.field)).sort(), ["item.name", "item.price_cents", "item.sku"], `${what}: the fields of the BadRequest violations`);
     expectTrue(badRequest.fieldViolations.every((v) => v.description.length > 0), `${what}: every field violation needs a description`);
   });
 
