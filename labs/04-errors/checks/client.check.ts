@@ -63,7 +63,7 @@ step(6, () => {
     expectEqual(details.retryDelayMs, 2250, "errorDetails(error).retryDelayMs for a RetryInfo of 2.25 s");
     // retry_delay is a message field, and a server may leave it out.
     const withoutDelay = decoded(await (await learnerClientModule()).errorDetails(await receivedError(grpc.status.RESOURCE_EXHAUSTED, [{ type: "google.rpc.RetryInfo", value: {} }])));
-    expectTrue(!withoutDelay.retryDelayMs, `errorDetails(error).retryDelayMs for a RetryInfo without a retry_delay: expected none (or 0), got ${withoutDelay.retryDelayMs}`);
+    expectTrue(withoutDelay.retryDelayMs === undefined || withoutDelay.retryDelayMs === 0, `errorDetails(error).retryDelayMs for a RetryInfo without a retry_delay: expected none (or 0), got ${withoutDelay.retryDelayMs}`);
   });
 
   it("returns no details for an error without them, and skips detail types it does not know", async () => {
