@@ -130,7 +130,7 @@ async function reflectionToOurServer(bin: string): Promise<string[]> {
 
 async function main(): Promise<number> {
   if (!prerequisitesPresent()) {
-    console.log(`Go or grpc-go's health packages are missing; install the Debian packages with: apt-get install -y ${APT_PACKAGES}`);
+    console.log(`Go, grpc-go's health or reflection packages, or Go's protobuf packages are missing; install the Debian packages with: apt-get install -y ${APT_PACKAGES}`);
     return 2;
   }
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "grpc-labs-go-health-"));
