@@ -120,8 +120,9 @@ export function expectFailing(result: LabResult, prefixes: string[], mayFail: st
   assert.deepEqual(result.type_errors, []);
   const ids = failingIds(result);
   for (const prefix of prefixes) assert.ok(ids.some((id) => id.startsWith(prefix)), `${prefix} passed; failing: ${ids.join(", ")}`);
-  const unexpected = ids.filter((id) => ![...prefixes, ...mayFail].some((prefix) => id.startsWith(prefix)));
-  assert.deepEqual(unexpected, [], "checks that failed but should have passed");
+  const unexpected = result.tests.filter((t) => t.status !== "pass" && ![...prefixes, ...mayFail].some((prefix) => t.id.startsWith(prefix)));
+  const why = unexpected.map((t) => `\n  ${t.id}: ${t.message}${t.wire ? `\n    ${t.wire.join("\n    ")}` : ""}`).join("");
+  assert.deepEqual(unexpected.map((t) => t.id), [], `checks that failed but should have passed:${why}`);
 }
 
 /** A realistic learner bug: edits of the reference solution that break one rule of the lab's README. */

@@ -124,7 +124,10 @@ step(3, () => {
     it("waits for backends that are not up yet (waitForReady)", async () => {
       const addresses = await Promise.all([unusedAddress(), unusedAddress(), unusedAddress()]);
       const { learner, client } = await learnerClient(ipv4Target(addresses));
-      const pending = callMany(learner, client, { count: 3, prefix: "early", concurrency: 3, timeoutMs: 3000 });
+      // The channel's first connection attempts fail at once; the next come after
+      // grpc-js's reconnect backoff (1 s ± 20 %, then 1.6 s ± 20 %). 5 s lets a
+      // slow machine start the backends late and still be served by the second try.
+      const pending = callMany(learner, client, { count: 3, prefix: "early", concurrency: 3, timeoutMs: 5000 });
       pending.catch(() => undefined); // awaited below, where its error fails the check
       await sleep(300);
       await Promise.all(addresses.map((address, i) => Backend.start(`orders-${i + 1}`, { address })));
