@@ -29,6 +29,12 @@ import { reportHtml } from "./report-html";
 import { killAll, type Limits } from "./sandbox";
 import { ResultStore } from "./store";
 
+/**
+ * One lab run more than there are cores: each run waits part of the time (deadlines, a student's
+ * hanging handler), and the extra one uses a core meanwhile (docs/performance.md, "Grading").
+ */
+const defaultJobs = (os.availableParallelism?.() ?? os.cpus().length) + 1;
+
 export const usage = `Usage (npm passes everything after -- to the grader):
   npm run grade                                   grade this workspace: every lab, as an instructor would
   npm run grade -- --labs 01,03                   only these labs
@@ -37,7 +43,7 @@ export const usage = `Usage (npm passes everything after -- to the grader):
   npm run grade -- --write-manifest               record the pristine checks, runner, tests and solutions
 Options:
   --out DIR          where results go (default: grade-results/ for this workspace)
-  --jobs N           labs graded at once (default: the number of cores, ${os.availableParallelism?.() ?? os.cpus().length} here)
+  --jobs N           labs graded at once (default: one more than the cores, ${defaultJobs} here)
   --timeout S        time limit a lab, in seconds (default 60)
   --memory MB        heap limit of each check process (default 512)
   --resume           keep the results of students already graded in DIR2
@@ -301,7 +307,7 @@ async function run(argv: string[]): Promise<number> {
     labs: selectLabs(values.labs),
     out: values.out,
     submissions: values.submissions,
-    jobs: Math.floor(positiveNumber(values.jobs, "--jobs", os.availableParallelism?.() ?? os.cpus().length)),
+    jobs: Math.floor(positiveNumber(values.jobs, "--jobs", defaultJobs)),
     limits: { timeoutMs: positiveNumber(values.timeout, "--timeout", 60) * 1000, memoryMb: Math.floor(positiveNumber(values.memory, "--memory", 512)) },
     resume: values.resume === true,
     classroomResult: values["classroom-result"] === true,

@@ -143,8 +143,8 @@ function laneCount(): number {
   return Number.isInteger(wanted) && wanted >= 1 && wanted <= 64 ? wanted : defaultLanes;
 }
 
-function hostCount(): number {
-  const wanted = Number(process.env.GRPC_LABS_SUBJECTS);
+function hostCount(request: WorkerRequest): number {
+  const wanted = Number(request.subjects ?? process.env.GRPC_LABS_SUBJECTS);
   return Number.isInteger(wanted) && wanted >= 1 && wanted <= 8 ? wanted : defaultHosts;
 }
 
@@ -462,7 +462,7 @@ function run(request: WorkerRequest): void {
     forwarded.set(id, before + text.length);
     send({ type: "output", id, stream, text: text.slice(0, outputForwardLimit + 1 - before) });
   };
-  if (!request.listOnly) configureSubject({ tree: request.tree, labId: request.labId, checksDir: request.checksDir, sourceDirs: request.sourceDirs, memoryMb: request.subjectMemoryMb }, { lanes, hosts: hostCount(), output });
+  if (!request.listOnly) configureSubject({ tree: request.tree, labId: request.labId, checksDir: request.checksDir, sourceDirs: request.sourceDirs, memoryMb: request.subjectMemoryMb }, { lanes, hosts: hostCount(request), output });
   const timeoutMs = request.checkTimeoutMs;
 
   const mocha = new Mocha({ timeout: timeoutMs, reporter: SerialReporter as never });

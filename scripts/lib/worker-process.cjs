@@ -12,7 +12,9 @@ function spawnCheckWorker() {
   // --expose-gc: the worker collects garbage between checks when it has grown (check-worker.ts).
   // --max-semi-space-size=2 (MB): V8's young generation stays small, so short-lived garbage is
   // collected before it grows the process (lab 03's whole tree: about 400 MB at its peak before, 360 after).
-  return spawn(process.execPath, ["--expose-gc", "--max-semi-space-size=2", "--require", require.resolve("tsx/cjs"), path.join(__dirname, "check-worker.ts")], {
+  // judge-preload.cjs: mocha and grpc-js load before tsx, which slows every later require.
+  const preload = ["--require", path.join(__dirname, "judge-preload.cjs"), "--require", require.resolve("tsx/cjs")];
+  return spawn(process.execPath, ["--expose-gc", "--max-semi-space-size=2", ...preload, path.join(__dirname, "check-worker.ts")], {
     cwd: workspaceRoot,
     stdio: ["ignore", "pipe", "pipe", "ipc"],
   });

@@ -41,6 +41,8 @@ export interface WorkerRequest {
   checkTimeoutMs: number;
   /** How many checks run at once, each with a subject of its own; the judge's default when absent. */
   lanes?: number;
+  /** How many subjects the lanes share; the judge's default when absent. */
+  subjects?: number;
   /** Stay alive for the next request (watch mode) instead of exiting after this one. */
   keepAlive: boolean;
 }
