@@ -395,6 +395,14 @@ export class Host {
     }
   }
 
+  /** Another check's code, not theirs, stopped the subject under every check running here: they run again. */
+  disturbAll(): void {
+    for (const lane of this.lanes) {
+      lane.events.fault ??= disturbedReason;
+      lane.disturbed = true;
+    }
+  }
+
   /** Fails every check running here with `reason`; when several were, none can be told the cause: they run again, alone. */
   faultAll(reason: string): void {
     for (const lane of this.lanes) {
@@ -590,9 +598,10 @@ export class Subject {
   /**
    * The code of the check named in the running-check file kept the event loop
    * busy for `ms`: that check fails, the subject stops, and the checks beside
-   * it run again. When the code was no running check's (a timer set when a
-   * module loaded), the fault is every check's here, as with a silent subject;
-   * while a module loads, nothing is decided here.
+   * it run again. When the code was a check's that has ended, the checks
+   * running here run again and none fails for it; when it was no check's (a
+   * timer set when a module loaded), the fault is every check's here, as with
+   * a silent subject; while a module loads, nothing is decided here.
    */
   private busy(ms: number): void {
     let check = "";
@@ -605,6 +614,15 @@ export class Subject {
       // No name: nobody's.
     }
     const culprit = this.host.laneOf(check || undefined);
+    if (check && !culprit) {
+      // A check that has ended: a call it made was still being handled (a request already on
+      // its way when the check stopped waiting). The checks running now only shared the
+      // subject with that code: none of them is blamed, and they run again.
+      this.faultReason = busyReason(ms);
+      this.host.disturbAll();
+      this.child.kill("SIGKILL");
+      return;
+    }
     if (!culprit) return this.stop(busyReason(ms));
     this.faultReason = busyReason(ms);
     this.host.faultOne(culprit, this.faultReason);
