@@ -378,8 +378,8 @@ async function benchGrading(): Promise<boolean> {
       }
     });
   }
-  const jobs = values["grade-jobs"] ? ["--jobs", values["grade-jobs"]] : [];
-  const { command, args } = npmCommand(["run", "-s", "grade", "--", "--submissions", classDir, "--out", outDir, "--labs", labs.map((l) => l.number).join(","), ...jobs]);
+  const jobs = values["grade-jobs"];
+  const { command, args } = npmCommand(["run", "-s", "grade", "--", "--submissions", classDir, "--out", outDir, "--labs", labs.map((l) => l.number).join(","), ...(jobs ? ["--jobs", jobs] : [])]);
   const sample = await new Promise<{ wallMs: number; peakProcessMb: number; peakTreeMb: number; code: number | null }>((resolve) => {
     const started = performance.now();
     const child = spawn(command, args, { cwd: workspaceRoot, stdio: "ignore" });
@@ -399,7 +399,7 @@ async function benchGrading(): Promise<boolean> {
   });
   const ok = sample.wallMs <= targetGradeMs;
   console.log(
-    `\nGrading ${students} students × ${labs.length} labs (npm run grade -- --submissions${jobs.length > 0 ? ` --jobs ${jobs[1]}` : ""}, ${os.cpus().length} cores): ${fmt(sample.wallMs / 1000, 1)} s, exit code ${sample.code}, peak ${fmt(sample.peakProcessMb)} MB in one process, ${fmt(sample.peakTreeMb)} MB for the tree. Target: under ${targetGradeMs / 1000} s: ${ok ? "met" : "NOT met"}.`,
+    `\nGrading ${students} students × ${labs.length} labs (npm run grade -- --submissions${jobs ? ` --jobs ${jobs}` : ""}, ${os.cpus().length} cores): ${fmt(sample.wallMs / 1000, 1)} s, exit code ${sample.code}, peak ${fmt(sample.peakProcessMb)} MB in one process, ${fmt(sample.peakTreeMb)} MB for the tree. Target: under ${targetGradeMs / 1000} s: ${ok ? "met" : "NOT met"}.`,
   );
   fs.rmSync(classDir, { recursive: true, force: true });
   return ok;

@@ -388,16 +388,13 @@ export class Host {
   faultOne(culprit: Lane, reason: string): void {
     culprit.events.fault ??= reason;
     culprit.looped = true;
-    for (const lane of this.lanes) {
-      if (lane === culprit) continue;
-      lane.events.fault ??= disturbedReason;
-      lane.disturbed = true;
-    }
+    this.disturbAll(culprit);
   }
 
-  /** Another check's code, not theirs, stopped the subject under every check running here: they run again. */
-  disturbAll(): void {
+  /** Code not theirs stopped the subject under the checks running here (but `culprit`): they run again. */
+  disturbAll(culprit?: Lane): void {
     for (const lane of this.lanes) {
+      if (lane === culprit) continue;
       lane.events.fault ??= disturbedReason;
       lane.disturbed = true;
     }
@@ -613,19 +610,13 @@ export class Subject {
     } catch {
       // No name: nobody's.
     }
-    const culprit = this.host.laneOf(check || undefined);
-    if (check && !culprit) {
-      // A check that has ended: a call it made was still being handled (a request already on
-      // its way when the check stopped waiting). The checks running now only shared the
-      // subject with that code: none of them is blamed, and they run again.
-      this.faultReason = busyReason(ms);
-      this.host.disturbAll();
-      this.child.kill("SIGKILL");
-      return;
-    }
-    if (!culprit) return this.stop(busyReason(ms));
+    if (!check) return this.stop(busyReason(ms));
     this.faultReason = busyReason(ms);
-    this.host.faultOne(culprit, this.faultReason);
+    const culprit = this.host.laneOf(check);
+    if (culprit) this.host.faultOne(culprit, this.faultReason);
+    // A check that has ended (a timer its handler set, a call still on its way): the checks
+    // running now only shared the subject with its code, so none is blamed, and they run again.
+    else this.host.disturbAll();
     this.child.kill("SIGKILL");
   }
 

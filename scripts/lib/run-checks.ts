@@ -324,7 +324,7 @@ export async function checkLab(lab: Lab, { target, tree = treeDir(lab, target), 
     subjectMemoryMb,
     listOnly: problem !== null,
     checkTimeoutMs,
-    ...(subjects === undefined ? {} : { subjects }),
+    subjects,
     keepAlive: worker !== undefined,
   };
   let typesDone = false;

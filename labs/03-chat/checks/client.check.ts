@@ -65,8 +65,8 @@ class LearnerChat {
   }
 
   /**
-   * Polls until `ready()` holds; fails with `what` after `ms`, or at once when
-   * chat() settles first (when it rejects, with `resolvedFirst: "wait"` when it resolves).
+   * Polls until `ready()` holds; fails with `what` after `ms`, at once when
+   * chat() rejects first, and when it resolves first unless `resolvedFirst` is "wait".
    */
   async until(ready: () => boolean, what: string, ms = promptlyMs, resolvedFirst: "fail" | "wait" = "fail"): Promise<void> {
     const started = Date.now();
