@@ -49,6 +49,7 @@ import { type Lab, labsDir, listLabs, protoDir, treeDir, workspaceRoot } from ".
 import type { LabResult } from "./lib/results";
 import { CheckWorker, checkLab } from "./lib/run-checks";
 import { ensureStubs, genDir } from "./lib/stubs";
+import { warmJudgeIdentity, warmJudgeSocket } from "./lib/worker-process.cjs";
 import { Watcher } from "./lib/watch";
 
 const { values } = parseArgs({
@@ -143,6 +144,27 @@ function childrenCpuMs(): number | null {
   return (Number(fields[13]) + Number(fields[14])) * 10;
 }
 
+/** CPU time of a process, its live descendants and the children they have waited for, from /proc (in ms). */
+function treeCpuMs(pid: number): number {
+  return descendants(pid).reduce((sum, each) => {
+    try {
+      const fields = fs.readFileSync(`/proc/${each}/stat`, "utf8").split(") ")[1]!.split(" ");
+      return sum + (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) * 10;
+    } catch {
+      return sum;
+    }
+  }, 0);
+}
+
+/**
+ * The warm judge that serves runs with this environment (scripts/lib/warm-judge.cjs), if one is
+ * up: the run's judge and subjects are its children, not npm's, and count with the run.
+ */
+function warmJudgePid(env: NodeJS.ProcessEnv): number | undefined {
+  const socket = warmJudgeSocket(env);
+  return socket === undefined ? undefined : warmJudgeIdentity(socket)?.pid;
+}
+
 function rssMb(pid: number): number {
   try {
     const match = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
@@ -169,12 +191,29 @@ function npmCommand(args: string[]): { command: string; args: string[] } {
   return { command: process.platform === "win32" ? "npm.cmd" : "npm", args };
 }
 
+function stopProcess(pid: number): void {
+  try {
+    process.kill(pid, "SIGTERM");
+  } catch {
+    // Already gone.
+  }
+}
+
+/** A measured run's environment: tsc every time, progress kept apart from the learner's. */
+function runEnv(lanes: number | undefined): NodeJS.ProcessEnv {
+  return { ...process.env, GRPC_LABS_NO_CACHE: "1", GRPC_LABS_PROGRESS_FILE: path.join(scratch, "progress.json"), ...(lanes ? { GRPC_LABS_LANES: String(lanes) } : {}) };
+}
+
 function measure(lab: Lab, lanes: number | undefined): Promise<Sample> {
   const { command, args } = npmCommand(["run", "-s", "lab", lab.number, "--", "--json"]);
   return new Promise((resolve, reject) => {
+    const env = runEnv(lanes);
+    // The warm judge loads the next run's judge between runs: that CPU is not the run's (docs/performance.md).
+    const warm = procfs ? warmJudgePid(env) : undefined;
+    const warmCpu = () => (warm === undefined ? 0 : treeCpuMs(warm));
+    const warmBefore = warmCpu();
     const cpuBefore = childrenCpuMs();
     const started = process.hrtime.bigint();
-    const env = { ...process.env, GRPC_LABS_NO_CACHE: "1", GRPC_LABS_PROGRESS_FILE: path.join(scratch, "progress.json"), ...(lanes ? { GRPC_LABS_LANES: String(lanes) } : {}) };
     const child = spawn(command, args, { cwd: workspaceRoot, env, stdio: ["ignore", "pipe", "ignore"] });
     let stdout = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
@@ -182,7 +221,7 @@ function measure(lab: Lab, lanes: number | undefined): Promise<Sample> {
     let peakTree = 0;
     const sampler = procfs
       ? setInterval(() => {
-          const sizes = descendants(child.pid!).map(rssMb);
+          const sizes = [...descendants(child.pid!), ...(warm === undefined ? [] : descendants(warm))].map(rssMb);
           peakProcess = Math.max(peakProcess, ...sizes);
           peakTree = Math.max(peakTree, sizes.reduce((a, b) => a + b, 0));
         }, 10)
@@ -191,6 +230,7 @@ function measure(lab: Lab, lanes: number | undefined): Promise<Sample> {
       const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
       clearInterval(sampler);
       const cpuAfter = childrenCpuMs();
+      const warmAfter = warmCpu();
       let result: LabResult;
       try {
         result = JSON.parse(stdout) as LabResult;
@@ -199,7 +239,7 @@ function measure(lab: Lab, lanes: number | undefined): Promise<Sample> {
       }
       resolve({
         wallMs,
-        cpuMs: cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore,
+        cpuMs: cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore + Math.max(0, warmAfter - warmBefore),
         peakProcessMb: procfs ? peakProcess : null,
         peakTreeMb: procfs ? peakTree : null,
         checks: new Map(result.tests.map((t) => [t.id, t.duration_ms])),
@@ -292,6 +332,11 @@ async function main(): Promise<void> {
     }
   } finally {
     restoreLearnerFiles();
+    // The bench's warm judges (its environment is not the learner's) end with it.
+    for (const lanes of laneConfigs) {
+      const warm = warmJudgePid(runEnv(lanes));
+      if (warm !== undefined) stopProcess(warm);
+    }
     process.off("SIGINT", restore);
     process.off("SIGTERM", restore);
   }

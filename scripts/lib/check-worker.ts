@@ -37,7 +37,8 @@ const scriptsDir = path.resolve(__dirname, "..");
 const kept = (file: string) => file.includes(`${path.sep}node_modules${path.sep}`) || file.startsWith(scriptsDir + path.sep);
 
 function send(message: WorkerMessage, then?: () => void): void {
-  if (!process.connected) return;
+  // With the runner gone there is no one to tell; a one-shot judge still ends (then: exit).
+  if (!process.connected) return void then?.();
   if (then) process.send?.(message, then);
   else process.send?.(message);
 }

@@ -1,4 +1,3 @@
-import type { ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { type Lab, labsDir, type Side, type Target, treeDir } from "./labs";
@@ -6,7 +5,7 @@ import { buildResult, type CheckResult, checkId, type LabResult } from "./result
 import { ensureStubs, stubProblem, stubState } from "./stubs";
 import { formatTypeError, type TypeError } from "./typecheck";
 import { cachedTypeCheck } from "./typecheck-cache";
-import { takeCheckWorker } from "./worker-process.cjs";
+import { type JudgeProcess, takeCheckWorker } from "./worker-process.cjs";
 import type { PlannedCheck, RunMessage, WorkerMessage, WorkerRequest } from "./worker-protocol";
 
 /** How long one check may take before mocha fails it. Every RPC in a check has a shorter deadline. */
@@ -77,10 +76,10 @@ const leakWarning =
  * crashed or was stopped is not reused: `usable` turns false.
  */
 export class CheckWorker {
-  private child: ChildProcess | undefined;
+  private child: JudgeProcess | undefined;
 
   /** The worker process, started now if there is none that can be reused. */
-  process(): ChildProcess {
+  process(): JudgeProcess {
     if (!this.usable) {
       this.stop();
       // The first one may have been started by scripts/lab.cjs already.
