@@ -139,5 +139,8 @@ describe("the warm judge", function () {
     await until("the warm judge ended", () => !alive(warm.pid), idleMs + 5000);
     assert.deepEqual(fs.readdirSync(socketDir()), []);
     await until("its judge ended", () => !alive(judge), 2000);
+    // Nor the folder of the subject that judge had started for the next run.
+    const subjectFolders = path.join(tmp, "grpc-labs-subjects");
+    await until("no subject folder left", () => fs.readdirSync(subjectFolders).every((ns) => fs.readdirSync(path.join(subjectFolders, ns)).length === 0), 2000);
   });
 });

@@ -213,35 +213,46 @@ function removeStaleFolders(): void {
   }
 }
 
+/** A subject folder before its run is known: the driver and an empty scratch folder. */
 interface Folder {
   root: string;
-  labDir: string;
   fixtures: string;
   scratch: string;
+}
+
+/** A subject folder for a run: the code under test goes in beside the driver. */
+interface RunFolder extends Folder {
+  labDir: string;
   /** Resolves once the code under test is transpiled into the folder (the subject may start before). */
   filled: Promise<void>;
 }
 
-/**
- * A fresh subject folder for `config`, with the driver in it: the subject can
- * start at once, while the learner's files, proto/ and the fixtures are
- * transpiled and copied in (`filled`).
- */
-async function buildFolder(config: SubjectConfig): Promise<Folder> {
+/** A fresh subject folder, empty for now. */
+function newFolder(): Folder {
   fs.mkdirSync(foldersRoot, { recursive: true });
   const root = fs.realpathSync(fs.mkdtempSync(path.join(foldersRoot, `${process.pid}-`)));
-  const labDir = path.join(root, "labs", config.labId);
   const fixtures = path.join(root, "fixtures");
   const scratch = path.join(root, "scratch");
   for (const dir of [scratch, fixtures]) fs.mkdirSync(dir, { recursive: true });
-  await fs.promises.copyFile(await driverBundle(), path.join(root, "driver.js"));
+  return { root, fixtures, scratch };
+}
+
+/** Puts the driver into the folder: a subject can start there once it is in. */
+async function addDriver(folder: Folder): Promise<Folder> {
+  await fs.promises.copyFile(await driverBundle(), path.join(folder.root, "driver.js"));
+  return folder;
+}
+
+/** Transpiles and copies the learner's files, proto/ and the fixtures of `config` into the folder (`filled`). */
+function fillFolder(folder: Folder, config: SubjectConfig): RunFolder {
+  const labDir = path.join(folder.root, "labs", config.labId);
   const jobs = config.sourceDirs.filter((dir) => fs.statSync(path.join(config.tree, dir), { throwIfNoEntry: false })?.isDirectory()).map((dir) => transpileTree(path.join(config.tree, dir), path.join(labDir, dir), config.tree));
-  jobs.push(fs.promises.cp(protoDirFor(config.tree), path.join(root, "proto"), { recursive: true }));
+  jobs.push(fs.promises.cp(protoDirFor(config.tree), path.join(folder.root, "proto"), { recursive: true }));
   const fixtureFiles = fs.existsSync(config.checksDir) ? fs.readdirSync(config.checksDir).filter((f) => f.endsWith(".fixture.ts")) : [];
-  for (const file of fixtureFiles) jobs.push(transpileFile(path.join(config.checksDir, file), path.join(fixtures, file), config.checksDir));
+  for (const file of fixtureFiles) jobs.push(transpileFile(path.join(config.checksDir, file), path.join(folder.fixtures, file), config.checksDir));
   const filled = Promise.all(jobs).then(() => undefined);
   filled.catch(() => undefined);
-  return { root, labDir, fixtures, scratch, filled };
+  return { ...folder, labDir, filled };
 }
 
 // ---------------------------------------------------------------------------
@@ -455,6 +466,39 @@ export function checkEvents(): CheckEvents {
   return currentLane().events;
 }
 
+/** A subject process, and when it has loaded the driver (its first message) or could not. */
+interface StartedProcess {
+  child: ChildProcess;
+  ready: Promise<void>;
+}
+
+/** Each host's subject writes to a scratch folder of its own. */
+function scratchOf(folder: Folder, hostIndex: number): string {
+  const scratch = path.join(folder.scratch, String(hostIndex));
+  fs.mkdirSync(scratch, { recursive: true });
+  return scratch;
+}
+
+/** Starts the driver in `folder` for host `hostIndex`: it loads, says it is ready, and waits for its run (configure). */
+function startProcess(folder: Folder, hostIndex: number, memoryMb: number): StartedProcess {
+  const heapMb = Math.max(64, Math.floor(memoryMb * 0.75));
+  const scratch = scratchOf(folder, hostIndex);
+  // A small young generation, as for the judge (worker-process.cjs): less memory, no time lost.
+  const child = spawn(process.execPath, [...permissionFlags(folder, scratch), "--enable-source-maps", "--max-semi-space-size=2", `--max-old-space-size=${heapMb}`, path.join(folder.root, "driver.js")], {
+    cwd: scratch,
+    env: subjectEnv(),
+    stdio: ["ignore", "pipe", "pipe", "ipc"],
+    serialization: "advanced",
+    windowsHide: true,
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    child.once("message", () => resolve());
+    child.once("exit", () => reject(new Error("exited")));
+  });
+  ready.catch(() => undefined);
+  return { child, ready };
+}
+
 export class Subject {
   private readonly child: ChildProcess;
   private readonly pending = new Map<number, Pending>();
@@ -481,22 +525,15 @@ export class Subject {
   readonly driver: Record<string, (...args: unknown[]) => Promise<unknown>>;
 
   constructor(
-    private readonly folder: Folder,
+    private readonly folder: RunFolder,
     config: SubjectConfig,
     private readonly host: Host,
     private readonly output: OutputSink,
+    started: StartedProcess = startProcess(folder, host.index, config.memoryMb),
   ) {
-    const heapMb = Math.max(64, Math.floor(config.memoryMb * 0.75));
-    // Each host's subject writes to a scratch folder of its own.
-    const scratch = path.join(folder.scratch, String(host.index));
-    fs.mkdirSync(scratch, { recursive: true });
-    this.runningCheckPath = path.join(scratch, runningCheckFile);
-    // A small young generation, as for the judge (worker-process.cjs): less memory, no time lost.
-    this.child = spawn(
-      process.execPath,
-      [...permissionFlags(folder, scratch), "--enable-source-maps", "--max-semi-space-size=2", `--max-old-space-size=${heapMb}`, path.join(folder.root, "driver.js"), JSON.stringify({ root: config.tree, mirror: folder.labDir, fixtures: folder.fixtures })],
-      { cwd: scratch, env: subjectEnv(), stdio: ["ignore", "pipe", "pipe", "ipc"], serialization: "advanced", windowsHide: true },
-    );
+    this.child = started.child;
+    this.runningCheckPath = path.join(scratchOf(folder, host.index), runningCheckFile);
+    this.child.send({ t: "configure", options: { root: config.tree, mirror: folder.labDir, fixtures: folder.fixtures } } satisfies ToSubject);
     // What the code prints for no check it could tell (a timer set when a module loaded) goes with the check that runs longest here.
     this.child.stdout!.on("data", (chunk: Buffer) => output(this.host.lanes.values().next().value, "stdout", chunk.toString()));
     this.child.stderr!.on("data", (chunk: Buffer) => {
@@ -513,14 +550,16 @@ export class Subject {
         reject(new SubjectFault(reason));
         this.stop(reason);
       }, readyMs);
-      this.child.once("message", () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      this.child.once("exit", () => {
-        clearTimeout(timer);
-        reject(new SubjectFault(this.faultReason ?? "the process that runs your code could not start"));
-      });
+      started.ready.then(
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        () => {
+          clearTimeout(timer);
+          reject(new SubjectFault(this.faultReason ?? "the process that runs your code could not start"));
+        },
+      );
     });
     this.ready.catch(() => undefined);
     this.exited = new Promise((resolve) => this.child.once("exit", () => resolve()));
@@ -813,9 +852,9 @@ export class Subject {
     return (typeof value === "object" || typeof value === "function") && value !== null && this.standIns.has(value);
   }
 
-  /** Starts a subject in `folder` for `host` and waits until it is ready. */
-  static async start(folder: Folder, config: SubjectConfig, host: Host, output: OutputSink): Promise<Subject> {
-    const subject = new Subject(folder, config, host, output);
+  /** Starts a subject in `folder` for `host` (or takes one started before) and waits until it is ready. */
+  static async start(folder: RunFolder, config: SubjectConfig, host: Host, output: OutputSink, started?: StartedProcess): Promise<Subject> {
+    const subject = new Subject(folder, config, host, output, started);
     await subject.ready;
     return subject;
   }
@@ -825,7 +864,17 @@ export class Subject {
 // The lanes, and the current check's subject, for check-kit's helpers
 
 let config: SubjectConfig | undefined;
-let folder: Promise<Folder> | undefined;
+let folder: Promise<RunFolder> | undefined;
+/** The next run's first subject, started before the run is known (prepareSubject). */
+let prepared: Prepared | undefined;
+
+interface Prepared {
+  /** Made at once, so that a judge that leaves while the driver is copied in removes it. */
+  folder: Folder;
+  memoryMb: number;
+  /** Once the driver is in. */
+  started?: StartedProcess;
+}
 let output: OutputSink = toOwnOutput;
 let hosts: Host[] = [new Host(0)];
 let lanes: Lane[] = [new Lane(0, hosts[0]!)];
@@ -846,9 +895,9 @@ export function allHosts(): readonly Host[] {
   return hosts;
 }
 
-function startSubject(host: Host): Promise<Subject> {
+function startSubject(host: Host, early?: StartedProcess): Promise<Subject> {
   const use = config!;
-  const starting = folder!.then((built) => Promise.all([Subject.start(built, use, host, output), built.filled])).then(([started]) => (host.current = started));
+  const starting = folder!.then((built) => Promise.all([Subject.start(built, use, host, output, early), built.filled])).then(([started]) => (host.current = started));
   host.starting = starting;
   // A start that failed fails the check that waited for it; the host's next check tries again.
   starting.catch(() => {
@@ -876,14 +925,62 @@ export function configureSubject(next: SubjectConfig, options: LaneOptions = {})
   config = next;
   removeStaleFolders();
   pruneCache();
-  folder = buildFolder(next);
+  const early = takePrepared(next.memoryMb);
+  folder = early ? Promise.resolve(fillFolder(early.folder, next)) : addDriver(newFolder()).then((empty) => fillFolder(empty, next));
   folder.catch(() => undefined);
   output = options.output ?? toOwnOutput;
   const laneCount = Math.max(1, Math.floor(options.lanes ?? 1));
   hosts = Array.from({ length: Math.min(laneCount, Math.max(1, Math.floor(options.hosts ?? 1))) }, (_, index) => new Host(index));
   lanes = Array.from({ length: laneCount }, (_, index) => new Lane(index, hosts[index % hosts.length]!));
-  // The first host's subject starts now, while the checks load; the judge starts the others when checks wait (hostReady).
-  void startSubject(hosts[0]!);
+  // The first host's subject starts now, while the checks load (or started before the run); the judge starts the others when checks wait (hostReady).
+  void startSubject(hosts[0]!, early?.started);
+}
+
+/**
+ * Starts the next run's first subject now, before the run is known: a warm
+ * judge's (warm-judge.cjs) and watch mode's between saves. It loads Node and
+ * the driver, and the run finds it ready: it only adds the code under test.
+ */
+export async function prepareSubject(memoryMb: number): Promise<void> {
+  if (prepared) return;
+  const next: Prepared = { folder: newFolder(), memoryMb };
+  prepared = next;
+  const copied = await addDriver(next.folder).then(() => true, () => false);
+  // Discarded while the driver was copied in: its folder may have been removed before the copy ended.
+  if (prepared !== next) return removeFolder(next.folder);
+  if (copied) next.started = startProcess(next.folder, 0, memoryMb);
+}
+
+/** The prepared subject if it has started and can serve a run with this memory limit (else it is discarded). */
+function takePrepared(memoryMb: number): { folder: Folder; started: StartedProcess } | undefined {
+  const taken = prepared;
+  prepared = undefined;
+  if (!taken) return undefined;
+  const child = taken.started?.child;
+  // Its folder may have been removed as stale by another judge, had it waited for an hour.
+  const usable = taken.memoryMb === memoryMb && child?.exitCode === null && child.signalCode === null && fs.existsSync(path.join(taken.folder.root, "driver.js"));
+  if (usable) return { folder: taken.folder, started: taken.started! };
+  discard(taken);
+  return undefined;
+}
+
+function discard(taken: Prepared): void {
+  taken.started?.child.kill("SIGKILL");
+  removeFolder(taken.folder);
+}
+
+function removeFolder(folder: Folder): void {
+  try {
+    fs.rmSync(folder.root, { recursive: true, force: true });
+  } catch {
+    // A file written into it meanwhile (the driver, being copied): prepareSubject removes it again, or it goes as stale.
+  }
+}
+
+/** Stops the prepared subject and removes its folder (the judge is leaving). */
+export function discardPreparedSubject(): void {
+  if (prepared) discard(prepared);
+  prepared = undefined;
 }
 
 /**

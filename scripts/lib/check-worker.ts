@@ -20,13 +20,13 @@ import { explainMessage } from "../check-kit/explain";
 import { closeAll } from "../check-kit/resources";
 import { checkScope } from "../check-kit/scope";
 import { ownSubjectSuites, serialSuites, stepOf } from "../check-kit/steps";
-import { allHosts, allLanes, beginCheck, blockedReason, type CheckEvents, checkEvents, configureSubject, currentLane, type Host, hostReady, Lane, linuxCpuMs, type OutputSink, replaceSubject, runningSubject, stopSubject } from "../check-kit/subject";
+import { allHosts, allLanes, beginCheck, blockedReason, type CheckEvents, checkEvents, configureSubject, currentLane, discardPreparedSubject, type Host, hostReady, Lane, linuxCpuMs, type OutputSink, prepareSubject, replaceSubject, runningSubject, stopSubject } from "../check-kit/subject";
 import { learnerLocation, loadedFiles } from "../check-kit/target";
 import { checkOutputLimit } from "../subject/codec";
 import { lastDurations, longestFirst, recordDurations } from "./check-durations";
 import { workspaceRoot } from "./labs";
 import { checkId } from "./results";
-import type { PlannedCheck, RunMessage, WorkerMessage, WorkerRequest } from "./worker-protocol";
+import { defaultSubjectMemoryMb, type PlannedCheck, type RunMessage, type WorkerMessage, type WorkerRequest } from "./worker-protocol";
 
 const Mocha = require("mocha/lib/mocha.cjs") as typeof MochaType;
 // Every lab's checks use these: load them while the runner is still starting.
@@ -532,27 +532,46 @@ class SerialReporter {
   }
 }
 
+/** How long after a kept-alive run the judge starts the next run's subject. */
+const prepareDelayMs = 300;
+
 async function finish(request: WorkerRequest, mocha: MochaType): Promise<void> {
   closeAll();
   const open = request.listOnly ? [] : await openHandles(300);
   await stopSubject();
-  if (!request.keepAlive) {
+  // A kept-alive judge whose runner has gone has no next run.
+  if (!request.keepAlive || !process.connected) {
     send({ type: "done", open }, () => process.exit(0));
     return;
   }
   mocha.dispose();
   busy = false;
   send({ type: "done", open });
+  // Watch mode: the next save's first subject starts a moment later, once the runner has shown this run.
+  setTimeout(() => {
+    if (!busy) void prepareSubject(request.subjectMemoryMb);
+  }, prepareDelayMs).unref();
 }
+
 
 if (process.argv[2]) {
   run(JSON.parse(process.argv[2]) as WorkerRequest);
 } else {
   process.on("message", (message: RunMessage) => {
     if (message.type === "run" && !busy) run(message.request);
+    // A warm judge's judge, waiting for its run: the run's first subject starts now (warm-judge.cjs).
+    if (message.type === "prepare" && !busy) void prepareSubject(defaultSubjectMemoryMb);
   });
   // The runner went away (or did not need this worker): leave, unless a one-shot run is finishing.
   process.on("disconnect", () => {
-    if (!busy) process.exit(0);
+    if (busy) return;
+    discardPreparedSubject();
+    process.exit(0);
+  });
+  // Stopped (watch mode ends, the warm judge stops it): its subjects end and their folders go, within a second.
+  process.on("SIGTERM", () => {
+    setTimeout(() => process.exit(143), 1000).unref();
+    discardPreparedSubject();
+    void stopSubject().finally(() => process.exit(143));
   });
 }

@@ -6,7 +6,7 @@ import { ensureStubs, stubProblem, stubState } from "./stubs";
 import { formatTypeError, type TypeError } from "./typecheck";
 import { cachedTypeCheck } from "./typecheck-cache";
 import { type JudgeProcess, takeCheckWorker } from "./worker-process.cjs";
-import type { PlannedCheck, RunMessage, WorkerMessage, WorkerRequest } from "./worker-protocol";
+import { defaultSubjectMemoryMb, type PlannedCheck, type RunMessage, type WorkerMessage, type WorkerRequest } from "./worker-protocol";
 
 /** How long one check may take before mocha fails it. Every RPC in a check has a shorter deadline. */
 export const checkTimeoutMs = 5000;
@@ -15,8 +15,6 @@ export const checkTimeoutMs = 5000;
  * checks themselves (the learner's code runs elsewhere and cannot block it).
  */
 const silenceLimitMs = checkTimeoutMs + 5000;
-/** The resident size above which the subject (the learner's code) is stopped, unless grading sets another. */
-export const defaultSubjectMemoryMb = 768;
 /**
  * Loading the checks, before the worker sends its plan, can take seconds on a
  * loaded machine (a classroom laptop, a CI runner): give it longer.
@@ -102,7 +100,8 @@ export class CheckWorker {
   }
 
   stop(): void {
-    if (this.child && this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
+    // SIGTERM: the judge removes the folder of the subject it started for the next run, and exits.
+    if (this.child && this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGTERM");
     this.child = undefined;
   }
 }

@@ -33,12 +33,27 @@ let stopping = false;
 
 const alive = (judge) => judge.exitCode === null && judge.signalCode === null && judge.connected;
 
+/** Stops a judge: SIGTERM lets it remove the folder of the subject it started; SIGKILL if it has not ended 2 s later. */
+function end(judge) {
+  judge.kill("SIGTERM");
+  setTimeout(() => judge.exitCode === null && judge.signalCode === null && judge.kill("SIGKILL"), 2000).unref();
+}
+
+function newJudge() {
+  const judge = spawnCheckWorker();
+  // A message to a judge that has just ended is lost, not an error of this process.
+  judge.on("error", () => undefined);
+  return judge;
+}
+
 function refill() {
   if (stopping || (spare && alive(spare))) return;
-  const judge = spawnCheckWorker();
+  const judge = newJudge();
   judge.once("exit", () => {
     if (spare === judge) spare = undefined;
   });
+  // It starts the run's first subject too (check-worker.ts): the run adds only the code under test.
+  judge.send({ type: "prepare" });
   spare = judge;
 }
 
@@ -46,7 +61,7 @@ function stop() {
   if (stopping) return;
   stopping = true;
   server.close();
-  if (spare && alive(spare)) spare.kill("SIGKILL");
+  if (spare && alive(spare)) spare.kill("SIGTERM");
   for (const file of [socketPath, identityFile(socketPath)]) fs.rmSync(file, { force: true });
   process.exit(0);
 }
@@ -91,7 +106,7 @@ function admit(socket) {
 function serve(socket, rest) {
   clients++;
   clearTimeout(idle);
-  const judge = spare && alive(spare) ? spare : spawnCheckWorker();
+  const judge = spare && alive(spare) ? spare : newJudge();
   spare = undefined;
   /** Whether the runner sent the judge anything: one that got nothing is kept for the next run. */
   let used = false;
@@ -137,7 +152,7 @@ function serve(socket, rest) {
     judge.off("message", onMessage);
     judge.off("exit", onExit);
     if (!used && alive(judge) && !spare) spare = judge;
-    else if (alive(judge)) judge.kill("SIGKILL");
+    else if (alive(judge)) end(judge);
     clients--;
     setTimeout(refill, refillDelayMs);
     resetIdle();

@@ -191,8 +191,20 @@ export function decode(wire: Wire, refs: References, depth = 0): unknown {
   }
 }
 
+/** Where a subject finds what it runs, told once it has started (it may start before its run is known). */
+export interface SubjectOptions {
+  /** The learner's lab folder (or the solution's), as the learner knows it: stack traces point there. */
+  root: string;
+  /** The same folder transpiled to JavaScript. */
+  mirror: string;
+  /** The lab's check fixtures, transpiled: objects the checks put into the learner's world. */
+  fixtures: string;
+}
+
 /** Messages from the judge to the subject. */
 export type ToSubject =
+  /** The subject's run: the first message, before any request. */
+  | { t: "configure"; options: SubjectOptions }
   /**
    * Call `method` of the subject's object `target` (or the function `target`
    * itself when method is null). `check` is the check it is done for: several

@@ -15,20 +15,12 @@ import { AsyncLocalStorage, createHook } from "node:async_hooks";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
-import { beatMs, checkOutputLimit, CrossedError, decode, encode, type FromSubject, type References, runningCheckFile, runningCheckLength, type Side, type ToSubject, type Wire } from "./codec";
+import { beatMs, checkOutputLimit, CrossedError, decode, encode, type FromSubject, type References, runningCheckFile, runningCheckLength, type Side, type SubjectOptions, type ToSubject, type Wire } from "./codec";
 import { handlersOf, installHandlerErrorCapture } from "../check-kit/handler-errors";
 import { learnerLocationIn } from "./location";
 
-interface Options {
-  /** The learner's lab folder (or the solution's), as the learner knows it: stack traces point there. */
-  root: string;
-  /** The same folder transpiled to JavaScript. */
-  mirror: string;
-  /** The lab's check fixtures, transpiled: objects the checks put into the learner's world. */
-  fixtures: string;
-}
-
-const options = JSON.parse(process.argv[2] ?? "{}") as Options;
+/** Set by the judge's first message: the subject may start before its run is known. */
+let options: SubjectOptions = { root: "", mirror: "", fixtures: "" };
 const send = (message: FromSubject, then?: () => void): void => {
   if (process.connected) process.send?.(message, undefined, undefined, then);
 };
@@ -455,6 +447,9 @@ function target(id: string): unknown {
 
 process.on("message", (message: ToSubject) => {
   switch (message.t) {
+    case "configure":
+      options = message.options;
+      return;
     case "call":
       return forCheck(message.check, () => settle(message.id, () => {
         const args = message.args.map((a) => decode(a, refs));
