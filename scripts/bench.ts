@@ -81,6 +81,8 @@ const scratch = path.join(workspaceRoot, "node_modules", ".cache", "grpc-labs", 
 const backupDir = path.join(scratch, "learner-backup");
 /** The labs whose stubs the bench generated in the learner's folder, to remove at the end. */
 const generatedList = path.join(backupDir, "generated-stubs.json");
+/** The learner files that did not exist before the bench (a fresh clone), to remove at the end. */
+const absentList = path.join(backupDir, "absent-files.json");
 
 function writeState(tree: string, files: Map<string, string>): void {
   for (const [file, content] of files) {
@@ -94,15 +96,22 @@ function writeState(tree: string, files: Map<string, string>): void {
 /** Backs up the learner's files before the bench writes states into labs/NN-x (restores a backup a killed bench left first). */
 function backUpLearnerFiles(): void {
   restoreLearnerFiles();
+  fs.mkdirSync(backupDir, { recursive: true });
+  // Files the learner does not have yet (a fresh clone, before `gen`) are removed again at the end.
+  const absent: string[] = [];
   for (const lab of listLabs()) {
     for (const file of lab.learnerFiles) {
       const from = path.join(treeDir(lab, "learner"), ...file.split("/"));
-      if (!fs.existsSync(from)) continue;
+      if (!fs.existsSync(from)) {
+        absent.push(from);
+        continue;
+      }
       const to = path.join(backupDir, lab.id, ...file.split("/"));
       fs.mkdirSync(path.dirname(to), { recursive: true });
       fs.copyFileSync(from, to);
     }
   }
+  fs.writeFileSync(absentList, JSON.stringify(absent));
   fs.writeFileSync(path.join(backupDir, ".complete"), "");
   // The states are as after the stub step: a lab whose stubs the learner has not generated yet gets them for the bench, and loses them after.
   const missing = labs.filter((lab) => !fs.existsSync(genDir(treeDir(lab, "learner"))));
@@ -120,6 +129,12 @@ function restoreLearnerFiles(): void {
       const from = path.join(backupDir, lab.id, ...file.split("/"));
       if (fs.existsSync(from)) fs.copyFileSync(from, path.join(treeDir(lab, "learner"), ...file.split("/")));
     }
+  }
+  const absent = fs.existsSync(absentList) ? (JSON.parse(fs.readFileSync(absentList, "utf8")) as string[]) : [];
+  for (const file of absent) {
+    fs.rmSync(file, { force: true });
+    // The folder the bench made for it, if nothing else is in it.
+    if (fs.readdirSync(path.dirname(file)).length === 0) fs.rmdirSync(path.dirname(file));
   }
   fs.rmSync(backupDir, { recursive: true, force: true });
 }

@@ -42,7 +42,8 @@ function scriptFiles(dir = path.join(workspaceRoot, "scripts")) {
 /**
  * What a warm judge must have been started with to serve a run: this
  * workspace, this Node, the judge's code as it is now (scripts/ and the
- * installed packages, by size and time) and the environment it inherits.
+ * installed packages, by size and time) and the environment it passes on
+ * (the judge's settings, the browser lab 10 uses, the subject's locale).
  * A change to any of them names another warm judge; the old one notices and
  * ends (warm-judge.cjs).
  */
@@ -50,7 +51,7 @@ function warmJudgeKey(env) {
   const hash = crypto.createHash("sha256");
   hash.update(`${workspaceRoot}\0${process.execPath}\0${process.version}\0`);
   for (const name of Object.keys(env).sort()) {
-    if (/^(GRPC_|NODE_|UV_)/.test(name)) hash.update(`${name}=${env[name]}\0`);
+    if (/^(GRPC_|NODE_|UV_)|^(PATH|CHROMIUM_PATH|TZ|LANG|LC_ALL|NO_COLOR)$/.test(name)) hash.update(`${name}=${env[name]}\0`);
   }
   for (const file of [...scriptFiles(), path.join(workspaceRoot, "node_modules", ".package-lock.json")]) {
     const stat = fs.statSync(file, { throwIfNoEntry: false });
@@ -62,8 +63,9 @@ function warmJudgeKey(env) {
 /**
  * Where the warm judge for a run with this environment listens, or undefined
  * where there is none: on Windows (a named pipe's default access lets other
- * users in), with GRPC_LABS_WARM_JUDGE=0, and when the folder for it is not
- * this user's alone (0700, owned by this user, not a link).
+ * users in), with GRPC_LABS_WARM_JUDGE=0, when the folder for it is not
+ * this user's alone (0700, owned by this user, not a link), and when its path
+ * is too long for a socket.
  */
 function warmJudgeSocket(env = process.env) {
   if (process.platform === "win32" || env.GRPC_LABS_WARM_JUDGE === "0") return undefined;
@@ -76,7 +78,9 @@ function warmJudgeSocket(env = process.env) {
   }
   const stat = fs.lstatSync(dir, { throwIfNoEntry: false });
   if (!stat?.isDirectory() || stat.uid !== uid || (stat.mode & 0o077) !== 0) return undefined;
-  return path.join(dir, `judge-${warmJudgeKey(env)}.sock`);
+  const socket = path.join(dir, `judge-${warmJudgeKey(env)}.sock`);
+  // A socket's path has room for 104 bytes on macOS (108 on Linux): a longer temporary folder means no warm judge.
+  return Buffer.byteLength(socket) < 104 ? socket : undefined;
 }
 
 /**
