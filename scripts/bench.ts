@@ -134,7 +134,8 @@ function restoreLearnerFiles(): void {
   for (const file of absent) {
     fs.rmSync(file, { force: true });
     // The folder the bench made for it, if nothing else is in it.
-    if (fs.readdirSync(path.dirname(file)).length === 0) fs.rmdirSync(path.dirname(file));
+    const dir = path.dirname(file);
+    if (fs.existsSync(dir) && fs.readdirSync(dir).length === 0) fs.rmdirSync(dir);
   }
   fs.rmSync(backupDir, { recursive: true, force: true });
 }
@@ -172,8 +173,8 @@ function treeCpuMs(pid: number): number {
 }
 
 /**
- * The warm judge that serves runs with this environment (scripts/lib/warm-judge.cjs), if one is
- * up: the run's judge and subjects are its children, not npm's, and count with the run.
+ * The warm judge waiting for a run with this environment (scripts/lib/warm-judge.ts), if one is:
+ * it will judge the run, and it and its subjects are not npm's children, but count with the run.
  */
 function warmJudgePid(env: NodeJS.ProcessEnv): number | undefined {
   const socket = warmJudgeSocket(env);
@@ -223,10 +224,12 @@ function measure(lab: Lab, lanes: number | undefined): Promise<Sample> {
   const { command, args } = npmCommand(["run", "-s", "lab", lab.number, "--", "--json"]);
   return new Promise((resolve, reject) => {
     const env = runEnv(lanes);
-    // The warm judge loads the next run's judge between runs: that CPU is not the run's (docs/performance.md).
+    // A warm judge loaded before the run: that CPU is not the run's (docs/performance.md), what it uses from now on is.
+    // It ends after the run, so its CPU is the last read while it was there.
     const warm = procfs ? warmJudgePid(env) : undefined;
     const warmCpu = () => (warm === undefined ? 0 : treeCpuMs(warm));
     const warmBefore = warmCpu();
+    let warmLast = warmBefore;
     const cpuBefore = childrenCpuMs();
     const started = process.hrtime.bigint();
     const child = spawn(command, args, { cwd: workspaceRoot, env, stdio: ["ignore", "pipe", "ignore"] });
@@ -236,6 +239,7 @@ function measure(lab: Lab, lanes: number | undefined): Promise<Sample> {
     let peakTree = 0;
     const sampler = procfs
       ? setInterval(() => {
+          warmLast = Math.max(warmLast, warmCpu());
           const sizes = [...descendants(child.pid!), ...(warm === undefined ? [] : descendants(warm))].map(rssMb);
           peakProcess = Math.max(peakProcess, ...sizes);
           peakTree = Math.max(peakTree, sizes.reduce((a, b) => a + b, 0));
@@ -245,7 +249,7 @@ function measure(lab: Lab, lanes: number | undefined): Promise<Sample> {
       const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
       clearInterval(sampler);
       const cpuAfter = childrenCpuMs();
-      const warmAfter = warmCpu();
+      const warmAfter = Math.max(warmLast, warmCpu());
       let result: LabResult;
       try {
         result = JSON.parse(stdout) as LabResult;
@@ -347,7 +351,7 @@ async function main(): Promise<void> {
     }
   } finally {
     restoreLearnerFiles();
-    // The bench's warm judges (its environment is not the learner's) end with it.
+    // The bench's warm judges (its environment is not the learner's) end with it: SIGTERM, and they remove their files.
     for (const lanes of laneConfigs) {
       const warm = warmJudgePid(runEnv(lanes));
       if (warm !== undefined) stopProcess(warm);

@@ -1,9 +1,9 @@
 /**
- * The warm judge (scripts/lib/warm-judge.cjs): `npm run lab` takes a judge
- * that was loaded before it started, the judge ends with its run, and the
- * warm judge serves no one without its token and ends when idle. In a copy of
- * the workspace, with a temporary folder of its own (TMPDIR); Linux and
- * macOS (Windows has none), the process checks Linux only.
+ * The warm judge (scripts/lib/warm-judge.ts): `npm run lab` takes a judge
+ * loaded before it started, with its first subject; that judge ends with its
+ * run and a successor waits for the next; it serves no one without its token
+ * and ends when idle. In a copy of the workspace, with a temporary folder of
+ * its own (TMPDIR); Linux only (it reads /proc).
  */
 import * as assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -37,7 +37,7 @@ describe("the warm judge", function () {
 
   after(() => {
     const warm = warmJudge();
-    if (warm) process.kill(warm.pid, "SIGKILL");
+    if (warm && alive(warm.pid)) process.kill(warm.pid, "SIGKILL");
     if (workspace) removeWorkspace(workspace);
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
@@ -53,12 +53,13 @@ describe("the warm judge", function () {
   }
 
   const alive = (pid: number) => fs.existsSync(`/proc/${pid}`) && !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8"));
+  const children = (pid: number) => fs.readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
 
-  /** The judge the warm judge keeps loaded for the next run. */
-  function spareJudge(pid: number): number | undefined {
-    const children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
-    return children.find((child) => alive(child) && fs.readFileSync(`/proc/${child}/cmdline`, "utf8").includes("check-worker"));
-  }
+  /** The warm judge listening now, with the subject it started for its run. */
+  const listening = () => {
+    const found = warmJudge();
+    return found && alive(found.pid) && children(found.pid).length > 0 ? found : undefined;
+  };
 
   async function until<T>(what: string, value: () => T | undefined, limitMs = 10_000): Promise<T> {
     const end = Date.now() + limitMs;
@@ -79,34 +80,33 @@ describe("the warm judge", function () {
     return { result, kill: () => child.kill("SIGKILL") };
   }
 
-  it("starts with the first run, and the next run takes the judge it loaded beforehand", async () => {
+  it("starts with the first run, and the next run takes it, with the subject it started", async () => {
     assert.equal((await lab("02", "--solution").result).status, "pass");
-    const warm = await until("a warm judge with a judge loaded", () => {
-      const found = warmJudge();
-      return found && spareJudge(found.pid) !== undefined ? found : undefined;
-    });
-    const spare = spareJudge(warm.pid)!;
+    const warm = await until("a warm judge with a subject", listening);
+    const [subject] = children(warm.pid);
     assert.equal((await lab("02", "--solution").result).status, "pass");
-    // A judge serves one run and ends with it; the warm judge loads the next one.
-    await until("the judge that served the run ended", () => !alive(spare));
-    assert.equal(warmJudge()?.pid, warm.pid);
-    await until("another judge loaded", () => spareJudge(warm.pid));
+    // It served that run and ended with it; its successor waits for the next.
+    await until("the warm judge that served the run ended", () => !alive(warm.pid) && !alive(subject!));
+    const next = await until("its successor", listening);
+    assert.notEqual(next.pid, warm.pid);
   });
 
-  it("stops a run's judge and its subjects when the runner is killed", async () => {
-    const warm = warmJudge()!;
-    const judge = await until("a judge loaded", () => spareJudge(warm.pid));
+  it("ends with its subjects when the runner that claimed it is killed, and a successor takes its place", async () => {
+    const warm = await until("a warm judge", listening);
     const run = lab("07", "--solution");
     await new Promise((resolve) => setTimeout(resolve, 1200));
-    const subjects = fs.readFileSync(`/proc/${judge}/task/${judge}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+    const subjects = children(warm.pid);
     assert.ok(subjects.length > 0, "the run's checks had started");
     run.kill();
-    await until("the judge and its subjects ended", () => [judge, ...subjects].every((pid) => !alive(pid)), 3000);
+    await until("the judge and its subjects ended", () => [warm.pid, ...subjects].every((pid) => !alive(pid)), 3000);
+    await until("a successor", () => {
+      const next = listening();
+      return next && next.pid !== warm.pid ? next : undefined;
+    });
   });
 
   it("serves no one without its token", async () => {
-    const warm = warmJudge()!;
-    const judge = await until("a judge loaded", () => spareJudge(warm.pid));
+    const warm = await until("a warm judge", listening);
     const answer = await new Promise<string>((resolve) => {
       const socket = net.connect(warm.socket);
       let received = "";
@@ -116,31 +116,29 @@ describe("the warm judge", function () {
       socket.on("close", () => resolve(received));
     });
     assert.equal(answer, "");
-    assert.ok(alive(judge), "the judge was not handed out");
+    assert.equal(listening()?.pid, warm.pid, "it still waits for its run");
   });
 
   it("is replaced when it has gone: the run starts a judge of its own and a new warm judge", async () => {
-    const warm = warmJudge()!;
+    const warm = await until("a warm judge", listening);
     process.kill(warm.pid, "SIGKILL");
     await until("the warm judge ended", () => !alive(warm.pid));
     // Its socket and token are left behind, as after a crash.
     assert.equal((await lab("02", "--solution").result).status, "pass");
-    const next = await until("a new warm judge", () => {
-      const found = warmJudge();
-      return found && found.pid !== warm.pid && alive(found.pid) ? found : undefined;
+    await until("a new warm judge", () => {
+      const next = listening();
+      return next && next.pid !== warm.pid ? next : undefined;
     });
     assert.equal((await lab("02", "--solution").result).status, "pass");
-    assert.equal(warmJudge()?.pid, next.pid);
   });
 
-  it("ends when idle, leaving no socket and no process", async () => {
-    const warm = warmJudge()!;
-    const judge = await until("a judge loaded", () => spareJudge(warm.pid));
-    await until("the warm judge ended", () => !alive(warm.pid), idleMs + 5000);
+  it("ends when idle, leaving no socket, no process and no subject folder", async () => {
+    const warm = await until("a warm judge", listening);
+    const [subject] = children(warm.pid);
+    await until("the warm judge ended", () => !alive(warm.pid) && !alive(subject!), idleMs + 5000);
     assert.deepEqual(fs.readdirSync(socketDir()), []);
-    await until("its judge ended", () => !alive(judge), 2000);
-    // Nor the folder of the subject that judge had started for the next run.
     const subjectFolders = path.join(tmp, "grpc-labs-subjects");
-    await until("no subject folder left", () => fs.readdirSync(subjectFolders).every((ns) => fs.readdirSync(path.join(subjectFolders, ns)).length === 0), 2000);
+    const left = fs.readdirSync(subjectFolders).flatMap((ns) => fs.readdirSync(path.join(subjectFolders, ns)));
+    assert.deepEqual(left.filter((name) => name.startsWith(`${warm.pid}-`)), []);
   });
 });

@@ -938,7 +938,7 @@ export function configureSubject(next: SubjectConfig, options: LaneOptions = {})
 
 /**
  * Starts the next run's first subject now, before the run is known: a warm
- * judge's (warm-judge.cjs) and watch mode's between saves. It loads Node and
+ * judge's (warm-judge.ts) and watch mode's between saves. It loads Node and
  * the driver, and the run finds it ready: it only adds the code under test.
  */
 export async function prepareSubject(memoryMb: number): Promise<void> {

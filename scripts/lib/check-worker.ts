@@ -26,6 +26,7 @@ import { checkOutputLimit } from "../subject/codec";
 import { lastDurations, longestFirst, recordDurations } from "./check-durations";
 import { workspaceRoot } from "./labs";
 import { checkId } from "./results";
+import { listenWarm, type RunnerChannel } from "./warm-judge";
 import { defaultSubjectMemoryMb, type PlannedCheck, type RunMessage, type WorkerMessage, type WorkerRequest } from "./worker-protocol";
 
 const Mocha = require("mocha/lib/mocha.cjs") as typeof MochaType;
@@ -36,11 +37,19 @@ require("../check-kit");
 const scriptsDir = path.resolve(__dirname, "..");
 const kept = (file: string) => file.includes(`${path.sep}node_modules${path.sep}`) || file.startsWith(scriptsDir + path.sep);
 
+/** The runner this judge works for: its parent, over IPC, or the run that claimed a warm judge (warm-judge.ts). */
+let runner: RunnerChannel = {
+  get connected() {
+    return process.connected;
+  },
+  send: (message, then) => (then ? process.send?.(message, then) : process.send?.(message)),
+  leave: (code) => process.exit(code),
+};
+
 function send(message: WorkerMessage, then?: () => void): void {
-  // With the runner gone there is no one to tell; a one-shot judge still ends (then: exit).
-  if (!process.connected) return void then?.();
-  if (then) process.send?.(message, then);
-  else process.send?.(message);
+  // With the runner gone there is no one to tell; a one-shot judge still ends (then: leave).
+  if (!runner.connected) return void then?.();
+  runner.send(message, then);
 }
 
 function describeFailure(error: unknown, timeoutMs: number, { handlerErrors, uncaught, fault, wire }: CheckEvents): string {
@@ -540,8 +549,8 @@ async function finish(request: WorkerRequest, mocha: MochaType): Promise<void> {
   const open = request.listOnly ? [] : await openHandles(300);
   await stopSubject();
   // A kept-alive judge whose runner has gone has no next run.
-  if (!request.keepAlive || !process.connected) {
-    send({ type: "done", open }, () => process.exit(0));
+  if (!request.keepAlive || !runner.connected) {
+    send({ type: "done", open }, () => runner.leave(0));
     return;
   }
   mocha.dispose();
@@ -554,21 +563,31 @@ async function finish(request: WorkerRequest, mocha: MochaType): Promise<void> {
 }
 
 
-if (process.argv[2]) {
+function receive(message: RunMessage): void {
+  if (message.type === "run" && !busy) run(message.request);
+}
+
+if (process.argv[2] === "--listen") {
+  listenWarm(process.argv[3]!, {
+    claim: (channel) => (runner = channel),
+    receive,
+    prepare: () => void prepareSubject(defaultSubjectMemoryMb),
+    stopSubjects: async () => {
+      discardPreparedSubject();
+      await stopSubject();
+    },
+  });
+} else if (process.argv[2]) {
   run(JSON.parse(process.argv[2]) as WorkerRequest);
 } else {
-  process.on("message", (message: RunMessage) => {
-    if (message.type === "run" && !busy) run(message.request);
-    // A warm judge's judge, waiting for its run: the run's first subject starts now (warm-judge.cjs).
-    if (message.type === "prepare" && !busy) void prepareSubject(defaultSubjectMemoryMb);
-  });
+  process.on("message", receive);
   // The runner went away (or did not need this worker): leave, unless a one-shot run is finishing.
   process.on("disconnect", () => {
     if (busy) return;
     discardPreparedSubject();
     process.exit(0);
   });
-  // Stopped (watch mode ends, the warm judge stops it): its subjects end and their folders go, within a second.
+  // Stopped (watch mode ends): its subjects end and their folders go, within a second.
   process.on("SIGTERM", () => {
     setTimeout(() => process.exit(143), 1000).unref();
     discardPreparedSubject();

@@ -2,10 +2,9 @@
 // scripts/lab.cjs can start one before it loads anything else: the worker
 // then loads mocha, grpc-js and check-kit while the runner is still starting.
 //
-// A run of `npm run lab` takes its judge from a warm judge when there is one
-// (scripts/lib/warm-judge.cjs: a process that keeps one judge loaded between
-// runs, reached over a socket only this user can open), and otherwise starts
-// one itself and starts a warm judge for the next run.
+// A run of `npm run lab` takes a warm judge when there is one (warm-judge.ts:
+// a judge started before the run, waiting on a socket only this user can
+// use), and otherwise starts a judge itself and a warm judge for the next run.
 "use strict";
 const { spawn } = require("node:child_process");
 const crypto = require("node:crypto");
@@ -18,17 +17,14 @@ const { PassThrough } = require("node:stream");
 
 const workspaceRoot = path.resolve(__dirname, "..", "..");
 
-/** A worker waiting for its request over IPC. */
-function spawnCheckWorker() {
+/** A worker waiting for its request over IPC (or, with `--listen <socket>`, a warm judge: warm-judge.ts). */
+function spawnCheckWorker(args = [], options = { stdio: ["ignore", "pipe", "pipe", "ipc"] }) {
   // --expose-gc: the worker collects garbage between checks when it has grown (check-worker.ts).
   // --max-semi-space-size=2 (MB): V8's young generation stays small, so short-lived garbage is
   // collected before it grows the process (lab 03's whole tree: about 400 MB at its peak before, 360 after).
   // judge-preload.cjs: mocha and grpc-js load before tsx, which slows every later require.
   const preload = ["--require", path.join(__dirname, "judge-preload.cjs"), "--require", require.resolve("tsx/cjs")];
-  return spawn(process.execPath, ["--expose-gc", "--max-semi-space-size=2", ...preload, path.join(__dirname, "check-worker.ts")], {
-    cwd: workspaceRoot,
-    stdio: ["ignore", "pipe", "pipe", "ipc"],
-  });
+  return spawn(process.execPath, ["--expose-gc", "--max-semi-space-size=2", ...preload, path.join(__dirname, "check-worker.ts"), ...args], { cwd: workspaceRoot, ...options });
 }
 
 /** Every file of scripts/ (the judge's code), for the warm judge's key. */
@@ -45,13 +41,13 @@ function scriptFiles(dir = path.join(workspaceRoot, "scripts")) {
  * installed packages, by size and time) and the environment it passes on
  * (the judge's settings, the browser lab 10 uses, the subject's locale).
  * A change to any of them names another warm judge; the old one notices and
- * ends (warm-judge.cjs).
+ * ends (warm-judge.ts).
  */
 function warmJudgeKey(env) {
   const hash = crypto.createHash("sha256");
   hash.update(`${workspaceRoot}\0${process.execPath}\0${process.version}\0`);
   for (const name of Object.keys(env).sort()) {
-    if (/^(GRPC_|NODE_|UV_)|^(PATH|CHROMIUM_PATH|TZ|LANG|LC_ALL|NO_COLOR)$/.test(name)) hash.update(`${name}=${env[name]}\0`);
+    if (/^(GRPC_|NODE_|UV_)|^(CHROMIUM_PATH|TZ|LANG|LC_ALL|NO_COLOR)$/.test(name)) hash.update(`${name}=${env[name]}\0`);
   }
   for (const file of [...scriptFiles(), path.join(workspaceRoot, "node_modules", ".package-lock.json")]) {
     const stat = fs.statSync(file, { throwIfNoEntry: false });
@@ -102,20 +98,20 @@ function warmJudgeIdentity(socket) {
   }
 }
 
-/** Starts a warm judge for the runs after this one; it outlives this run and ends when idle. */
+/** Starts a warm judge for the next run: it outlives this run and ends when idle (warm-judge.ts). */
 function startWarmJudge(socket) {
   try {
-    spawn(process.execPath, [path.join(__dirname, "warm-judge.cjs"), socket], { cwd: workspaceRoot, detached: true, stdio: "ignore" }).unref();
+    spawnCheckWorker(["--listen", socket], { detached: true, stdio: "ignore" }).unref();
   } catch {
     // Without one, the next run starts its own judge, as this one did.
   }
 }
 
 /**
- * A judge of the warm judge, reached over its socket, that looks like a
- * ChildProcess to the runner (run-checks.ts): messages, output, exit and kill
- * are relayed one JSON line each (warm-judge.cjs). If the warm judge does not
- * serve it (gone, or it refused the token), it starts a judge of its own and
+ * A warm judge, reached over its socket, that looks like a ChildProcess to
+ * the runner (run-checks.ts): messages, output, exit and kill go one JSON line
+ * each (warm-judge.ts). If the warm judge does not serve it (gone, claimed by
+ * another run, or it refused the token), it starts a judge of its own and
  * relays that one.
  */
 class RemoteJudge extends EventEmitter {
@@ -182,7 +178,8 @@ class RemoteJudge extends EventEmitter {
     this.exitCode = code;
     this.signalCode = code === null ? signal : null;
     this.connected = false;
-    this.socket.destroy();
+    // Open until this process exits: the warm judge then starts its successor, once the run is fully over.
+    this.socket.unref();
     this.emit("exit", this.exitCode, this.signalCode);
   }
 
@@ -199,8 +196,9 @@ class RemoteJudge extends EventEmitter {
 
   kill(signal = "SIGTERM") {
     if (this.local) return this.local.kill(signal);
-    // The warm judge stops this run's judge when the runner hangs up.
+    // A warm judge ends when its runner hangs up.
     this.exited(null, signal);
+    this.socket.destroy();
     return true;
   }
 }
@@ -233,4 +231,4 @@ function discardPrestartedWorker() {
   prestarted = undefined;
 }
 
-module.exports = { spawnCheckWorker, prestartCheckWorker, takeCheckWorker, discardPrestartedWorker, warmJudgeSocket, warmJudgeIdentity, identityFile };
+module.exports = { spawnCheckWorker, prestartCheckWorker, takeCheckWorker, discardPrestartedWorker, warmJudgeSocket, warmJudgeIdentity, identityFile, startWarmJudge };

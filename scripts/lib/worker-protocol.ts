@@ -50,5 +50,8 @@ export interface WorkerRequest {
 /** The resident size above which the subject (the learner's code) is stopped, unless grading sets another. */
 export const defaultSubjectMemoryMb = 768;
 
-/** From the runner (or the warm judge) to the worker: check one lab tree, or start the next run's subject now. */
-export type RunMessage = { type: "run"; request: WorkerRequest } | { type: "prepare" };
+/** From the runner to the worker: check one lab tree. */
+export interface RunMessage {
+  type: "run";
+  request: WorkerRequest;
+}
