@@ -181,6 +181,21 @@ function warmJudgePid(env: NodeJS.ProcessEnv): number | undefined {
   return socket === undefined ? undefined : warmJudgeIdentity(socket)?.pid;
 }
 
+/**
+ * Waits (at most 3 s) until the warm judge for this environment waits with its subject started, as
+ * it does by the time a learner has read a report: a run right after another finds none yet, and
+ * starts cold (docs/performance.md gives both).
+ */
+async function warmJudgeReady(env: NodeJS.ProcessEnv): Promise<void> {
+  if (!procfs || warmJudgeSocket(env) === undefined) return;
+  const end = Date.now() + 3000;
+  while (Date.now() < end) {
+    const warm = warmJudgePid(env);
+    if (warm !== undefined && descendants(warm).length > 1) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 function rssMb(pid: number): number {
   try {
     const match = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
@@ -342,6 +357,7 @@ async function main(): Promise<void> {
         for (const state of states.filter((s) => stateApplies(lab, s))) {
           writeState(treeDir(lab, "learner"), stateFiles(lab, state));
           for (const lanes of laneConfigs) {
+            await warmJudgeReady(runEnv(lanes));
             const sample = await measure(lab, lanes);
             if (round > 0) samples.set(key(lab, state, lanes), [...(samples.get(key(lab, state, lanes)) ?? []), sample]);
           }

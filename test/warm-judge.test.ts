@@ -119,6 +119,19 @@ describe("the warm judge", function () {
     assert.equal(listening()?.pid, warm.pid, "it still waits for its run");
   });
 
+  it("still waits for a run after a command that checked nothing (a lab that does not exist)", async () => {
+    const warm = await until("a warm judge", listening);
+    const code = await new Promise<number | null>((resolve) => {
+      const child = spawn(process.execPath, [path.join(workspace, "scripts", "lab.cjs"), "99"], { cwd: workspace, env, stdio: "ignore" });
+      child.on("close", resolve);
+    });
+    assert.equal(code, 2);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(listening()?.pid, warm.pid);
+    assert.equal((await lab("02", "--solution").result).status, "pass");
+    await until("it served that run and ended", () => !alive(warm.pid));
+  });
+
   it("is replaced when it has gone: the run starts a judge of its own and a new warm judge", async () => {
     const warm = await until("a warm judge", listening);
     process.kill(warm.pid, "SIGKILL");

@@ -863,11 +863,7 @@ export class Subject {
 // ---------------------------------------------------------------------------
 // The lanes, and the current check's subject, for check-kit's helpers
 
-let config: SubjectConfig | undefined;
-let folder: Promise<RunFolder> | undefined;
 /** The next run's first subject, started before the run is known (prepareSubject). */
-let prepared: Prepared | undefined;
-
 interface Prepared {
   /** Made at once, so that a judge that leaves while the driver is copied in removes it. */
   folder: Folder;
@@ -875,6 +871,10 @@ interface Prepared {
   /** Once the driver is in. */
   started?: StartedProcess;
 }
+
+let config: SubjectConfig | undefined;
+let folder: Promise<RunFolder> | undefined;
+let prepared: Prepared | undefined;
 let output: OutputSink = toOwnOutput;
 let hosts: Host[] = [new Host(0)];
 let lanes: Lane[] = [new Lane(0, hosts[0]!)];

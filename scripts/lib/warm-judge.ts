@@ -52,11 +52,11 @@ export interface WarmJudgeHooks {
 const idleMs = Number(process.env.GRPC_LABS_WARM_JUDGE_IDLE_MS) || 15 * 60 * 1000;
 const staleCheckMs = 30_000;
 /** After its run, the successor starts once the runner's own processes (npm) have ended: it does not compete with them. */
-const successorDelayMs = 300;
+const successorDelayMs = 100;
 
 export function listenWarm(socketPath: string, hooks: WarmJudgeHooks): void {
   const token = randomBytes(24).toString("hex");
-  const ownsFiles = () => fs.readFileSync(identityFile(socketPath), { encoding: "utf8", flag: "r" }).endsWith(` ${token}`);
+  const ownsFiles = () => fs.readFileSync(identityFile(socketPath), "utf8").endsWith(` ${token}`);
   const removeFiles = () => {
     try {
       if (!ownsFiles()) return;
@@ -80,13 +80,17 @@ export function listenWarm(socketPath: string, hooks: WarmJudgeHooks): void {
     setTimeout(leave, 1000 + successorDelayMs).unref();
   };
 
+  /** The runner that claimed this judge, if one has. */
+  let claimedBy: net.Socket | undefined;
+  /** Whether it sent a run: a runner that hangs up without one (a command that checked nothing) leaves the judge waiting. */
+  let used = false;
+
   const server = net.createServer((socket) => {
     let buffered = "";
-    let claimed = false;
     socket.on("error", () => undefined);
     socket.on("data", (chunk: Buffer) => {
       buffered += chunk.toString();
-      if (buffered.length > 1024 && !claimed && !buffered.includes("\n")) return void socket.destroy();
+      if (buffered.length > 1024 && claimedBy !== socket && !buffered.includes("\n")) return void socket.destroy();
       let newline: number;
       while ((newline = buffered.indexOf("\n")) >= 0) {
         const line = buffered.slice(0, newline);
@@ -97,29 +101,37 @@ export function listenWarm(socketPath: string, hooks: WarmJudgeHooks): void {
         } catch {
           return void socket.destroy();
         }
-        if (claimed) {
-          if (frame.message) hooks.receive(frame.message);
-        } else if (tokenMatches(frame.token, token) && server.listening) {
-          claimed = true;
+        if (claimedBy === socket) {
+          if (frame.message) receive(frame.message);
+        } else if (claimedBy === undefined && !used && tokenMatches(frame.token, token)) {
           claim(socket);
         } else return void socket.destroy();
       }
     });
   });
 
+  const receive = (message: RunMessage) => {
+    if (!used) {
+      // One run: the next one finds the successor (or, until it listens, starts a judge of its own).
+      used = true;
+      server.close();
+    }
+    hooks.receive(message);
+  };
+
+  const writes = { stdout: process.stdout.write, stderr: process.stderr.write };
   const claim = (socket: net.Socket) => {
-    // One run: the next one finds the successor (or, until it listens, starts a judge of its own).
-    server.close();
+    claimedBy = socket;
     clearTimeout(idle);
-    clearInterval(stale);
     const write = (frame: object, then?: () => void) => {
       if (socket.writable) socket.write(`${JSON.stringify(frame)}\n`, then ? () => then() : undefined);
       else then?.();
     };
     // What the judge itself prints goes to the runner, as a child's output would.
     for (const stream of ["stdout", "stderr"] as const) {
-      process[stream].write = ((text: string | Uint8Array) => {
-        write({ [stream]: typeof text === "string" ? text : Buffer.from(text).toString() });
+      process[stream].write = ((text: string | Uint8Array, ...rest: unknown[]) => {
+        const done = rest.find((arg): arg is () => void => typeof arg === "function");
+        write({ [stream]: typeof text === "string" ? text : Buffer.from(text).toString() }, done);
         return true;
       }) as typeof process.stdout.write;
     }
@@ -131,13 +143,20 @@ export function listenWarm(socketPath: string, hooks: WarmJudgeHooks): void {
       // The runner hangs up when it exits: the successor then loads while the learner reads the report.
       leave: (code) => write({ exit: [code, null] }),
     });
-    socket.on("close", () => end(true));
+    socket.on("close", () => {
+      if (used) return end(true);
+      // Claimed and let go unused: it waits for the next run, as before.
+      claimedBy = undefined;
+      Object.assign(process.stdout, { write: writes.stdout });
+      Object.assign(process.stderr, { write: writes.stderr });
+      idle = setTimeout(() => end(false), idleMs);
+    });
     write({ pid: process.pid });
   };
 
-  const idle = setTimeout(() => end(false), idleMs);
+  let idle = setTimeout(() => end(false), idleMs);
   const stale = setInterval(() => {
-    if (warmJudgeSocket() !== socketPath || !fs.existsSync(socketPath)) end(false);
+    if (claimedBy === undefined && (warmJudgeSocket() !== socketPath || !fs.existsSync(socketPath))) end(false);
   }, staleCheckMs);
   stale.unref();
 

@@ -107,6 +107,11 @@ function startWarmJudge(socket) {
   }
 }
 
+/** Starts a warm judge once this run is over: loading it now would take CPU from this run. */
+function startWarmJudgeAfterRun(socket) {
+  process.once("exit", () => startWarmJudge(socket));
+}
+
 /**
  * A warm judge, reached over its socket, that looks like a ChildProcess to
  * the runner (run-checks.ts): messages, output, exit and kill go one JSON line
@@ -145,7 +150,7 @@ class RemoteJudge extends EventEmitter {
     this.socket.on("close", () => {
       if (this.served || this.exitCode !== null || this.signalCode !== null) return this.exited(null, "SIGKILL");
       // Not served: a judge of its own, as without a warm judge; and a new warm judge if none listens.
-      if (!reached) startWarmJudge(socketPath);
+      if (!reached) startWarmJudgeAfterRun(socketPath);
       this.adopt(spawnCheckWorker());
     });
   }
@@ -215,7 +220,7 @@ function prestartCheckWorker() {
     return;
   }
   prestarted = spawnCheckWorker();
-  if (socket) startWarmJudge(socket);
+  if (socket) startWarmJudgeAfterRun(socket);
 }
 
 /** The prestarted worker if it is still there, or a new one. */
