@@ -9,9 +9,10 @@
  *
  * The runner starts the judge before it knows what to check (scripts/lab.cjs
  * does so first thing), so loading mocha, grpc-js and check-kit overlaps the
- * runner's own start; the request then comes over IPC. In watch mode one
- * judge serves many requests: each run reloads the lab's checks and gets a
- * fresh subject.
+ * runner's own start; the request then comes over IPC. Or the judge was
+ * started before the run, with `--listen`, and the run claims it over a
+ * socket (warm-judge.ts). In watch mode one judge serves many requests: each
+ * run reloads the lab's checks and gets a fresh subject.
  */
 import type MochaType from "mocha";
 import * as path from "node:path";
@@ -561,7 +562,6 @@ async function finish(request: WorkerRequest, mocha: MochaType): Promise<void> {
     if (!busy) void prepareSubject(request.subjectMemoryMb);
   }, prepareDelayMs).unref();
 }
-
 
 function receive(message: RunMessage): void {
   if (message.type === "run" && !busy) run(message.request);
