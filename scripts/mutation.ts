@@ -375,7 +375,8 @@ function runStryker(configFile: string): Promise<number> {
   const bin = path.join(workspaceRoot, "node_modules", "@stryker-mutator", "core", "bin", "stryker.js");
   const detached = process.platform !== "win32";
   // GRPC_LABS_BAIL: each lab run stops at its first failing check (scripts/lib/check-worker.ts); one is enough to kill a mutant.
-  const env = { ...process.env, GRPC_LABS_BAIL: "1" };
+  // No warm judge: every run has another active mutant, and a judge started before the run would not have it.
+  const env = { ...process.env, GRPC_LABS_BAIL: "1", GRPC_LABS_WARM_JUDGE: "0" };
   const child = spawn(process.execPath, [bin, "run", configFile], { cwd: workspaceRoot, stdio: "inherit", detached, env });
   const stop = (signal: NodeJS.Signals) => {
     interrupted = signal;

@@ -145,6 +145,22 @@ describe("the warm judge", function () {
     assert.equal((await lab("02", "--solution").result).status, "pass");
   });
 
+  it("is never claimed by a run with another environment, and one warm judge waits per workspace", async () => {
+    const warm = await until("a warm judge", listening);
+    // What the subject is given (here Stryker's active mutant) belongs to the warm judge's key: another value, another warm judge.
+    const other = { ...env, __STRYKER_ACTIVE_MUTANT__: "7" };
+    const run = spawn(process.execPath, [path.join(workspace, "scripts", "lab.cjs"), "02", "--solution", "--json"], { cwd: workspace, env: other, stdio: "ignore" });
+    await new Promise((resolve) => run.on("close", resolve));
+    assert.ok(alive(warm.pid) || listening()?.pid !== warm.pid, "the run did not claim it");
+    // The run started a warm judge for its environment when it exited, and that one asked the older one to end.
+    await until("the older warm judge ended", () => !alive(warm.pid));
+    const sockets = () => fs.readdirSync(socketDir()).filter((name) => name.endsWith(".sock"));
+    const mutant = await until("one warm judge, the new one", () => (sockets().length === 1 && sockets()[0] !== path.basename(warm.socket) ? sockets()[0] : undefined));
+    // And back: a run with the first environment finds none, and the one it starts retires the mutant's.
+    assert.equal((await lab("02", "--solution").result).status, "pass");
+    await until("one warm judge again, for the first environment", () => (sockets().length === 1 && sockets()[0] !== mutant && listening() ? true : undefined));
+  });
+
   it("ends when idle, leaving no socket, no process and no subject folder", async () => {
     const warm = await until("a warm judge", listening);
     const [subject] = children(warm.pid);

@@ -27,7 +27,8 @@
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import * as fs from "node:fs";
 import * as net from "node:net";
-import { identityFile, startWarmJudge, warmJudgeSocket } from "./worker-process.cjs";
+import * as path from "node:path";
+import { identityFile, startWarmJudge, warmJudgeIdentity, warmJudgeSocket, workspacePrefix } from "./worker-process.cjs";
 import type { RunMessage, WorkerMessage } from "./worker-protocol";
 
 /** How the judge talks to the runner it works for. */
@@ -95,7 +96,7 @@ export function listenWarm(socketPath: string, hooks: WarmJudgeHooks): void {
       while ((newline = buffered.indexOf("\n")) >= 0) {
         const line = buffered.slice(0, newline);
         buffered = buffered.slice(newline + 1);
-        let frame: { token?: unknown; message?: RunMessage };
+        let frame: { token?: unknown; quit?: unknown; message?: RunMessage };
         try {
           frame = JSON.parse(line) as typeof frame;
         } catch {
@@ -104,6 +105,8 @@ export function listenWarm(socketPath: string, hooks: WarmJudgeHooks): void {
         if (claimedBy === socket) {
           if (frame.message) receive(frame.message);
         } else if (claimedBy === undefined && !used && tokenMatches(frame.token, token)) {
+          // A newer warm judge of this workspace (for runs with another environment) asks it to make room.
+          if (frame.quit === true) return end(false);
           claim(socket);
         } else return void socket.destroy();
       }
@@ -177,11 +180,29 @@ export function listenWarm(socketPath: string, hooks: WarmJudgeHooks): void {
     server.listen(socketPath, () => {
       fs.chmodSync(socketPath, 0o600);
       fs.writeFileSync(identityFile(socketPath), `${process.pid} ${token}`, { mode: 0o600 });
+      retireOthers(socketPath);
       hooks.prepare();
     });
   };
   process.on("SIGTERM", () => end(false));
   listen(true);
+}
+
+/**
+ * Asks the other warm judges of this workspace, waiting for runs with another
+ * environment, to end: one waits per workspace, however often the
+ * environment changes (a claimed one ends with its run anyway).
+ */
+function retireOthers(socketPath: string): void {
+  const dir = path.dirname(socketPath);
+  for (const name of fs.readdirSync(dir)) {
+    const other = path.join(dir, name);
+    if (!name.startsWith(workspacePrefix()) || !name.endsWith(".sock") || other === socketPath) continue;
+    const identity = warmJudgeIdentity(other);
+    if (!identity) continue;
+    const socket = net.connect(other, () => socket.end(`${JSON.stringify({ token: identity.token, quit: true })}\n`));
+    socket.on("error", () => undefined);
+  }
 }
 
 /** Whether a runner's token is this warm judge's, compared in constant time. */

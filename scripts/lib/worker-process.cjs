@@ -47,13 +47,18 @@ function warmJudgeKey(env) {
   const hash = crypto.createHash("sha256");
   hash.update(`${workspaceRoot}\0${process.execPath}\0${process.version}\0`);
   for (const name of Object.keys(env).sort()) {
-    if (/^(GRPC_|NODE_|UV_)|^(CHROMIUM_PATH|TZ|LANG|LC_ALL|NO_COLOR)$/.test(name)) hash.update(`${name}=${env[name]}\0`);
+    if (/^(GRPC_|NODE_|UV_)|^(CHROMIUM_PATH|TZ|LANG|LC_ALL|NO_COLOR|SystemRoot|__STRYKER_ACTIVE_MUTANT__)$/.test(name)) hash.update(`${name}=${env[name]}\0`);
   }
   for (const file of [...scriptFiles(), path.join(workspaceRoot, "node_modules", ".package-lock.json")]) {
     const stat = fs.statSync(file, { throwIfNoEntry: false });
     hash.update(`${file}\0${stat?.size}\0${stat?.mtimeMs}\0`);
   }
-  return hash.digest("hex").slice(0, 20);
+  return hash.digest("hex").slice(0, 16);
+}
+
+/** How the sockets of this workspace's warm judges begin: one for each environment runs are started with. */
+function workspacePrefix() {
+  return `judge-${crypto.createHash("sha256").update(workspaceRoot).digest("hex").slice(0, 8)}-`;
 }
 
 /**
@@ -74,7 +79,7 @@ function warmJudgeSocket(env = process.env) {
   }
   const stat = fs.lstatSync(dir, { throwIfNoEntry: false });
   if (!stat?.isDirectory() || stat.uid !== uid || (stat.mode & 0o077) !== 0) return undefined;
-  const socket = path.join(dir, `judge-${warmJudgeKey(env)}.sock`);
+  const socket = path.join(dir, `${workspacePrefix()}${warmJudgeKey(env)}.sock`);
   // A socket's path has room for 104 bytes on macOS (108 on Linux): a longer temporary folder means no warm judge.
   return Buffer.byteLength(socket) < 104 ? socket : undefined;
 }
@@ -236,4 +241,4 @@ function discardPrestartedWorker() {
   prestarted = undefined;
 }
 
-module.exports = { spawnCheckWorker, prestartCheckWorker, takeCheckWorker, discardPrestartedWorker, warmJudgeSocket, warmJudgeIdentity, identityFile, startWarmJudge };
+module.exports = { spawnCheckWorker, prestartCheckWorker, takeCheckWorker, discardPrestartedWorker, warmJudgeSocket, warmJudgeIdentity, identityFile, startWarmJudge, workspacePrefix };

@@ -9,3 +9,4 @@ export function warmJudgeSocket(env?: NodeJS.ProcessEnv): string | undefined;
 export function warmJudgeIdentity(socket: string): { pid: number; token: string } | undefined;
 export function identityFile(socket: string): string;
 export function startWarmJudge(socket: string): void;
+export function workspacePrefix(): string;
