@@ -90,8 +90,21 @@ describe("checks in lanes", function () {
     assert.ok(elapsed < together - 3000, `eight checks that wait 1.5 s each took ${elapsed} ms in all, ${together} ms together`);
   });
 
-  it("fail only the check whose code loops, at once, run the checks beside it again, and run serial() checks alone", async () => {
+  it("fail only the check whose code loops, at once, run the checks beside it again, and run serial() checks alone, last", async () => {
     const body = `step(2, () => {
+  serial(() => {
+    it("runs alone", () =>
+      counted(async () => {
+        // Last, though it comes first: alone, it would hold back every other check.
+        expectTrue((state.runs?.["runs after"] ?? 0) > 0, "a serial check ran before the checks after it, though it comes first");
+        expectTrue(state.running === 1, \`\${state.running} checks ran at once with a serial one\`);
+        // The longest check, so that it would also come first by the durations of the last run.
+        await sleep(2600);
+        expectTrue(state.running === 1, \`\${state.running} checks ran at once with a serial one\`);
+      }));
+  });
+});
+step(3, () => {
   it("blocks", async () => {
     const s = await server();
     await counted(() => s.spin());
@@ -107,16 +120,8 @@ describe("checks in lanes", function () {
   it("waits beside it", () => counted(async () => { await (await server()).shout("beside"); await sleep(2500); }));
   it("waits beside it too", () => counted(async () => { await (await server()).shout("beside too"); await sleep(2500); }));
 });
-step(3, () => {
-  serial(() => {
-    it("runs alone", () =>
-      counted(async () => {
-        expectTrue(state.running === 1, \`\${state.running} checks ran at once with a serial one\`);
-        await sleep(300);
-        expectTrue(state.running === 1, \`\${state.running} checks ran at once with a serial one\`);
-      }));
-  });
-  it("runs after", () => counted(async () => { await (await server()).shout("after"); await sleep(300); }));
+step(4, () => {
+  it("runs after", () => counted(async () => { ran("runs after"); await (await server()).shout("after"); await sleep(300); }));
 });`;
     const { tree, check } = treeWith("lanes-faults", body);
     const result = await checkLab(lab, { target: "learner", tree, checkFiles: [check] });

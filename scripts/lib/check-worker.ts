@@ -264,8 +264,10 @@ interface Running {
  * or, when that cannot be told, every check running at the time.
  */
 async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts: readonly Host[], timeoutMs: number, labId: string): Promise<void> {
-  // The checks that waited longest last time start first; the others in step order.
-  const queue: Queued[] = longestFirst(tests, (test) => plannedCheck(test).id, lastDurations(labId)).map((test) => ({ test, alone: inSuiteOf(test, ownSubjectSuites) }));
+  // The checks that waited longest last time start first; the others in step order. A serial() check runs
+  // last: it runs alone, so started first it would hold back every other check, the first steps' too.
+  const ordered = longestFirst(tests, (test) => plannedCheck(test).id, lastDurations(labId));
+  const queue: Queued[] = [...ordered.filter((test) => !isSerial(test)), ...ordered.filter(isSerial)].map((test) => ({ test, alone: inSuiteOf(test, ownSubjectSuites) }));
   const durations = new Map<string, number>();
   const running = new Set<Running>();
   const active = new Map<Host, number>(hosts.map((host) => [host, 0]));

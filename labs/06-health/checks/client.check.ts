@@ -106,17 +106,22 @@ step(7, () => {
     return { reports, controller, done, settled: () => outcome };
   }
 
+  /** A watcher keeps watching until its signal aborts: one that settled before that fails the check now, not after a wait. */
+  function failIfSettled(watcher: Awaited<ReturnType<typeof watch>>): void {
+    const outcome = watcher.settled();
+    if (outcome && "error" in outcome) {
+      const { code, message } = outcome.error as { code?: unknown; message?: string };
+      if (typeof code !== "number") throw outcome.error; // the learner's own error, shown where it was thrown
+      throw new CheckFailure(`watchHealth() rejected with ${grpc.status[code]} after reporting ${JSON.stringify(watcher.reports)}: ${message}`);
+    }
+    if (outcome) throw new CheckFailure(`watchHealth() resolved after reporting ${JSON.stringify(watcher.reports)}, before its signal aborted`);
+  }
+
   /** Waits until the watcher has reported `count` statuses; fails early if it settles first. */
   async function reported(watcher: Awaited<ReturnType<typeof watch>>, count: number, ms: number): Promise<string[]> {
     const until = Date.now() + ms;
     while (watcher.reports.length < count && Date.now() < until) {
-      const outcome = watcher.settled();
-      if (outcome && "error" in outcome) {
-        const { code, message } = outcome.error as { code?: unknown; message?: string };
-        if (typeof code !== "number") throw outcome.error; // the learner's own error, shown where it was thrown
-        throw new CheckFailure(`watchHealth() rejected with ${grpc.status[code]} after reporting ${JSON.stringify(watcher.reports)}: ${message}`);
-      }
-      if (outcome) throw new CheckFailure(`watchHealth() resolved after reporting ${JSON.stringify(watcher.reports)}, before its signal aborted`);
+      failIfSettled(watcher);
       await pause(20);
     }
     if (watcher.reports.length < count) throw new CheckFailure(`watchHealth() should have reported ${count} status${count === 1 ? "" : "es"} within ${ms / 1000} s, got ${JSON.stringify(watcher.reports)}`);
@@ -189,7 +194,10 @@ step(7, () => {
       });
       const watcher = await watch(address, "");
       const until = Date.now() + 2500;
-      while (starts.length < 4 && Date.now() < until) await pause(20);
+      while (starts.length < 4 && Date.now() < until) {
+        failIfSettled(watcher);
+        await pause(20);
+      }
       // Aborted during the fourth wait (about 800 ms): the watcher stops waiting and resolves at once.
       watcher.controller.abort();
       await within(watcher.done, 500, "watchHealth() after its signal aborted during a wait between Watch calls (stop the wait when the signal aborts)");
