@@ -11,6 +11,8 @@ export interface StreamReader<T> {
   next(ms: number, what: string): Promise<T>;
   /** The messages received and not yet taken by next(). */
   readonly pending: T[];
+  /** How the stream ended or failed ("the stream ended", "the stream failed with ..."), once it has. */
+  readonly ended: string | undefined;
 }
 
 export function readStream<T>(call: grpc.ClientReadableStream<T> | grpc.ClientDuplexStream<unknown, T>): StreamReader<T> {
@@ -31,6 +33,9 @@ export function readStream<T>(call: grpc.ClientReadableStream<T> | grpc.ClientDu
   });
   return {
     pending,
+    get ended() {
+      return ended;
+    },
     async next(ms, what) {
       const deadline = Date.now() + ms;
       while (pending.length === 0) {

@@ -154,14 +154,34 @@ step(10, () => {
     },
   });
 
+  /**
+   * The learner's watch, followed: it ends only when its signal aborts, so a watch that rejected while the
+   * server kept its stream open has failed already, and the check says so at once instead of waiting.
+   */
+  const followWatch = (done: Promise<void>) => {
+    let rejection: { error: unknown } | undefined;
+    done.catch((error: unknown) => (rejection = { error })); // Awaited in the check, after the abort.
+    return {
+      rejected: () => rejection !== undefined,
+      failIfRejected(): void {
+        if (!rejection) return;
+        const { code, message } = rejection.error as { code?: unknown; message?: string };
+        if (typeof code !== "number") throw rejection.error; // the learner's own error, shown where it was thrown
+        throw new CheckFailure(`watchUsers() rejected with ${grpc.status[code]} before the signal aborted, while the server kept the stream open: ${message}`);
+      },
+    };
+  };
+
   it("passes each change to onChange, and cancels the call when the signal aborts", async () => {
     const state = { cancelled: false };
     const { learner, client } = await learnerClientFor(watchServer(state, 3, "stay open"));
     const received: unknown[] = [];
     const abort = new AbortController();
     const done = learner.watchUsers(client, (change) => received.push(change), abort.signal);
-    done.catch(() => {}); // Awaited below, after the abort.
-    expectTrue(await eventually(() => received.length >= 3, settleMs), `watchUsers(): expected onChange to get 3 changes, it got ${received.length}`);
+    const watch = followWatch(done);
+    await eventually(() => received.length >= 3 || watch.rejected(), settleMs);
+    watch.failIfRejected();
+    expectTrue(received.length >= 3, `watchUsers(): expected onChange to get 3 changes, it got ${received.length}`);
     expectEqual(received, decoded, "the changes passed to onChange (kinds as UserChange_Kind numbers, times as Date)");
     abort.abort();
     try {
@@ -178,8 +198,9 @@ step(10, () => {
     const { learner, client } = await learnerClientFor(watchServer(state, 1, "stay open"));
     const abort = new AbortController();
     const done = learner.watchUsers(client, () => undefined, abort.signal);
-    done.catch(() => {}); // Awaited below, after the abort.
-    await eventually(() => !Number.isNaN(state.recording.deadline), settleMs);
+    const watch = followWatch(done);
+    await eventually(() => !Number.isNaN(state.recording.deadline) || watch.rejected(), settleMs);
+    if (Number.isNaN(state.recording.deadline)) watch.failIfRejected();
     abort.abort();
     await within(done, settleMs, "watchUsers() after the signal aborted").catch(() => undefined);
     expectNoDeadline(state.recording, "WatchUsers");

@@ -7,6 +7,7 @@
 import * as grpc from "@grpc/grpc-js";
 import {
   bidiStreamCall,
+  CheckFailure,
   clientStreamCall,
   expectCallError,
   expectEqual,
@@ -281,7 +282,11 @@ step(5, () => {
   it("sends nothing before the first change when there are no users, and every change to every watcher", async () => {
     const { client, store } = await learnerServer();
     const watchers = [watch(client), watch(client)];
-    expectTrue(await eventually(async () => (await store.watcherCount) === 2, waitMs), `two WatchUsers calls: expected 2 watches on the store (store.watch()), got ${await store.watcherCount}`);
+    // A watch stream that ended already can never carry the change to come: no need to wait for the store.
+    const endedEarly = () => watchers.findIndex(({ reader }) => reader.ended !== undefined);
+    await eventually(async () => (await store.watcherCount) === 2 || endedEarly() >= 0, waitMs);
+    if (endedEarly() >= 0) throw new CheckFailure(`watcher ${endedEarly() + 1}'s stream ended before any user changed: ${watchers[endedEarly()]!.reader.ended} (a watch stays open until the client cancels it)`);
+    expectTrue((await store.watcherCount) === 2, `two WatchUsers calls: expected 2 watches on the store (store.watch()), got ${await store.watcherCount}`);
     await store.create(bob);
     for (const [i, { reader }] of watchers.entries()) {
       expectEqual(summary(await reader.next(waitMs, `watcher ${i + 1}'s first change`)).kind, "KIND_CREATED", `watcher ${i + 1}'s first change, with no users before it`);
