@@ -151,6 +151,8 @@ interface Sample {
   /** Each check's duration, by id. */
   checks: Map<string, number>;
   status: string;
+  /** The failing checks' messages, by id: verdicts, compared between runs of the same code. */
+  failing: Map<string, string>;
 }
 
 /** CPU time of the children this process has waited for, from /proc/self/stat (in ms). */
@@ -278,6 +280,7 @@ function measure(lab: Lab, lanes: number | undefined): Promise<Sample> {
         peakTreeMb: procfs ? peakTree : null,
         checks: new Map(result.tests.map((t) => [t.id, t.duration_ms])),
         status: `${result.score}/${result.max_score}`,
+        failing: new Map(result.tests.filter((t) => t.status !== "pass").map((t) => [t.id, t.message ?? ""])),
       });
     });
   });
@@ -381,6 +384,7 @@ async function main(): Promise<void> {
   const header = ["lab", "state", "median s", "limit s", "× limit", "CPU s", "peak MB (process / tree)", "score"];
   const rows: string[][] = [];
   const missed: string[] = [];
+  const unsteady: string[] = [];
   for (const lab of labs) {
     for (const state of states) for (const lanes of laneConfigs) {
       const own = samples.get(key(lab, state, lanes));
@@ -400,7 +404,9 @@ async function main(): Promise<void> {
       if (judged && wall > targetMs) missed.push(`${lab.number} ${state}: ${fmt(wall / 1000, 2)} s`);
       if (judged && (peakProcess ?? 0) > targetProcessMb) missed.push(`${lab.number} ${state}: ${fmt(peakProcess)} MB in one process`);
       if (judged && (peakTree ?? 0) > targetTreeMb) missed.push(`${lab.number} ${state}: ${fmt(peakTree)} MB in the tree`);
-      rows.push([lab.number, lanes === undefined ? state : `${state} (lanes ${lanes})`, fmt(wall / 1000, 2), fmt(limit / 1000, 2), fmt(wall / Math.max(limit, 1), 1), cpu === null ? "n/a" : fmt(cpu / 1000, 2), `${fmt(peakProcess)} / ${fmt(peakTree)}`, own[0]!.status]);
+      unsteady.push(...unsteadyVerdicts(`${lab.number} ${state}${lanes === undefined ? "" : ` (lanes ${lanes})`}`, own, state === "solution"));
+      const statuses = [...new Set(own.map((s) => s.status))].join(" ");
+      rows.push([lab.number, lanes === undefined ? state : `${state} (lanes ${lanes})`, fmt(wall / 1000, 2), fmt(limit / 1000, 2), fmt(wall / Math.max(limit, 1), 1), cpu === null ? "n/a" : fmt(cpu / 1000, 2), `${fmt(peakProcess)} / ${fmt(peakTree)}`, statuses]);
     }
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -410,7 +416,24 @@ async function main(): Promise<void> {
   console.log(
     `\nTargets: at most ${targetMs / 1000} s (median) for every lab and state, ${targetProcessMb} MB in any one process and ${targetTreeMb} MB for the tree: ${missed.length === 0 ? "met" : `NOT met (${missed.join("; ")})`}.`,
   );
+  if (unsteady.length > 0) {
+    // Not a speed figure: a check that fails the reference solution, or changes its verdict on the same code, is a fault of the checks.
+    console.log(`\nVerdicts NOT steady (a check failed the solution, or changed its verdict between runs of the same code):\n${unsteady.map((u) => `  ${u}`).join("\n")}`);
+    missed.push(`${unsteady.length} unsteady verdict${unsteady.length === 1 ? "" : "s"}`);
+  }
   return finishWatchAndGrade(missed);
+}
+
+/** The checks that failed the solution in any run, and those that failed some runs of a state but not all, with a message. */
+function unsteadyVerdicts(what: string, own: Sample[], solution: boolean): string[] {
+  const ids = new Set(own.flatMap((sample) => [...sample.failing.keys()]));
+  const lines: string[] = [];
+  for (const id of ids) {
+    const failed = own.filter((sample) => sample.failing.has(id));
+    if (failed.length === own.length && !solution) continue;
+    lines.push(`${what}: ${id} failed ${failed.length} of ${own.length} run${own.length === 1 ? "" : "s"}: ${failed[0]!.failing.get(id)!.split("\n")[0]!.slice(0, 300)}`);
+  }
+  return lines;
 }
 
 async function finishWatchAndGrade(missed: string[]): Promise<void> {
