@@ -93,3 +93,20 @@ export function stateFiles(lab: Lab, state: State): Map<string, string> {
   }
   return files;
 }
+
+/**
+ * What the bench reports as unsteady verdicts of one state, from its runs'
+ * failing checks (id → message): a check that failed the solution in any run,
+ * and in any state a check that failed some runs but not all (the same code
+ * judged twice must get the same verdict). One line each, with a message.
+ */
+export function unsteadyVerdicts(what: string, state: State, runs: ReadonlyArray<ReadonlyMap<string, string>>): string[] {
+  const lines: string[] = [];
+  for (const id of new Set(runs.flatMap((failing) => [...failing.keys()]))) {
+    const failed = runs.filter((failing) => failing.has(id));
+    if (failed.length === runs.length && state !== "solution") continue;
+    const message = failed[0]!.get(id)!.split("\n")[0]!.slice(0, 300);
+    lines.push(`${what}: ${id} failed ${failed.length} of ${runs.length} run${runs.length === 1 ? "" : "s"}: ${message}`);
+  }
+  return lines;
+}

@@ -44,7 +44,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import { parseArgs } from "node:util";
 import * as path from "node:path";
-import { allStates, type State, stateApplies, stateFiles } from "./bench-states";
+import { allStates, type State, stateApplies, stateFiles, unsteadyVerdicts } from "./bench-states";
 import { type Lab, labsDir, listLabs, protoDir, treeDir, workspaceRoot } from "./lib/labs";
 import type { LabResult } from "./lib/results";
 import { CheckWorker, checkLab } from "./lib/run-checks";
@@ -404,7 +404,7 @@ async function main(): Promise<void> {
       if (judged && wall > targetMs) missed.push(`${lab.number} ${state}: ${fmt(wall / 1000, 2)} s`);
       if (judged && (peakProcess ?? 0) > targetProcessMb) missed.push(`${lab.number} ${state}: ${fmt(peakProcess)} MB in one process`);
       if (judged && (peakTree ?? 0) > targetTreeMb) missed.push(`${lab.number} ${state}: ${fmt(peakTree)} MB in the tree`);
-      unsteady.push(...unsteadyVerdicts(`${lab.number} ${state}${lanes === undefined ? "" : ` (lanes ${lanes})`}`, own, state === "solution"));
+      unsteady.push(...unsteadyVerdicts(`${lab.number} ${state}${lanes === undefined ? "" : ` (lanes ${lanes})`}`, state, own.map((sample) => sample.failing)));
       const statuses = [...new Set(own.map((s) => s.status))].join(" ");
       rows.push([lab.number, lanes === undefined ? state : `${state} (lanes ${lanes})`, fmt(wall / 1000, 2), fmt(limit / 1000, 2), fmt(wall / Math.max(limit, 1), 1), cpu === null ? "n/a" : fmt(cpu / 1000, 2), `${fmt(peakProcess)} / ${fmt(peakTree)}`, statuses]);
     }
@@ -422,18 +422,6 @@ async function main(): Promise<void> {
     missed.push(`${unsteady.length} unsteady verdict${unsteady.length === 1 ? "" : "s"}`);
   }
   return finishWatchAndGrade(missed);
-}
-
-/** The checks that failed the solution in any run, and those that failed some runs of a state but not all, with a message. */
-function unsteadyVerdicts(what: string, own: Sample[], solution: boolean): string[] {
-  const ids = new Set(own.flatMap((sample) => [...sample.failing.keys()]));
-  const lines: string[] = [];
-  for (const id of ids) {
-    const failed = own.filter((sample) => sample.failing.has(id));
-    if (failed.length === own.length && !solution) continue;
-    lines.push(`${what}: ${id} failed ${failed.length} of ${own.length} run${own.length === 1 ? "" : "s"}: ${failed[0]!.failing.get(id)!.split("\n")[0]!.slice(0, 300)}`);
-  }
-  return lines;
 }
 
 async function finishWatchAndGrade(missed: string[]): Promise<void> {
