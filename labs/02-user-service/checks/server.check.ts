@@ -285,7 +285,8 @@ step(5, () => {
     // A watch stream that ended already can never carry the change to come: no need to wait for the store.
     const endedEarly = () => watchers.findIndex(({ reader }) => reader.ended !== undefined);
     await eventually(async () => (await store.watcherCount) === 2 || endedEarly() >= 0, waitMs);
-    if (endedEarly() >= 0) throw new CheckFailure(`watcher ${endedEarly() + 1}'s stream ended before any user changed: ${watchers[endedEarly()]!.reader.ended} (a watch stays open until the client cancels it)`);
+    const ended = endedEarly();
+    if (ended >= 0) throw new CheckFailure(`watcher ${ended + 1}'s stream ended before any user changed: ${watchers[ended]!.reader.ended} (a watch stays open until the client cancels it)`);
     expectTrue((await store.watcherCount) === 2, `two WatchUsers calls: expected 2 watches on the store (store.watch()), got ${await store.watcherCount}`);
     await store.create(bob);
     for (const [i, { reader }] of watchers.entries()) {
