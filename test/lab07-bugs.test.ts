@@ -23,6 +23,11 @@ const bugs: Bug[] = [
     caughtBy: ["s3.run-stops-working-soon-after-the-client-cancels", "s3.follow-stops-working"],
   },
   {
+    rule: "s3: the first step begins when the call arrives (Run waits for an \"end\" event, which a unary call never emits)",
+    edits: [{ file: server, from: "      const outcome = await runSteps(call, job, doStep);", to: '      await new Promise((resolve) => call.on("end", resolve));\n      const outcome = await runSteps(call, job, doStep);' }],
+    caughtBy: ["s2.runs-every-step", "s2.fails-fast", "s3.run-stops-working-soon-after-the-client-cancels"],
+  },
+  {
     rule: "s3: Follow ends the stream after the last step",
     edits: [{ file: server, from: '      if (outcome === "done") call.end();', to: '      if (outcome === "done") void call;' }],
     caughtBy: ["s3.follow-streams-one-progress"],

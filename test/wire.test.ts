@@ -1,9 +1,11 @@
 /**
  * The wire transcript of a failing check (check-kit/wire.ts), and the
  * message of a client function that resolves before its call has ended:
- * both seen as a learner sees them, in the JSON and the report.
+ * both seen as a learner sees them, in the JSON and the report; and how long
+ * a failed check waits for a call that may still tell (Wire#settle).
  */
 import * as assert from "node:assert/strict";
+import { setTimeout as sleep } from "node:timers/promises";
 import { shortValue, Wire } from "../scripts/check-kit/wire";
 import { findLab } from "../scripts/lib/labs";
 import { formatReport } from "../scripts/lib/report";
@@ -87,5 +89,54 @@ describe("a wire transcript", () => {
     assert.equal(new Wire().transcript(), null, "no call, no transcript");
     assert.equal(shortValue({ text: "x".repeat(200) }).length, 80);
     assert.equal(shortValue({ data: Buffer.from("abc") }), '{"data":"<3 bytes>"}');
+  });
+});
+
+const getItem = { path: "/shop.v1.Catalog/GetItem", requestStream: false, responseStream: false };
+
+/** A transcript with one recording server, whose check waited for getItem() and saw it resolve. */
+function resolvedWire(): Wire {
+  const wire = new Wire();
+  wire.servers = 1;
+  wire.noteCall("reference client → call");
+  wire.waiting("getItem()")!();
+  return wire;
+}
+
+async function settleTime(wire: Wire, ms: number): Promise<number> {
+  const started = Date.now();
+  await wire.settle(ms);
+  return Date.now() - started;
+}
+
+describe("the wire transcript's settle()", () => {
+  it("waits for a call that has not arrived, up to its limit", async () => {
+    assert.ok((await settleTime(resolvedWire(), 150)) >= 140);
+  });
+
+  it("does not wait for a call that arrived and stays open on a method the check does not record", async () => {
+    const wire = new Wire();
+    wire.servers = 1;
+    wire.noteCall("reference client → call");
+    const resolved = wire.waiting("getItem()")!;
+    wire.serverCall(getItem);
+    await sleep(120);
+    resolved();
+    assert.ok((await settleTime(wire, 500)) < 100);
+    assert.equal(wire.resolvedTooEarly(), null);
+  });
+
+  it("waits for an open call of a recorded method, which tells that the function resolved too early once it ends", async () => {
+    const wire = new Wire();
+    wire.servers = 1;
+    wire.noteCall("reference client → call");
+    const resolved = wire.waiting("getItem()")!;
+    const call = wire.serverCall(getItem);
+    wire.recorded(getItem.path);
+    resolved();
+    setTimeout(() => (call.endedAt = Date.now()), 100);
+    const waited = await settleTime(wire, 1000);
+    assert.ok(waited >= 90 && waited < 500, `waited ${waited} ms`);
+    assert.match(wire.resolvedTooEarly() ?? "", /getItem\(\) resolved before the server answered/);
   });
 });

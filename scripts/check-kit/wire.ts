@@ -31,6 +31,8 @@ interface ServerCall {
 }
 
 const endLine = "the check ended: the judge closes its clients and servers";
+/** How long after a call arrives its handler may still be about to record it (noteDeadline). */
+const recordAfterArrivalMs = 100;
 
 /** A learner's function the check waited for (within()): when the wait began and when it resolved. */
 interface Settled {
@@ -114,8 +116,10 @@ export class Wire {
   /**
    * After a failed check: when a learner's function resolved and no call it
    * made has ended at a recording server by then, the call may still be on
-   * its way (a client connects on its first call). Waits up to `ms` for it,
-   * before the judge closes everything, so that resolvedTooEarly() can tell.
+   * its way (a client connects on its first call), or may end later. Waits up
+   * to `ms` for it, before the judge closes everything, so that
+   * resolvedTooEarly() can tell; not for a call that arrived and stays open
+   * on a method the check does not record, whose end would tell nothing.
    */
   async settle(ms: number): Promise<void> {
     const until = Date.now() + ms;
@@ -124,9 +128,14 @@ export class Wire {
 
   private unsettled(): boolean {
     if (this.resolvedTooEarly()) return false;
-    return this.waits.some(
-      (wait, index) => wait.resolvedAt !== undefined && !this.callsWhile(index).some((call) => call.endedAt !== undefined && call.endedAt <= wait.resolvedAt!),
-    );
+    const now = Date.now();
+    return this.waits.some((wait, index) => {
+      if (wait.resolvedAt === undefined) return false;
+      const calls = this.callsWhile(index);
+      if (calls.some((call) => call.endedAt !== undefined && call.endedAt <= wait.resolvedAt!)) return false;
+      // Nothing arrived yet (it may be on its way), or an open call that is recorded (or may be soon: its handler runs just after it arrives) may still end.
+      return calls.length === 0 || calls.some((call) => call.endedAt === undefined && (this.recordedPaths.has(call.path) || now - call.arrivedAt < recordAfterArrivalMs));
+    });
   }
 
   /** The calls that arrived while the check waited for its index-th function, before it waited for the next. */

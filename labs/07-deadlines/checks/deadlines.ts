@@ -152,14 +152,21 @@ export function runCall(client: grpc.Client, job: Job, timeoutMs: number, starte
 /**
  * Calls Follow on `client` with a deadline `timeoutMs` from now and collects
  * the stream. With `cancelAfter`, cancels the call after that many messages
- * and resolves at once, with the time it cancelled.
+ * and resolves at once, with the time it cancelled. `started` gets the call.
  */
-export function followCall(client: grpc.Client, job: Job, timeoutMs: number, cancelAfter?: number): Promise<Ended<Progress[]> & { cancelledAt?: number }> {
+export function followCall(
+  client: grpc.Client,
+  job: Job,
+  timeoutMs: number,
+  cancelAfter?: number,
+  started?: (call: grpc.ClientReadableStream<Progress>) => void,
+): Promise<Ended<Progress[]> & { cancelledAt?: number }> {
   const begin = Date.now();
   const received: Progress[] = [];
   const call = (client as unknown as { follow: (request: Job, options: grpc.CallOptions) => grpc.ClientReadableStream<Progress> }).follow(job, {
     deadline: begin + timeoutMs,
   });
+  started?.(call);
   return new Promise((resolve) => {
     const end = (code: grpc.status) => resolve({ code, response: received, elapsedMs: Date.now() - begin });
     call.on("data", (progress: Progress) => {
@@ -172,6 +179,28 @@ export function followCall(client: grpc.Client, job: Job, timeoutMs: number, can
     call.on("error", (error: grpc.ServiceError) => end(error.code));
     call.on("end", () => end(grpc.status.OK));
   });
+}
+
+/**
+ * How long a check waits for the learner's server to begin what a call asks
+ * (its first step, its backend call) before it stops waiting for the call's
+ * deadline: a server that has begun nothing by then is stuck, and the check
+ * says so seconds sooner than the deadline would.
+ */
+export const beginWithinMs = 2000;
+
+/** Cancels `call` unless `begun` resolves within beginWithinMs or the call ends first; returns whether it did. */
+export function cancelUnlessBegun(call: grpc.ClientUnaryCall | grpc.ClientReadableStream<unknown>, begun: Promise<unknown>): () => boolean {
+  let gaveUp = false;
+  const timer = setTimeout(() => {
+    gaveUp = true;
+    call.cancel();
+  }, beginWithinMs);
+  const stop = () => clearTimeout(timer);
+  void begun.then(stop);
+  call.on("status", stop);
+  track(stop);
+  return () => gaveUp;
 }
 
 /** A call as a check's server sees it. */

@@ -8,7 +8,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { setTimeout as sleep } from "node:timers/promises";
 import { expectEqual, expectTrue, step, watchChannels, within } from "../../../scripts/check-kit";
-import { checkWorker, deadlineOf, expectCode, followCall, type Job, job, learnerFrontend, learnerWorker, runCall, StepProbe, whenCancelled } from "./deadlines";
+import { beginWithinMs, cancelUnlessBegun, checkWorker, deadlineOf, expectCode, followCall, type Job, job, learnerFrontend, learnerWorker, runCall, StepProbe, whenCancelled } from "./deadlines";
 
 /** Steps may still start this long after a cancellation or a deadline: the step in progress ends, the cancellation travels. */
 const graceMs = 600;
@@ -50,13 +50,16 @@ step(3, () => {
     const probe = new StepProbe();
     const client = await learnerWorker(probe);
     let cancelledAt = Number.POSITIVE_INFINITY;
+    let gaveUp = () => false;
     // 30 steps of 100 ms fit in 4 s, so a server that checks the whole job up front (step 2 allows it) runs it too.
     await runCall(client, job("abandoned", 30, 100), 4000, (call) => {
+      gaveUp = cancelUnlessBegun(call, probe.started(1));
       void probe.started(3).then(() => {
         cancelledAt = Date.now();
         call.cancel();
       });
     });
+    expectTrue(!gaveUp(), `Run of 30 steps of 100 ms began no step within ${beginWithinMs / 1000} s, and had not answered: begin the first step when the call arrives`);
     expectTrue(Number.isFinite(cancelledAt), `Run of 30 steps of 100 ms ended before its third step (after ${probe.starts.length} steps)`);
     await expectWorkStopped(probe, cancelledAt, "the client cancelled", "check call.cancelled before each step");
   });
@@ -95,7 +98,9 @@ step(3, () => {
   it("Follow stops working soon after the client cancels the stream", async () => {
     const probe = new StepProbe();
     const client = await learnerWorker(probe);
-    const ended = await followCall(client, job("unwatched", 30, 100), 4000, 2);
+    let gaveUp = () => false;
+    const ended = await followCall(client, job("unwatched", 30, 100), 4000, 2, (call) => (gaveUp = cancelUnlessBegun(call, probe.started(1))));
+    expectTrue(!gaveUp(), `Follow of 30 steps of 100 ms began no step within ${beginWithinMs / 1000} s, and had not ended: begin the first step when the call arrives`);
     expectTrue(ended.cancelledAt !== undefined, `Follow of 30 steps ended after ${ended.response?.length ?? 0} Progress messages, before the client could cancel it after 2`);
     await expectWorkStopped(probe, ended.cancelledAt!, "the client cancelled the stream", "check call.cancelled before each step");
   });
@@ -159,10 +164,13 @@ step(4, () => {
       },
     });
     const client = await learnerFrontend(backend);
+    let gaveUp = () => false;
     await runCall(client, job("dropped", 1, 10), 3000, (call) => {
+      gaveUp = cancelUnlessBegun(call, backendGotCall);
       void backendGotCall.then(() => call.cancel());
     });
-    expectTrue(backendCancelled !== undefined, "the backend never received the job: call it from the Frontend's Run handler");
+    const within2s = gaveUp() ? ` within ${beginWithinMs / 1000} s` : "";
+    expectTrue(backendCancelled !== undefined, `the backend never received the job${within2s}: call it from the Frontend's Run handler`);
     await within(backendCancelled!, 1500, "the backend seeing the cancellation (pass { parent: call } so that cancelling the client's call cancels the backend call)");
   });
 
