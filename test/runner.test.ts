@@ -3,7 +3,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { CheckFailure, expectEqual } from "../scripts/check-kit/assert";
+import { CheckFailure, expectEqual, settledWithin } from "../scripts/check-kit/assert";
 import { adviceFor, cleanDetails, explainMessage } from "../scripts/check-kit/explain";
 import { npmTookOptions, parseArgs } from "../scripts/lib/args";
 import { bindError } from "../scripts/lib/cli";
@@ -258,6 +258,15 @@ describe("expectEqual", () => {
     assert.equal(message([feature(1), feature(2)], [feature(1), feature(3)]), "what: first difference at [1].location.longitude: expected 3, got 2");
     assert.match(message(`${"a".repeat(100)}b`, `${"a".repeat(100)}c`), /^what: first difference at character 100: expected \.\.\."a+c", got \.\.\."a+b"$/);
     assert.equal(message({ a: 1, b: undefined }, { a: 1 }), "what: first difference at .b: expected nothing, got undefined", "values that show the same");
+  });
+});
+
+describe("settledWithin", () => {
+  it("resolves with how a learner's promise settled, a rejection included, and fails one that does not settle in time", async () => {
+    assert.deepEqual(await settledWithin(Promise.resolve(7), 100, "f()"), { resolved: true, value: 7 });
+    const error = Object.assign(new Error("gone"), { code: 14 });
+    assert.deepEqual(await settledWithin(Promise.reject(error), 100, "f()"), { resolved: false, error });
+    await assert.rejects(settledWithin(new Promise(() => undefined), 50, "f()"), (failure: unknown) => failure instanceof CheckFailure && failure.message === "f() did not finish within 0.05 s");
   });
 });
 

@@ -119,3 +119,20 @@ export function within<T>(work: Promise<T>, ms: number, what: string): Promise<T
   });
   return Promise.race([noted, timeout]).finally(() => clearTimeout(timer));
 }
+
+/** How a learner's promise settled: the value it resolved with, or the error it rejected with. */
+export type Settlement<T> = { resolved: true; value: T } | { resolved: false; error: unknown };
+
+/**
+ * Like within(), but a rejection is an outcome, not a failure: the check
+ * decides what it means (the call's own error expected, or none). Still
+ * fails when the promise does not settle in time.
+ */
+export async function settledWithin<T>(work: Promise<T>, ms: number, what: string): Promise<Settlement<T>> {
+  try {
+    return { resolved: true, value: await within(work, ms, what) };
+  } catch (error) {
+    if (error instanceof CheckFailure) throw error;
+    return { resolved: false, error };
+  }
+}

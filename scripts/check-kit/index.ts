@@ -1,6 +1,6 @@
 /** Helpers for writing lab checks; see docs/architecture.md ("Writing checks"). */
 export { watchAnswers } from "./answers";
-export { CheckFailure, expectEqual, expectTrue, within } from "./assert";
+export { CheckFailure, expectEqual, expectTrue, type Settlement, settledWithin, within } from "./assert";
 export { unusedAddress } from "./network";
 export { openServerStream, type OpenStream } from "./open-stream";
 export { type CallOutcome, expectCallError, expectCode, expectNames, serverStreamOutcome, type StreamOutcome, unaryOutcome } from "./outcome";

@@ -1,5 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
-import { CheckFailure, expectEqual, expectTrue, within } from "./assert";
+import { CheckFailure, expectEqual, expectTrue, settledWithin } from "./assert";
 import { rpcDeadlineMs } from "./rpc";
 import { currentWire, type Wire } from "./wire";
 
@@ -58,17 +58,13 @@ export function serviceError(code: grpc.status, details: string): grpc.ServiceEr
  * Error wrapping it. Returns the error for further checks.
  */
 export async function expectRejection(work: Promise<unknown>, code: grpc.status, what: string, ms = rpcDeadlineMs): Promise<grpc.ServiceError> {
-  let outcome: unknown;
-  try {
-    outcome = await within(work, ms, what);
-  } catch (error) {
-    if (error instanceof CheckFailure) throw error;
-    const received = (error as { code?: unknown }).code;
-    if (typeof received !== "number") {
-      throw new CheckFailure(`${what}: expected it to reject with the call's error (code ${grpc.status[code]}), got an error with no gRPC code: ${String((error as Error).message ?? error)}`);
-    }
-    expectEqual(grpc.status[received], grpc.status[code], `${what}: the code of the error it rejected with`);
-    return error as grpc.ServiceError;
+  const outcome = await settledWithin(work, ms, what);
+  if (outcome.resolved) throw new CheckFailure(`${what}: expected it to reject with ${grpc.status[code]}, but it resolved with ${JSON.stringify(outcome.value)}`);
+  const { error } = outcome;
+  const received = (error as { code?: unknown }).code;
+  if (typeof received !== "number") {
+    throw new CheckFailure(`${what}: expected it to reject with the call's error (code ${grpc.status[code]}), got an error with no gRPC code: ${String((error as Error).message ?? error)}`);
   }
-  throw new CheckFailure(`${what}: expected it to reject with ${grpc.status[code]}, but it resolved with ${JSON.stringify(outcome)}`);
+  expectEqual(grpc.status[received], grpc.status[code], `${what}: the code of the error it rejected with`);
+  return error as grpc.ServiceError;
 }

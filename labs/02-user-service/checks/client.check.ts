@@ -19,6 +19,7 @@ import {
   rpcDeadlineMs,
   serviceError,
   settled,
+  settledWithin,
   step,
   within,
 } from "../../../scripts/check-kit";
@@ -184,11 +185,9 @@ step(10, () => {
     expectTrue(received.length >= 3, `watchUsers(): expected onChange to get 3 changes, it got ${received.length}`);
     expectEqual(received, decoded, "the changes passed to onChange (kinds as UserChange_Kind numbers, times as Date)");
     abort.abort();
-    try {
-      await within(done, settleMs, "watchUsers() after the signal aborted");
-    } catch (error) {
-      if (error instanceof CheckFailure) throw error;
-      throw new CheckFailure(`watchUsers() should resolve when the signal aborts (the CANCELLED it causes is expected), but it rejected with ${String((error as Error).message ?? error)}`);
+    const outcome = await settledWithin(done, settleMs, "watchUsers() after the signal aborted");
+    if (!outcome.resolved) {
+      throw new CheckFailure(`watchUsers() should resolve when the signal aborts (the CANCELLED it causes is expected), but it rejected with ${String((outcome.error as Error).message ?? outcome.error)}`);
     }
     expectTrue(await eventually(() => state.cancelled, settleMs), "the server never saw the call cancelled: call call.cancel() when the signal aborts");
   });
@@ -330,14 +329,10 @@ step(12, () => {
   it("rejects when the server ends the stream before answering every command", async () => {
     const recording = record<WireCommand>();
     const { learner, client } = await learnerClientFor(commandServer(recording, { limit: 2 }));
-    let outcome: unknown;
-    try {
-      outcome = await within(learner.runCommands(client, commands), settleMs, "runCommands()");
-    } catch (error) {
-      if (error instanceof CheckFailure) throw error;
-      expectEqual(recording.requests.length, 3, "commands the server received before runCommands() rejected");
-      return;
+    const outcome = await settledWithin(learner.runCommands(client, commands), settleMs, "runCommands()");
+    if (outcome.resolved) {
+      throw new CheckFailure(`runCommands() against a server that answered 2 of 3 commands and ended: expected it to reject, but it resolved with ${JSON.stringify(outcome.value).slice(0, 120)}`);
     }
-    throw new CheckFailure(`runCommands() against a server that answered 2 of 3 commands and ended: expected it to reject, but it resolved with ${JSON.stringify(outcome).slice(0, 120)}`);
+    expectEqual(recording.requests.length, 3, "commands the server received before runCommands() rejected");
   });
 });

@@ -5,7 +5,7 @@
  * received: the join, the texts, the half-close, a cancellation.
  */
 import * as grpc from "@grpc/grpc-js";
-import { CheckFailure, expectEqual, expectNoDeadline, expectRejection, expectTrue, noteDeadline, record, settled, step, within } from "../../../scripts/check-kit";
+import { CheckFailure, expectEqual, expectNoDeadline, expectRejection, expectTrue, noteDeadline, record, settled, settledWithin, step, within } from "../../../scripts/check-kit";
 import { chatLines, type ClientMessage, type LearnerEvent, learnerClientFor, type Lines, promptlyMs, type ServerEvent } from "./chat";
 
 type ServerCall = grpc.ServerDuplexStream<ClientMessage, ServerEvent>;
@@ -220,12 +220,10 @@ step(7, () => {
     // call.cancel() ends the call in the client at once, and the server hears of it a moment
     // later: chat() may resolve before the server sees the cancel (on a busy machine it did).
     await chat.until(() => recording.cancelled, "expected the server to see the call cancelled after the signal aborted (call.cancel())", promptlyMs, "wait");
-    try {
-      await within(chat.done, promptlyMs, "chat() after the signal aborted");
-    } catch (error) {
-      if (error instanceof CheckFailure) throw error;
-      const code = (error as { code?: number }).code;
-      throw new CheckFailure(`chat() rejected after the signal aborted (${code === undefined ? String(error) : grpc.status[code]}): leaving with Ctrl-C is not an error, resolve instead`);
+    const outcome = await settledWithin(chat.done, promptlyMs, "chat() after the signal aborted");
+    if (!outcome.resolved) {
+      const code = (outcome.error as { code?: number }).code;
+      throw new CheckFailure(`chat() rejected after the signal aborted (${code === undefined ? String(outcome.error) : grpc.status[code]}): leaving with Ctrl-C is not an error, resolve instead`);
     }
   });
 });

@@ -5,7 +5,7 @@
  * slow machine, and compare decoded details with what the server sent.
  */
 import * as grpc from "@grpc/grpc-js";
-import { CheckFailure, expectEqual, expectTrue, readRichStatus, step, within } from "../../../scripts/check-kit";
+import { CheckFailure, expectEqual, expectTrue, readRichStatus, settledWithin, step, within } from "../../../scripts/check-kit";
 import { type Answer, constantRandom, type ErrorDetails, learnerClientModule, pinMathRandom, receivedError, type RetryPolicy, scriptedReserveServer } from "./inventory";
 
 /** Time allowed for the learner's function to settle, beyond the waits the script asks for. */
@@ -13,17 +13,13 @@ const settleMs = 3000;
 
 /** Rejects unless `work` rejects; resolves with the error it rejected with. */
 async function rejection(work: Promise<unknown>, what: string): Promise<grpc.ServiceError> {
-  let outcome: unknown;
-  try {
-    outcome = await within(work, settleMs, what);
-  } catch (error) {
-    if (error instanceof CheckFailure) throw error;
-    if (typeof (error as { code?: unknown }).code !== "number") {
-      throw new CheckFailure(`${what}: expected it to reject with the call's own error (with its code), got ${String((error as Error).message ?? error)}`);
-    }
-    return error as grpc.ServiceError;
+  const outcome = await settledWithin(work, settleMs, what);
+  if (outcome.resolved) throw new CheckFailure(`${what}: expected it to reject, but it resolved with ${JSON.stringify(outcome.value)}`);
+  const { error } = outcome;
+  if (typeof (error as { code?: unknown }).code !== "number") {
+    throw new CheckFailure(`${what}: expected it to reject with the call's own error (with its code), got ${String((error as Error).message ?? error)}`);
   }
-  throw new CheckFailure(`${what}: expected it to reject, but it resolved with ${JSON.stringify(outcome)}`);
+  return error as grpc.ServiceError;
 }
 
 function expectErrorCode(error: grpc.ServiceError, code: grpc.status, what: string): void {

@@ -5,7 +5,7 @@
  * nothing at all.
  */
 import * as grpc from "@grpc/grpc-js";
-import { CheckFailure, expectEqual, expectTrue, rpcDeadlineMs, step, within } from "../../../scripts/check-kit";
+import { CheckFailure, expectEqual, expectTrue, rpcDeadlineMs, settledWithin, step, within } from "../../../scripts/check-kit";
 import { type AccessToken, getFixtures, learnerClient, learnerClientModule, recordedAnswer, recordedSecret, recordingVault, type TokenSource } from "./vault";
 
 /** Time allowed for the learner's function to settle; the recording server always answers at once. */
@@ -24,14 +24,8 @@ async function succeeds<T>(work: Promise<T>, what: string): Promise<T> {
 
 /** Expects the learner's call to fail: the client refused the server. */
 async function expectRefused(work: Promise<unknown>, what: string): Promise<void> {
-  let outcome: unknown;
-  try {
-    outcome = await within(work, settleMs, what);
-  } catch (error) {
-    if (error instanceof CheckFailure) throw error;
-    return;
-  }
-  throw new CheckFailure(`${what}: expected the client to refuse the server, but the call succeeded with ${JSON.stringify(outcome)}`);
+  const outcome = await settledWithin(work, settleMs, what);
+  if (outcome.resolved) throw new CheckFailure(`${what}: expected the client to refuse the server, but the call succeeded with ${JSON.stringify(outcome.value)}`);
 }
 
 /** A token source that counts its calls; each token lives `lifetimeMs`. */

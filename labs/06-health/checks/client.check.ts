@@ -5,7 +5,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { randomUUID } from "node:crypto";
-import { CheckFailure, expectEqual, expectNoDeadline, expectTrue, noteDeadline, record, referenceServer, serial, settled, step, unusedAddress, watchChannels, within } from "../../../scripts/check-kit";
+import { CheckFailure, expectEqual, expectNoDeadline, expectTrue, noteDeadline, record, referenceServer, serial, settled, settledWithin, step, unusedAddress, watchChannels, within } from "../../../scripts/check-kit";
 import { exitCodes, healthProto, healthService, type HealthResponse, jobService, jobsProto, learnerClientModule, type ProbeResult, watchController } from "./health";
 
 type Check = grpc.handleUnaryCall<{ service: string }, HealthResponse>;
@@ -215,16 +215,11 @@ step(7, () => {
   it("rejects with UNIMPLEMENTED, without retrying, when the server has no health service", async () => {
     const address = await referenceServer(jobsProto, jobService, {});
     const { done } = await watch(address, "");
-    try {
-      await within(done, 2000, "watchHealth() against a server with no health service");
-    } catch (error) {
-      if (error instanceof CheckFailure) throw error;
-      const { code, message } = error as { code?: unknown; message?: string };
-      if (typeof code !== "number") throw new CheckFailure(`watchHealth() rejected with an error that has no gRPC code (${message}): reject with the Watch call's own error`);
-      expectEqual(grpc.status[code], "UNIMPLEMENTED", "the code of the error watchHealth() rejected with");
-      return;
-    }
-    throw new CheckFailure("watchHealth() resolved against a server with no health service: reject with the Watch call's UNIMPLEMENTED error");
+    const outcome = await settledWithin(done, 2000, "watchHealth() against a server with no health service");
+    if (outcome.resolved) throw new CheckFailure("watchHealth() resolved against a server with no health service: reject with the Watch call's UNIMPLEMENTED error");
+    const { code, message } = outcome.error as { code?: unknown; message?: string };
+    if (typeof code !== "number") throw new CheckFailure(`watchHealth() rejected with an error that has no gRPC code (${message}): reject with the Watch call's own error`);
+    expectEqual(grpc.status[code], "UNIMPLEMENTED", "the code of the error watchHealth() rejected with");
   });
 
   it("gives the Watch call no deadline: it stays open until cancelled", async () => {

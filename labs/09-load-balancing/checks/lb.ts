@@ -13,7 +13,7 @@ import * as grpc from "@grpc/grpc-js";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
-import { CheckFailure, exportedFunction, loadService, loadTarget, track, within } from "../../../scripts/check-kit";
+import { CheckFailure, exportedFunction, loadService, loadTarget, settledWithin, track } from "../../../scripts/check-kit";
 
 export interface Order {
   id: string;
@@ -91,15 +91,11 @@ export interface Outcome {
 
 /** One call of the learner's getOrder, never rejecting. */
 export async function callOnce(learner: ClientModule, client: grpc.Client, id: string, timeoutMs: number): Promise<Outcome> {
-  try {
-    const order = await within(learner.getOrder(client, id, timeoutMs), timeoutMs + slackMs, `getOrder("${id}")`);
-    return { id, order };
-  } catch (error) {
-    if (error instanceof CheckFailure) throw error;
-    const { code, details, message } = error as { code?: unknown; details?: unknown; message?: unknown };
-    if (typeof code !== "number") throw error; // the learner's code failed: the check shows it as is
-    return { id, code, details: String(details ?? message ?? "") };
-  }
+  const outcome = await settledWithin(learner.getOrder(client, id, timeoutMs), timeoutMs + slackMs, `getOrder("${id}")`);
+  if (outcome.resolved) return { id, order: outcome.value };
+  const { code, details, message } = outcome.error as { code?: unknown; details?: unknown; message?: unknown };
+  if (typeof code !== "number") throw outcome.error; // the learner's code failed: the check shows it as is
+  return { id, code, details: String(details ?? message ?? "") };
 }
 
 /**

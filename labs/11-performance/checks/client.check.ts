@@ -5,7 +5,7 @@
  * streams, and a server that reads the raw HTTP/2 sees grpc-encoding.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { CheckFailure, expectEqual, expectTrue, step, tcpProxy, within } from "../../../scripts/check-kit";
+import { CheckFailure, expectEqual, expectTrue, settledWithin, step, tcpProxy } from "../../../scripts/check-kit";
 import { type Batch, blobBatch, clientModule, describeError, overLimit, readings, recordingServer, summaryOf, wireEchoServer } from "./perf";
 
 /** Six small batches, each with readings of its own sensor. */
@@ -13,12 +13,9 @@ const sixBatches = (): Batch[] => Array.from({ length: 6 }, (_, i) => ({ reading
 
 /** Runs the learner's call, turning a gRPC error into one sentence. */
 async function learnerCall<T>(work: Promise<T>, what: string, hint = ""): Promise<T> {
-  try {
-    return await within(work, 4000, what);
-  } catch (error) {
-    if (error instanceof CheckFailure) throw error;
-    throw new CheckFailure(`${what} failed with ${describeError(error)}${hint ? `: ${hint}` : ""}`);
-  }
+  const outcome = await settledWithin(work, 4000, what);
+  if (outcome.resolved) return outcome.value;
+  throw new CheckFailure(`${what} failed with ${describeError(outcome.error)}${hint ? `: ${hint}` : ""}`);
 }
 
 /**
