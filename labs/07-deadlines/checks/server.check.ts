@@ -169,8 +169,8 @@ step(4, () => {
       gaveUp = cancelUnlessBegun(call, backendGotCall);
       void backendGotCall.then(() => call.cancel());
     });
-    const within2s = gaveUp() ? ` within ${beginWithinMs / 1000} s` : "";
-    expectTrue(backendCancelled !== undefined, `the backend never received the job${within2s}: call it from the Frontend's Run handler`);
+    const inTime = gaveUp() ? ` within ${beginWithinMs / 1000} s` : "";
+    expectTrue(backendCancelled !== undefined, `the backend never received the job${inTime}: call it from the Frontend's Run handler`);
     await within(backendCancelled!, 1500, "the backend seeing the cancellation (pass { parent: call } so that cancelling the client's call cancels the backend call)");
   });
 
