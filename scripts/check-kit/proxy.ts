@@ -1,4 +1,5 @@
 import * as net from "node:net";
+import { Transform } from "node:stream";
 import { track } from "./resources";
 
 /** One client connection through a proxy, as the proxy saw it. */
@@ -25,6 +26,16 @@ export interface TcpProxy {
   blackhole(): void;
   /** Cuts every connection and stops accepting new ones, as a killed process would; resolves once it no longer listens. */
   kill(): Promise<void>;
+  /**
+   * Holds what clients send from now on until one of them has sent an HTTP/2
+   * RST_STREAM frame, then passes it all on in one write; resolves then. A
+   * grpc-js cancel of a stream the client has not half-closed is two frames,
+   * END_STREAM and then RST_STREAM, and a busy client can send the second
+   * tens of milliseconds after the first: the server then sees a half-close
+   * its handler may answer before the cancel arrives. Held, the server reads
+   * both at once, as it would from an idle client.
+   */
+  holdUntilReset(): Promise<void>;
   /** Every connection the proxy has accepted, in order. */
   readonly connections: readonly ProxiedConnection[];
 }
@@ -40,6 +51,7 @@ export function tcpProxy(target: string | (() => string)): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
   const connections: ProxiedConnection[] = [];
   const pairs: Array<[net.Socket, net.Socket]> = [];
+  const outbound: ClientFrames[] = [];
   let silent = false;
   const cut = () => {
     for (const socket of sockets) socket.destroy();
@@ -82,13 +94,15 @@ export function tcpProxy(target: string | (() => string)): Promise<TcpProxy> {
         if (!silent) to.destroy();
       });
     }
-    client.pipe(upstream).pipe(client);
+    const frames = new ClientFrames();
+    outbound.push(frames);
+    client.pipe(frames).pipe(upstream).pipe(client);
     pairs.push([client, upstream]);
   });
   const blackhole = () => {
     silent = true;
-    for (const [client, upstream] of pairs) {
-      client.unpipe(upstream);
+    for (const [index, [client, upstream]] of pairs.entries()) {
+      client.unpipe(outbound[index]);
       upstream.unpipe(client);
       swallow(client);
       swallow(upstream);
@@ -102,6 +116,14 @@ export function tcpProxy(target: string | (() => string)): Promise<TcpProxy> {
     for (const socket of all) socket.destroy();
     return stopped;
   };
+  const holdUntilReset = () =>
+    new Promise<void>((resolve) => {
+      const release = () => {
+        for (const frames of outbound) frames.release();
+        resolve();
+      };
+      for (const frames of outbound) frames.hold(release);
+    });
   track(() => {
     cut();
     server.close();
@@ -109,7 +131,66 @@ export function tcpProxy(target: string | (() => string)): Promise<TcpProxy> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () =>
-      resolve({ address: `127.0.0.1:${(server.address() as net.AddressInfo).port}`, cut, blackhole, kill, connections }),
+      resolve({ address: `127.0.0.1:${(server.address() as net.AddressInfo).port}`, cut, blackhole, kill, holdUntilReset, connections }),
     );
   });
+}
+
+const http2Preface = 24; // "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+const frameHeader = 9; // length (3 bytes), type, flags, stream id (4 bytes)
+const rstStream = 0x3;
+
+/**
+ * Passes a client's bytes on, following the HTTP/2 frames in them; while
+ * held, keeps them until an RST_STREAM frame has passed whole.
+ */
+class ClientFrames extends Transform {
+  /** Bytes still to pass before the next frame header: the preface, then each frame's payload. */
+  private skip = http2Preface;
+  private header = Buffer.alloc(0);
+  private type = -1;
+  private held: Buffer[] | undefined;
+  private onReset: (() => void) | undefined;
+
+  hold(onReset: () => void): void {
+    this.held = [];
+    this.onReset = onReset;
+  }
+
+  release(): void {
+    if (this.held === undefined) return;
+    if (this.held.length > 0) this.push(Buffer.concat(this.held));
+    this.held = undefined;
+    this.onReset = undefined;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
+    if (this.held) this.held.push(chunk);
+    else this.push(chunk);
+    this.follow(chunk);
+    done();
+  }
+
+  private follow(chunk: Buffer): void {
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.skip > 0) {
+        const taken = Math.min(this.skip, chunk.length - at);
+        this.skip -= taken;
+        at += taken;
+      } else {
+        const taken = Math.min(frameHeader - this.header.length, chunk.length - at);
+        this.header = Buffer.concat([this.header, chunk.subarray(at, at + taken)]);
+        at += taken;
+        if (this.header.length < frameHeader) return;
+        this.skip = this.header.readUIntBE(0, 3);
+        this.type = this.header[3]!;
+        this.header = Buffer.alloc(0);
+      }
+      if (this.skip === 0 && this.type === rstStream) {
+        this.type = -1;
+        this.onReset?.();
+      }
+    }
+  }
 }

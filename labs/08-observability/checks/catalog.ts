@@ -100,6 +100,8 @@ export interface Learner {
   client: grpc.Client;
   /** A Catalog client that sends no token. */
   anonymous: grpc.Client;
+  /** A Catalog client that sends the right token, to another address: a proxy in front of the server. */
+  clientTo(address: string): grpc.Client;
   token: string;
   prices: Prices;
   tracing: MemoryTracing;
@@ -141,7 +143,17 @@ export async function learnerServer(): Promise<Learner> {
   if (typeof metricsPort !== "number" || !Number.isInteger(metricsPort) || metricsPort <= 0) {
     throw new CheckFailure(`createCatalogServer() resolved with metricsPort ${JSON.stringify(metricsPort)}: report the port /metrics listens on (server.address().port once it listens)`);
   }
-  return { address, client: catalogClient(address, [bearer(token)]), anonymous: catalogClient(address), token, prices, tracing, metricsPort, lines };
+  return {
+    address,
+    client: catalogClient(address, [bearer(token)]),
+    anonymous: catalogClient(address),
+    clientTo: (other) => catalogClient(other, [bearer(token)]),
+    token,
+    prices,
+    tracing,
+    metricsPort,
+    lines,
+  };
 }
 
 // ---------------------------------------------------------------------------

@@ -7,7 +7,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { randomUUID } from "node:crypto";
-import { bidiStreamCall, clientStreamCall, expectCode, expectEqual, expectTrue, serverStreamCall, step, unaryCall, unaryOutcome } from "../../../scripts/check-kit";
+import { bidiStreamCall, clientStreamCall, expectCode, expectEqual, expectTrue, serverStreamCall, step, tcpProxy, unaryCall, unaryOutcome } from "../../../scripts/check-kit";
 import {
   fullMethod,
   httpRequest,
@@ -384,7 +384,9 @@ step(6, () => {
 
   it("records a client stream cancelled after its messages as CANCELLED, once, without the answer it never sent", async () => {
     const learner = await learnerServer();
-    const call = (learner.client as unknown as Record<string, (...args: unknown[]) => grpc.ClientWritableStream<unknown>>).addToCart!({ deadline: Date.now() + 2000 }, () => undefined);
+    const proxy = await tcpProxy(learner.address);
+    const client = learner.clientTo(proxy.address);
+    const call = (client as unknown as Record<string, (...args: unknown[]) => grpc.ClientWritableStream<unknown>>).addToCart!({ deadline: Date.now() + 2000 }, () => undefined);
     const ended = new Promise<number>((resolve) => call.on("status", (status: grpc.StatusObject) => resolve(status.code)));
     call.write({ sku: "apple", quantity: 1 });
     call.write({ sku: "pear", quantity: 2 });
@@ -395,8 +397,11 @@ step(6, () => {
     await pause(30);
     // A cancel ends the HTTP/2 stream's sending side before it resets the stream: the handler sees "end"
     // and answers once its cart is saved (50 ms), after grpc-js has told the interceptors onCancel. The
-    // answer passes through the interceptors' sendMessage, and grpc-js drops it.
+    // answer passes through the interceptors' sendMessage, and grpc-js drops it. The proxy passes the
+    // end and the reset on together: this busy process may send the reset long after the end.
+    const passedOn = proxy.holdUntilReset();
     call.cancel();
+    await passedOn;
     expectEqual(grpc.status[await ended], "CANCELLED", "the status of the cancelled AddToCart, as the client saw it");
     await linesWhen(learner.lines, (l) => linesFor(l, "AddToCart").length >= 1, 2000);
     await pause(100); // the handler's late answer (50 ms)
