@@ -50,4 +50,9 @@ describe("lab 03 faults", function () {
       ["s7 cancels the call when the signal aborts, and then resolves"],
     );
   });
+
+  it("a client that waits for an event that never comes once write() returns false stops for good, and fails the flow-control check", async () => {
+    const failing = await failingChecks("never-goes-on", [{ file: client, from: 'if (!call.write(message)) await once(call, "drain");', to: 'if (!call.write(message)) await once(call, "drained");' }]);
+    assert.deepEqual(failing, ['s6 waits for "drain" when the server does not keep up, instead of buffering every line, and goes on once it reads again']);
+  });
 });

@@ -17,13 +17,13 @@ const lab = findLab("01");
 /** The judge tells a looping subject from a waiting one where it can read a process's CPU time (not on Windows). */
 const busyRuleApplies = process.platform !== "win32";
 
-/** A lab 01 tree whose server file also exports shout() (prints), spin() (blocks the event loop) and throwLater() (throws from a timer), with the check file `body`. */
+/** A lab 01 tree whose server file also exports shout() (prints), spin() (blocks the event loop), compute(ms) (blocks it for ms) and throwLater() (throws from a timer), with the check file `body`. */
 function treeWith(name: string, body: string): { tree: string; check: string } {
   const tree = solutionVariant(lab, name, [
     {
       file: "src/server.ts",
       from: "export function createRouteGuideServer(",
-      to: "export function shout(text: string): void {\n  console.log(text);\n}\nexport function spin(): void {\n  for (;;) {}\n}\nexport function pid(): number {\n  return process.pid;\n}\nexport function throwLater(): void {\n  setTimeout(() => {\n    throw new Error(\"late\");\n  }, 900);\n}\n$&",
+      to: "export function shout(text: string): void {\n  console.log(text);\n}\nexport function spin(): void {\n  for (;;) {}\n}\nexport function pid(): number {\n  return process.pid;\n}\nexport function compute(ms: number): void {\n  const end = Date.now() + ms;\n  while (Date.now() < end) {}\n}\nexport function throwLater(): void {\n  setTimeout(() => {\n    throw new Error(\"late\");\n  }, 900);\n}\n$&",
     },
   ]);
   const check = path.join(tree, "checks", "lanes.check.ts");
@@ -32,9 +32,9 @@ function treeWith(name: string, body: string): { tree: string; check: string } {
     check,
     `import { setTimeout as sleep } from "node:timers/promises";
 import { expectTrue, loadTarget, ownSubject, serial, step } from "../../../scripts/check-kit";
-type Server = { shout(text: string): Promise<void>; spin(): Promise<void>; throwLater(): Promise<void>; pid(): Promise<number> };
+type Server = { shout(text: string): Promise<void>; spin(): Promise<void>; compute(ms: number): Promise<void>; throwLater(): Promise<void>; pid(): Promise<number> };
 const server = () => loadTarget<Server>("src/server.ts");
-const state = globalThis as unknown as { running?: number; runs?: Record<string, number>; spans?: Array<{ name: string; pid: number; from: number; to: number }> };
+const state = globalThis as unknown as { at?: number; running?: number; runs?: Record<string, number>; spans?: Array<{ name: string; pid: number; from: number; to: number }> };
 async function span(name: string, ms: number): Promise<void> {
   const pid = await (await server()).pid();
   const from = Date.now();
@@ -134,6 +134,22 @@ step(4, () => {
       assert.match(byName.get("blocks")!.message ?? "", /blocked the event loop for more than 2 s/);
     }
     for (const name of ["gets no CPU for a second", "waits beside it", "waits beside it too", "runs alone", "runs after"]) assert.equal(byName.get(name)?.status, "pass", `${name}: ${byName.get(name)?.message}`);
+  });
+
+  it("blame no check when many checks' short computations hold a subject's event loop in one turn", async () => {
+    // Twelve checks wait, then at one instant each asks for 100 ms of work: the subjects get the requests in one read,
+    // and each runs 600 ms of work without a beat. No check's code loops; the work of each is short.
+    const body = `step(2, () => {
+${Array.from({ length: 12 }, (_, i) => `  it("computes 100 ms ${i}", async () => {
+    const s = await server();
+    state.at ??= Date.now() + 1500;
+    await sleep(state.at - Date.now());
+    await s.compute(100);
+  });`).join("\n")}
+});`;
+    const { tree, check } = treeWith("lanes-bursts", body);
+    const result = await checkLab(lab, { target: "learner", tree, checkFiles: [check] });
+    for (const test of result.tests.filter((t) => t.step === 2)) assert.equal(test.status, "pass", `${test.name}: ${test.message}`);
   });
 
   it("fail only the check whose code threw, though others share its subject, without running them again", async () => {

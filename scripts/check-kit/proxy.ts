@@ -27,13 +27,13 @@ export interface TcpProxy {
   /** Cuts every connection and stops accepting new ones, as a killed process would; resolves once it no longer listens. */
   kill(): Promise<void>;
   /**
-   * Holds what clients send from now on until one of them has sent an HTTP/2
-   * RST_STREAM frame, then passes it all on in one write; resolves then. A
-   * grpc-js cancel of a stream the client has not half-closed is two frames,
-   * END_STREAM and then RST_STREAM, and a busy client can send the second
-   * tens of milliseconds after the first: the server then sees a half-close
-   * its handler may answer before the cancel arrives. Held, the server reads
-   * both at once, as it would from an idle client.
+   * Holds what clients send from now on, on the connections open now, until
+   * one of them has sent an HTTP/2 RST_STREAM frame, then passes it all on
+   * in one write; resolves then. A grpc-js cancel of a stream the client has
+   * not half-closed is two frames, END_STREAM and then RST_STREAM, and a busy
+   * client can send the second tens of milliseconds after the first: the
+   * server then sees a half-close its handler may answer before the cancel
+   * arrives. Held, the server reads both at once, as from an idle client.
    */
   holdUntilReset(): Promise<void>;
   /** Every connection the proxy has accepted, in order. */

@@ -512,7 +512,7 @@ export class Subject {
   private readonly busyWatch: NodeJS.Timeout;
   private readonly memoryMb: number;
   /** The subject's CPU time when its current silence was first measured. */
-  private silentFrom: { heard: number; at: number; cpuMs: number } | undefined;
+  private silentFrom: { heard: number; at: number; cpuMs: number; switches: string } | undefined;
   /** Where the subject names the check whose code runs (codec.ts). */
   private readonly runningCheckPath: string;
   private lastHeard = Date.now();
@@ -613,7 +613,9 @@ export class Subject {
     const cpuMs = await processCpuMs(this.child.pid);
     if (cpuMs === undefined || this.lastHeard !== heard) return;
     const at = Date.now();
-    if (this.silentFrom?.heard !== heard) return void (this.silentFrom = { heard, at, cpuMs });
+    const { switches } = this.runningCheck();
+    // The subject switched between checks meanwhile: their work, not one check's loop; look again from now.
+    if (this.silentFrom?.heard !== heard || this.silentFrom.switches !== switches) return void (this.silentFrom = { heard, at, cpuMs, switches });
     const span = at - this.silentFrom.at;
     if (at - heard < busyMs + beatMs || span < busyMs / 2 || cpuMs - this.silentFrom.cpuMs < span * busyCpuShare) return;
     // Filling memory keeps a core busy too: when that is the cause, the memory rule says so.
@@ -640,15 +642,9 @@ export class Subject {
    * a silent subject; while a module loads, nothing is decided here.
    */
   private busy(ms: number): void {
-    let check = "";
-    try {
-      const [name = "", state] = fs.readFileSync(this.runningCheckPath, "utf8").split("\n");
-      // Loading a module takes as long as its top-level code: the silence rule decides.
-      if (state === "loading") return;
-      check = name;
-    } catch {
-      // No name: nobody's.
-    }
+    const { check, loading } = this.runningCheck();
+    // Loading a module takes as long as its top-level code: the silence rule decides.
+    if (loading) return;
     if (!check) return this.stop(busyReason(ms));
     this.faultReason = busyReason(ms);
     const culprit = this.host.laneOf(check);
@@ -657,6 +653,16 @@ export class Subject {
     // running now only shared the subject with its code, so none is blamed, and they run again.
     else this.host.disturbAll();
     this.child.kill("SIGKILL");
+  }
+
+  /** What the running-check file says (codec.ts): no name when there is none, nobody's code. */
+  private runningCheck(): { check: string; loading: boolean; switches: string } {
+    try {
+      const [check = "", state = "", switches = ""] = fs.readFileSync(this.runningCheckPath, "utf8").split("\n");
+      return { check, loading: state === "loading", switches };
+    } catch {
+      return { check: "", loading: false, switches: "" };
+    }
   }
 
   /** Ends the subject. */

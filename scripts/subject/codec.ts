@@ -233,7 +233,9 @@ export const checkOutputLimit = 4000;
  * runs now: the driver writes it as it switches between checks, and the judge
  * reads it when the subject's event loop stops (an endless loop says nothing).
  * The name fills the first line, "loading" the second while a module of the
- * code under test loads; spaces pad it to a fixed length.
+ * code under test loads, and the third counts the switches so far (a loop
+ * stays in one check; many checks' work in one turn of the event loop does
+ * not); spaces pad it to a fixed length.
  */
 export const runningCheckFile = "running-check";
 export const runningCheckLength = 1024;

@@ -79,12 +79,14 @@ function stateOf(check = currentCheck.getStore() ?? noCheck): CheckState {
  * async hook's "before") and in forCheck(), when the check is not the last
  * one named, the driver writes it into a file of its working folder
  * (codec.ts): one system call, visible to the judge at once. When the beats
- * stop while the subject keeps a core busy, the judge reads the file and
- * fails that check alone.
+ * stop while the subject keeps a core busy and the file names the same check
+ * all along (its count of switches stays), the judge fails that check alone.
+ * Many checks' work can hold the event loop as long (a few dozen checks that
+ * start at once, each building a server), but the count then keeps growing.
  */
 const runningCheck = fs.openSync(runningCheckFile, "w");
 /** What the file says now. */
-const named = { check: undefined as string | undefined, loading: false };
+const named = { check: undefined as string | undefined, loading: false, switches: 0 };
 /** A module of the code under test is loading: that takes as long as its top-level code does, and the silence rule covers it. */
 let loading = false;
 function nameRunning(check: string): void {
@@ -92,7 +94,8 @@ function nameRunning(check: string): void {
   if (check === named.check && loading === named.loading) return;
   named.check = check;
   named.loading = loading;
-  fs.writeSync(runningCheck, `${check}\n${loading ? "loading" : ""}\n`.padEnd(runningCheckLength), 0);
+  named.switches++;
+  fs.writeSync(runningCheck, `${check}\n${loading ? "loading" : ""}\n${named.switches}\n`.padEnd(runningCheckLength), 0);
 }
 createHook({
   before() {
