@@ -12,6 +12,7 @@ export { readRichStatus, type RichStatus, richStatusMetadata, type StatusDetail,
 export {
   bidiStreamCall,
   clientStreamCall,
+  connected,
   listen,
   loadService,
   referenceClient,

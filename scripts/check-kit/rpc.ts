@@ -101,6 +101,25 @@ export function referenceClient(proto: string, serviceName: string, address: str
   return client;
 }
 
+/**
+ * Resolves once `client` has connected, so that a short deadline or a time the check measures next counts
+ * the call only: on a loaded machine, resolving the name and connecting can take a few hundred ms.
+ */
+export function connected(client: grpc.Client, ms = rpcDeadlineMs): Promise<void> {
+  const channel = client.getChannel();
+  const deadline = Date.now() + ms;
+  return new Promise((resolve, reject) => {
+    const follow = (): void => {
+      const state = channel.getConnectivityState(true);
+      if (state === grpc.connectivityState.READY) return resolve();
+      // A connection that failed: the call the check makes next will say how, at once.
+      if (state === grpc.connectivityState.TRANSIENT_FAILURE || state === grpc.connectivityState.SHUTDOWN) return resolve();
+      channel.watchConnectivityState(state, deadline, (error) => (error ? reject(new CheckFailure(`the checks' client could not connect to the server within ${ms / 1000} s`)) : follow()));
+    };
+    follow();
+  });
+}
+
 /** A server that the check implements, used to test the learner's client. */
 export function referenceServer(proto: string, serviceName: string, handlers: grpc.UntypedServiceImplementation, credentials?: grpc.ServerCredentials): Promise<string> {
   const wire = currentWire();

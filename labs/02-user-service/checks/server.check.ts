@@ -9,6 +9,7 @@ import {
   bidiStreamCall,
   CheckFailure,
   clientStreamCall,
+  connected,
   expectCallError,
   expectEqual,
   expectNames,
@@ -307,6 +308,7 @@ step(5, () => {
 
   it("stops watching the store when the call's deadline passes", async () => {
     const { client, store } = await learnerServer([ada]);
+    await connected(client); // the 300 ms are the call's
     const { reader } = watch(client, 300);
     await reader.next(waitMs, "the existing user");
     expectTrue(await eventually(async () => (await store.watcherCount) === 0, 300 + waitMs), `watches on the store 1 s after the call's deadline passed: expected 0 (grpc-js emits "cancelled" then too), got ${await store.watcherCount}`);

@@ -7,7 +7,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { setTimeout as sleep } from "node:timers/promises";
-import { expectEqual, expectTrue, step, watchChannels, within } from "../../../scripts/check-kit";
+import { connected, expectEqual, expectTrue, step, watchChannels, within } from "../../../scripts/check-kit";
 import { beginWithinMs, cancelUnlessBegun, checkWorker, deadlineOf, expectCode, followCall, type Job, job, learnerFrontend, learnerWorker, runCall, StepProbe, whenCancelled } from "./deadlines";
 
 /** Steps may still start this long after a cancellation or a deadline: the step in progress ends, the cancellation travels. */
@@ -35,6 +35,7 @@ step(2, () => {
   it("fails fast with DEADLINE_EXCEEDED, before any step, when a step takes longer than the time left", async () => {
     const probe = new StepProbe();
     const client = await learnerWorker(probe);
+    await connected(client); // the time measured is the call's
     const ended = await runCall(client, job("too-slow", 2, 3000), 1500);
     expectCode(ended, grpc.status.DEADLINE_EXCEEDED, "Run of steps of 3 s with a 1.5 s deadline");
     expectEqual(await probe.count(), 0, "steps started for a job whose steps take 3 s, with 1.5 s left");
@@ -86,6 +87,7 @@ step(3, () => {
   it("Follow, like Run, fails fast with DEADLINE_EXCEEDED, before any step, when a step takes longer than the time left", async () => {
     const probe = new StepProbe();
     const client = await learnerWorker(probe);
+    await connected(client); // the time measured is the call's
     const ended = await followCall(client, job("too-slow", 2, 3000), 1500);
     expectCode(ended, grpc.status.DEADLINE_EXCEEDED, "Follow of steps of 3 s with a 1.5 s deadline");
     expectEqual(await probe.count(), 0, "steps started by Follow for a job whose steps take 3 s, with 1.5 s left");
