@@ -214,14 +214,14 @@ function serverCaughtUp(client: grpc.Client): Promise<void> {
 }
 
 /**
- * Sends every request, half-closes, and resolves with the one response. With `gapMs`, waits that
- * long between two requests (the call's deadline grows by the gaps), counted from when the server
+ * Sends every request, half-closes, and resolves with the one response, within `deadlineMs` (2 s by
+ * default). With `gapMs`, waits that long between two requests (the deadline grows by the gaps), counted from when the server
  * has the requests before it: a gap on the server's clock too, on a loaded machine as well.
  */
-export function clientStreamCall<Res>(client: grpc.Client, method: string, requests: unknown[], { gapMs = 0 } = {}): Promise<Res> {
+export function clientStreamCall<Res>(client: grpc.Client, method: string, requests: unknown[], { gapMs = 0, deadlineMs = rpcDeadlineMs } = {}): Promise<Res> {
   return new Promise((resolve, reject) => {
     const gaps = gapMs * Math.max(0, requests.length - 1);
-    const call = (client as unknown as AnyClient)[method]!(new grpc.Metadata(), { deadline: Date.now() + rpcDeadlineMs + gaps }, (error: grpc.ServiceError | null, response: Res) =>
+    const call = (client as unknown as AnyClient)[method]!(new grpc.Metadata(), { deadline: Date.now() + deadlineMs + gaps }, (error: grpc.ServiceError | null, response: Res) =>
       error ? reject(describeRpcError(method, "client streaming", error)) : resolve(response),
     );
     const writeFrom = (index: number): void => {

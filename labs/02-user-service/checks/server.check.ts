@@ -31,6 +31,26 @@ async function expectStoreSize(store: Store, size: number, what: string): Promis
   expectEqual(await store.size, size, `number of users in the store ${what}`);
 }
 
+/**
+ * Resolves with `call`'s outcome; fails once the call has not answered and the store has not grown for
+ * a second: a server that is slow (a busy machine) keeps creating, one that is stuck does not.
+ */
+async function whileStoreGrows<T>(store: Store, call: Promise<T>, what: string, stallMs = 1000): Promise<T> {
+  let answered = false;
+  const outcome = call.finally(() => (answered = true));
+  outcome.catch(() => undefined);
+  let size = await store.size;
+  let grewAt = Date.now();
+  while (!answered) {
+    await Promise.race([outcome.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 100))]);
+    if (answered) break;
+    const now = await store.size;
+    if (now !== size) [size, grewAt] = [now, Date.now()];
+    else if (Date.now() - grewAt >= stallMs) throw new CheckFailure(`${what}: no answer, and no user created for ${stallMs / 1000} s (${size} in the store): create each entry as it arrives, and answer once the client's stream ends (call.on("end"))`);
+  }
+  return outcome;
+}
+
 step(2, () => {
   it("creates a user with a server-chosen id and timestamps, and GetUser returns it", async () => {
     const { client } = await learnerServer();
@@ -335,9 +355,10 @@ step(6, () => {
     await expectStoreSize(store, 4, "after a batch of 3 good entries, with 1 user before");
   });
 
-  it("creates every entry of a batch of 50 before answering", async () => {
+  it("creates every entry of a batch of 50 before answering", async function () {
+    this.timeout(8000); // 50 creates can take seconds on a busy machine: the check waits while users keep coming
     const { client, store } = await learnerServer();
-    const result = await clientStreamCall<BatchResult>(client, "createUsers", people(50));
+    const result = await whileStoreGrows(store, clientStreamCall<BatchResult>(client, "createUsers", people(50), { deadlineMs: 6000 }), "CreateUsers of 50 good entries");
     expectEqual([result.createdCount, new Set(result.ids).size, result.rejected.length], [50, 50, 0], "[created_count, distinct ids, rejections] for 50 good entries");
     await expectStoreSize(store, 50, "after a batch of 50 good entries");
   });

@@ -206,18 +206,37 @@ export class Member {
     return this.events.filter(isMessage).map((e) => `${e.message.from}: ${e.message.text}`);
   }
 
-  /** Resolves once `ready()` holds, checked now and after each event; fails after `ms` or when the call ends first. */
-  until(ready: () => boolean, what: string, ms = promptlyMs): Promise<void> {
+  /**
+   * Resolves once `ready()` holds, checked now and after each event; fails after `ms`, when the call ends
+   * first, or, with `stallMs`, once no event has come for that long.
+   */
+  until(ready: () => boolean, what: string, ms = promptlyMs, { stallMs }: { stallMs?: number } = {}): Promise<void> {
     if (ready()) return Promise.resolve();
     if (this.ended) return Promise.reject(new CheckFailure(`${this.name}: ${what}, but the call ended first with ${describeStatus(this.ended)}`));
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const fail = (why: string) => {
+        stop();
         this.waiters.splice(this.waiters.indexOf(waiter), 1);
         const last = this.events.at(-1);
-        reject(new CheckFailure(`${this.name}: ${what}, but it did not come within ${ms / 1000} s (${this.events.length} events received${last ? `, the last: ${describeEvent(last)}` : ""})`));
-      }, ms);
-      const settle = (error?: Error) => {
+        reject(new CheckFailure(`${this.name}: ${what}, but ${why} (${this.events.length} events received${last ? `, the last: ${describeEvent(last)}` : ""})`));
+      };
+      const timer = setTimeout(() => fail(`it did not come within ${ms / 1000} s`), ms);
+      // With stallMs, what counts is that events keep coming (a busy machine is slow), not how fast.
+      let seen = this.events.length;
+      let seenAt = Date.now();
+      const stall =
+        stallMs === undefined
+          ? undefined
+          : setInterval(() => {
+              if (this.events.length !== seen) [seen, seenAt] = [this.events.length, Date.now()];
+              else if (Date.now() - seenAt >= stallMs) fail(`no event came for ${stallMs / 1000} s`);
+            }, 100);
+      const stop = () => {
         clearTimeout(timer);
+        clearInterval(stall);
+      };
+      const settle = (error?: Error) => {
+        stop();
         if (error) reject(error);
         else resolve();
       };

@@ -169,13 +169,14 @@ step(8, () => {
   it("waits backoffMs() between UNAVAILABLE retries", async () => {
     // Jitter made predictable: backoffMs() draws from Math.random by default, so each wait is its ceiling.
     await pinMathRandom(0.999);
-    const policy: RetryPolicy = { maxAttempts: 4, initialBackoffMs: 100, backoffMultiplier: 2, maxBackoffMs: 200 };
+    // Waits long next to a round trip, even on a loaded machine, where a client that retries at once can take 100 ms to.
+    const policy: RetryPolicy = { maxAttempts: 4, initialBackoffMs: 200, backoffMultiplier: 2, maxBackoffMs: 400 };
     const { learner, client, attempts } = await scriptedReserveServer([unavailable]);
-    const what = "reserveStock() with maxAttempts 4, initialBackoffMs 100, multiplier 2 and maxBackoffMs 200 against a server that is always UNAVAILABLE";
+    const what = "reserveStock() with maxAttempts 4, initialBackoffMs 200, multiplier 2 and maxBackoffMs 400 against a server that is always UNAVAILABLE";
     await rejection(learner.reserveStock(client, request, policy), what);
     expectEqual(attempts.length, 4, `${what}: attempts the server received`);
     const waits = gaps(attempts.map((a) => a.at));
-    [100, 200, 200].forEach((ceiling, i) => {
+    [200, 400, 400].forEach((ceiling, i) => {
       // Timers never fire early; a loaded machine can make them late.
       expectTrue(waits[i]! >= ceiling * 0.9, `${what}, with Math.random() at 0.999: retry ${i + 1} came ${waits[i]} ms after the attempt before it; wait backoffMs(${i + 1}, policy), about ${ceiling} ms here, before it`);
       expectTrue(waits[i]! <= ceiling + 750, `${what}, with Math.random() at 0.999: retry ${i + 1} came ${waits[i]} ms after the attempt before it, far past its backoff of ${ceiling} ms`);
