@@ -45,6 +45,18 @@ describe("lab 10's checks against known mistakes", function () {
     expectFailing(result, ["s2.cancels-the-upstream-call"]);
   });
 
+  it("a gateway that collects the upstream's stream and answers at its end", async () => {
+    const result = await checkVariant("buffered-stream", [
+      {
+        file: gateway,
+        from: "yield* greeter.count(request, from(context));",
+        to: "const all = [];\n          for await (const reply of greeter.count(request, from(context))) all.push(reply);\n          yield* all;",
+      },
+    ]);
+    // A stream that fails loses the messages collected before the error, too.
+    expectFailing(result, ["s2.cancels-the-upstream-call", "s2.carries-a-failed-call-s-status"]);
+  });
+
   it("CORS that does not expose grpc-status and grpc-message", async () => {
     const result = await checkVariant("no-expose", [{ file: gateway, from: /\n.*\n\s*response\.setHeader\("Access-Control-Expose-Headers".*/, to: "" }]);
     expectFailing(result, ["s3.lets-the-page-read"]);
