@@ -152,6 +152,44 @@ ${Array.from({ length: 12 }, (_, i) => `  it("computes 100 ms ${i}", async () =>
     for (const test of result.tests.filter((t) => t.step === 2)) assert.equal(test.status, "pass", `${test.name}: ${test.message}`);
   });
 
+  it("run a check again, alone, when it failed while its subject got no CPU, and a check whose code never answers once", async () => {
+    const body = `step(2, () => {
+  it("fails while its subject gets no CPU", async () => {
+    ran("stopped");
+    const s = await server();
+    const pid = await s.pid();
+    if (state.runs!["stopped"] === 1) {
+      // What a machine running more than it has cores for does to a subject, only longer.
+      process.kill(pid, "SIGSTOP");
+      setTimeout(() => process.kill(pid, "SIGCONT"), 1000);
+    }
+    const answered = await Promise.race([s.shout("answered").then(() => true), sleep(600).then(() => false)]);
+    expectTrue(answered, "no answer within 600 ms");
+  });
+});
+step(3, () => {
+  serial(() => {
+    // Alone (serial), so that no stopped subject is its too.
+    it("waits for an answer that never comes", async () => {
+      ran("never");
+      await (await server()).shout("idle");
+      await sleep(800);
+      expectTrue(false, "no answer within 800 ms");
+    });
+    it("counts the runs", () => {
+      const runs = Object.entries(state.runs ?? {}).sort().map(([name, count]) => \`\${name}: \${count}\`).join(", ");
+      expectTrue(runs === "never: 1, stopped: 2", \`runs: \${runs}\`);
+    });
+  });
+});`;
+    const { tree, check } = treeWith("lanes-stalled", body);
+    const result = await checkLab(lab, { target: "learner", tree, checkFiles: [check] });
+    const byName = new Map(result.tests.map((t) => [t.name, t]));
+    assert.equal(byName.get("fails while its subject gets no CPU")?.status, "pass", byName.get("fails while its subject gets no CPU")?.message ?? "");
+    assert.equal(byName.get("waits for an answer that never comes")?.message, "no answer within 800 ms");
+    assert.equal(byName.get("counts the runs")?.status, "pass", byName.get("counts the runs")?.message ?? "");
+  });
+
   it("fail only the check whose code threw, though others share its subject, without running them again", async () => {
     const body = `step(2, () => {
   it("throws later", async () => {

@@ -51,6 +51,8 @@ const nodeModules = path.join(workspaceRoot, "node_modules");
  * goes through it.
  */
 const packagesDir = fs.realpathSync(nodeModules);
+/** A gap between two messages of the subject longer than this (2.5 beats) is a stall (Subject.stalledMs). */
+const stallAfterMs = beatMs * 2.5;
 /** Without a word from the subject for this long (it beats every beatMs), its event loop is blocked. */
 const silenceMs = 2000;
 export const blockedReason = `your code blocked the event loop for more than ${silenceMs / 1000} s (an endless loop, or a long synchronous computation?)`;
@@ -516,6 +518,8 @@ export class Subject {
   /** Where the subject names the check whose code runs (codec.ts). */
   private readonly runningCheckPath: string;
   private lastHeard = Date.now();
+  /** The time, summed, that the subject's beats came late (stalledMs). */
+  private stalledBefore = 0;
   private readonly memoryWatch: NodeJS.Timeout;
   private exitText: string | undefined;
   private faultReason: string | undefined;
@@ -589,6 +593,19 @@ export class Subject {
   /** Milliseconds since the subject last said anything (it beats every beatMs while its event loop turns). */
   get silentMs(): number {
     return Date.now() - this.lastHeard;
+  }
+
+  /**
+   * How long, summed over its life so far, the subject could not be heard
+   * though it should have been: each gap between two of its messages longer
+   * than stallAfterMs counts, less one beat. A subject that waits idle beats
+   * on time; one starved of CPU (a machine running more than it has cores
+   * for) or kept busy beats late, and so does any subject of a judge that was
+   * starved itself (it reads the beats late). A loop is the busy rule's.
+   */
+  get stalledMs(): number {
+    const silent = Date.now() - this.lastHeard;
+    return this.stalledBefore + (silent > stallAfterMs ? silent - beatMs : 0);
   }
 
   /** Stops the subject; `reason` fails whatever was waiting on it, and the checks running in it. */
@@ -675,7 +692,9 @@ export class Subject {
   }
 
   private watchSilence(): void {
-    this.lastHeard = Date.now();
+    const now = Date.now();
+    if (now - this.lastHeard > stallAfterMs) this.stalledBefore += now - this.lastHeard - beatMs;
+    this.lastHeard = now;
     this.armSilence(silenceMs);
   }
 

@@ -241,7 +241,20 @@ interface Queued {
    * a fault it shared with other checks there, and this run tells whose it was.
    */
   alone: boolean;
+  /** This run is the second, after a first that failed while its subject stalled: its verdict stands. */
+  again?: boolean;
 }
+
+/**
+ * A check that fails while its subject stalled this long (Subject.stalledMs:
+ * its beats came late, summed), and for at least this share of the check's
+ * time, did not get the time its waits assumed: a deadline of 2 s that the
+ * learner's code had only 1 s of. It runs again, alone in a subject, and that
+ * run is its verdict. Code that never answers leaves its subject idle, beating
+ * on time: its checks fail once, at the same speed as before.
+ */
+const stalledRerunMs = 400;
+const stalledRerunShare = 0.2;
 
 interface Running {
   test: MochaType.Test;
@@ -350,6 +363,8 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts
     if (serial) serialRunning = true;
     lane.host = host;
     const id = plannedCheck(test).id;
+    const subject = host.running;
+    const stalledBefore = subject?.stalledMs ?? 0;
     try {
       await checkScope.run({ lane, resources: [] }, async () => {
         beginCheck(id);
@@ -366,7 +381,11 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts
         await afterCheck(lane, Boolean(error));
         // What the check asserted held, but an exception nobody caught or a crash of the code under test still fails it.
         const failure = error ? describeFailure(error, timeoutMs, events) : (events.fault ?? events.uncaught[0] ?? null);
-        if (failure && lane.shared && !item.alone) {
+        const stalled = subject?.alive ? subject.stalledMs - stalledBefore : 0;
+        if (failure && !item.again && stalled >= stalledRerunMs && stalled >= duration * stalledRerunShare) {
+          // Its subject did not get the time the check's waits assumed (a machine running more than it has cores for).
+          queue.unshift({ test: test.clone(), alone: true, again: true });
+        } else if (failure && lane.shared && !item.alone) {
           // The fault was the subject's, shared with other checks: this check runs again, alone, to tell whose it was.
           queue.unshift({ test: test.clone(), alone: true });
         } else if (lane.disturbed) {
