@@ -12,6 +12,7 @@ import * as path from "node:path";
 import { classroomResult } from "../scripts/grade/classroom";
 import type { StudentResult } from "../scripts/grade/grader";
 import { computeManifest, isProtected, readManifest } from "../scripts/grade/manifest";
+import { keepTranspiled, type Run, seedTranspiled } from "../scripts/grade/sandbox";
 import { gradesCsv, junitXml } from "../scripts/grade/outputs";
 import { locateLabs } from "../scripts/grade/submission";
 import { ZipArchive } from "../scripts/grade/zip";
@@ -253,6 +254,36 @@ describe("grading parts", () => {
     assert.deepEqual(locateLabs([file], [lab]), { labsPrefix: "", rootPrefix: null });
     assert.deepEqual(locateLabs([`repo/labs/${file}`, "repo/package.json", `repo/solutions/${file}`], [lab]), { labsPrefix: "repo/labs/", rootPrefix: "repo/" });
     assert.equal(locateLabs([`solutions/${file}`], [lab]).labsPrefix, null);
+  });
+
+  it("gives each lab run what the earlier runs of the grading transpiled, and keeps what it adds, whole", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "grpc-labs-transpiled-"));
+    try {
+      const run: Run = { dir, containment: { isolation: "none", notes: [], prefix: [], setup: null } };
+      const tsx = `tsx-${process.geteuid?.() ?? os.userInfo().username}`;
+      const first = path.join(dir, "01-tmp");
+      fs.mkdirSync(first);
+      seedTranspiled(run, first); // The grading's first run: nothing to give yet.
+      assert.ok(!fs.existsSync(path.join(first, tsx)));
+      fs.mkdirSync(path.join(first, tsx));
+      fs.writeFileSync(path.join(first, tsx, "20000-aaaa"), "the checks, transpiled");
+      keepTranspiled(run, first);
+      const second = path.join(dir, "02-tmp");
+      fs.mkdirSync(second);
+      seedTranspiled(run, second);
+      assert.equal(fs.readFileSync(path.join(second, tsx, "20000-aaaa"), "utf8"), "the checks, transpiled");
+      // A run's own change to an entry stays its own; new entries join the seed.
+      fs.writeFileSync(path.join(second, tsx, "20000-aaaa"), "changed");
+      fs.writeFileSync(path.join(second, tsx, "20000-bbbb"), "another lab's checks");
+      keepTranspiled(run, second);
+      const third = path.join(dir, "03-tmp");
+      fs.mkdirSync(third);
+      seedTranspiled(run, third);
+      assert.deepEqual(fs.readdirSync(path.join(third, tsx)).sort(), ["20000-aaaa", "20000-bbbb"]);
+      assert.equal(fs.readFileSync(path.join(third, tsx, "20000-aaaa"), "utf8"), "the checks, transpiled");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("reads stored, deflated and symlink zip entries and rejects damaged ones", () => {

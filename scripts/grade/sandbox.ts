@@ -199,6 +199,51 @@ function buildTree(run: Run, lab: Lab, files: Map<string, Buffer>, stubs: string
 /** The temporary folder of a lab run, beside its tree. */
 const temporaryFolderOf = (root: string) => `${root}-tmp`;
 
+/**
+ * Where tsx keeps what it transpiled, in a temporary folder (its own rule:
+ * os.tmpdir()/tsx-<user>). Each lab run has a temporary folder of its own, so
+ * without help every run would transpile the judge's code again (scripts/ and
+ * the lab's checks: about 45 files, 0.4 to 0.8 s of CPU a run). The entries
+ * are named by a hash of what they hold, so the runs of a grading share one
+ * seed in the run's folder: each run starts with a copy of it and adds what
+ * it transpiled. Only the instructor's code (the judge, check-one) writes
+ * there; the learner's code runs in a subject that may write its own folder
+ * only, and a copy keeps each run's writes its own.
+ */
+const transpiledName = `tsx-${process.geteuid?.() ?? os.userInfo().username}`;
+const transpiledSeedOf = (run: Run) => path.join(run.dir, "transpiled");
+
+/** Gives a lab run's temporary folder a copy of what the grading's earlier runs transpiled. */
+export function seedTranspiled(run: Run, temporary: string): void {
+  const seed = transpiledSeedOf(run);
+  if (fs.existsSync(seed)) fs.cpSync(seed, path.join(temporary, transpiledName), { recursive: true });
+}
+
+/** Adds what a lab run transpiled to the seed, each entry whole, none replaced. */
+export function keepTranspiled(run: Run, temporary: string): void {
+  const seed = transpiledSeedOf(run);
+  const made = path.join(temporary, transpiledName);
+  let names: string[];
+  try {
+    names = fs.readdirSync(made);
+  } catch {
+    return;
+  }
+  fs.mkdirSync(seed, { recursive: true });
+  for (const name of names) {
+    const target = path.join(seed, name);
+    if (fs.existsSync(target)) continue;
+    // Whole or not at all: another job may be copying the seed right now.
+    const partial = `${target}.${process.pid}-${Math.random().toString(36).slice(2)}`;
+    try {
+      fs.copyFileSync(path.join(made, name), partial);
+      fs.renameSync(partial, target);
+    } catch {
+      fs.rmSync(partial, { force: true });
+    }
+  }
+}
+
 function removeTree(root: string): void {
   try {
     fs.unlinkSync(path.join(root, "node_modules"));
@@ -244,6 +289,7 @@ export async function gradeIsolated(lab: Lab, files: Map<string, Buffer>, stubs:
     // the sandboxed subject may not look into the tree's node_modules link when it resolves packages.
     const temporary = temporaryFolderOf(root);
     fs.mkdirSync(temporary);
+    seedTranspiled(run, temporary);
     const child = spawn(command[0]!, command.slice(1), {
       cwd: root,
       // Its own process group on POSIX, so one kill reaches everything it started.
@@ -285,6 +331,7 @@ export async function gradeIsolated(lab: Lab, files: Map<string, Buffer>, stubs:
       killTree(child.pid);
       running.delete(child.pid);
     }
+    keepTranspiled(run, temporary);
     if (!timedOut && memoryMb === null && code === 0 && fs.existsSync(resultFile)) {
       try {
         return { kind: "result", result: JSON.parse(fs.readFileSync(resultFile, "utf8")) as unknown };
