@@ -79,6 +79,13 @@ describe("faults in the learner's code", function () {
     assert.ok(result.tests.every((t) => t.status === "pass"), JSON.stringify(result.tests.filter((t) => t.status !== "pass")));
   });
 
+  it("a module whose top-level code never ends fails the checks that load it after the 2 s silence, as blocked", async () => {
+    // It computes: not a subject waiting for a CPU, which the silence rule gives more time.
+    const result = await checkVariant("endless-load", [{ file: server, from: "export function createRouteGuideServer(", to: "while (Date.now() > 0) {}\n$&" }]);
+    const serverChecks = result.tests.filter((t) => t.side === "server");
+    assert.ok(serverChecks.length > 0 && serverChecks.every((t) => t.status === "fail" && /blocked the event loop for more than 2 s/.test(t.message ?? "")), JSON.stringify(serverChecks.map((t) => t.message)));
+  });
+
   it("process.exit() in learner code fails the check it ran in, names the call and the line, and the rest run", async () => {
     const result = await checkVariant("exits", [{ file: client, from: "export function listFeatures(client: RouteGuideClient, rectangle: Rectangle): Promise<Feature[]> {", to: "$&\n  process.exit(3);" }]);
     for (const check of result.tests.filter((t) => t.step === 7)) assert.match(check.message ?? "", /your code called process\.exit\(3\) at src\/client\.ts:\d+/);

@@ -7,7 +7,7 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { psTimeMs } from "../scripts/check-kit/subject";
+import { psTimeMs, silenceVerdict } from "../scripts/check-kit/subject";
 import { longestFirst } from "../scripts/lib/check-durations";
 import { findLab } from "../scripts/lib/labs";
 import { checkLab } from "../scripts/lib/run-checks";
@@ -261,6 +261,24 @@ describe("the order checks start in", () => {
     ]);
     assert.deepEqual(longestFirst(["s2.a", "s2.b", "s2.c", "s3.d", "s4.e"], (id) => id, last), ["s3.d", "s2.b", "s2.a", "s2.c", "s4.e"]);
     assert.deepEqual(longestFirst(["s2.a", "s2.b"], (id) => id, new Map()), ["s2.a", "s2.b"]);
+  });
+});
+
+describe("a subject silent for 2 s", () => {
+  it("tells a subject silent for 2 s that blocks from one that waits for a CPU", () => {
+    const sampled = { samples: 18, sampledMs: 1850 };
+    // Computing most of the time: an endless loop, or a module that computes as it loads.
+    assert.equal(silenceVerdict({ ms: 2000, ...sampled, runnable: 18, cpuMs: 1700 }), "blocked");
+    // Asleep without a beat: a synchronous wait (Atomics.wait) blocks the event loop too.
+    assert.equal(silenceVerdict({ ms: 2000, ...sampled, runnable: 2, cpuMs: 20 }), "blocked");
+    // Runnable but given little CPU: the machine is overloaded; it gets more time, up to 8 s, then is told so.
+    assert.equal(silenceVerdict({ ms: 2000, ...sampled, runnable: 15, cpuMs: 400 }), "wait");
+    assert.equal(silenceVerdict({ ms: 7900, samples: 76, runnable: 70, sampledMs: 7750, cpuMs: 1500 }), "wait");
+    assert.equal(silenceVerdict({ ms: 8000, samples: 78, runnable: 70, sampledMs: 7850, cpuMs: 1500 }), "starved");
+    // Once it has computed most of the time it was given, it is its code.
+    assert.equal(silenceVerdict({ ms: 5000, samples: 48, runnable: 48, sampledMs: 4850, cpuMs: 3900 }), "blocked");
+    // Nothing sampled (Windows, or the process gone): the silence alone decides.
+    assert.equal(silenceVerdict({ ms: 2000 }), "blocked");
   });
 });
 

@@ -66,6 +66,17 @@ export const blockedReason = `your code blocked the event loop for more than ${s
  */
 const busyMs = 300;
 const busyCpuShare = 0.8;
+/**
+ * A silent subject that was mostly runnable (state R, Linux) but computed
+ * less than busyCpuShare of its silence was waiting for a CPU: a machine
+ * running more than it has cores for, or a module loading slowly on one.
+ * The silence rule waits on for it, until it has computed that much (then
+ * its code is blocking) or until starvedLimitMs, when the checks running in
+ * it fail with starvedReason, which is what happened.
+ */
+const starvedLimitMs = 8000;
+const starvedReason = (ms: number, cpuMs: number) =>
+  `the process that runs your code waited for a CPU: in ${(ms / 1000).toFixed(1)} s it got ${(cpuMs / 1000).toFixed(1)} s of one, too little to answer. The machine is overloaded: close other programs or run fewer labs at once, then run the checks again`;
 const busyReason = (ms: number) => `your code blocked the event loop: it had computed for ${(ms / 1000).toFixed(1)} s without a break when the judge stopped it (an endless loop, or a long synchronous computation?)`;
 /** What the checks beside a looping one are told, before they run again in a fresh subject. */
 const disturbedReason = "another check's code blocked the event loop of the process this check ran in";
@@ -312,11 +323,41 @@ function psColumn(pid: number, column: "rss" | "time"): Promise<string | undefin
 
 /** CPU time a process has used, in ms, from /proc (Linux); undefined elsewhere or once it has gone. */
 export function linuxCpuMs(pid: number | undefined): number | undefined {
+  return linuxStat(pid)?.cpuMs;
+}
+
+/** A silence of the subject: how long, and (Linux) what the samples taken during it saw. */
+export interface Silence {
+  ms: number;
+  /** Samples of its state, and how many found it runnable (running or waiting for a CPU). */
+  samples?: number;
+  runnable?: number;
+  /** Over the sampled part of the silence: how long, and the CPU time it used. */
+  sampledMs?: number;
+  cpuMs?: number;
+}
+
+/**
+ * Whether a subject silent for at least silenceMs is blocked, waited for a
+ * CPU long enough (starved), or should be given more time: runnable in most
+ * samples and computing less than busyCpuShare of the time, it is waiting
+ * for a CPU, not blocking it (starvedLimitMs). Asleep without a beat (a
+ * synchronous wait), or computing, it is blocked; without samples, the
+ * silence alone decides, as on Windows.
+ */
+export function silenceVerdict(silence: Silence): "blocked" | "wait" | "starved" {
+  const { ms, samples = 0, runnable = 0, sampledMs = 0, cpuMs = 0 } = silence;
+  if (samples < 3 || runnable < samples / 2 || cpuMs >= sampledMs * busyCpuShare) return "blocked";
+  return ms < starvedLimitMs ? "wait" : "starved";
+}
+
+/** A process's CPU time (ms) and whether it is running or waiting for a CPU (state R), from /proc on Linux; undefined elsewhere. */
+function linuxStat(pid: number | undefined): { cpuMs: number; runnable: boolean } | undefined {
   if (pid === undefined || process.platform !== "linux") return undefined;
   try {
     const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    // utime and stime, in clock ticks of 10 ms.
-    return (Number(fields[11]) + Number(fields[12])) * 10;
+    // The state, then utime and stime in clock ticks of 10 ms.
+    return { cpuMs: (Number(fields[11]) + Number(fields[12])) * 10, runnable: fields[0] === "R" };
   } catch {
     return undefined;
   }
@@ -515,6 +556,8 @@ export class Subject {
   private readonly memoryMb: number;
   /** The subject's CPU time when its current silence was first measured. */
   private silentFrom: { heard: number; at: number; cpuMs: number; switches: string } | undefined;
+  /** Samples of the subject's state during its current silence (Linux), each beat: whether it could run. */
+  private silentStates: { heard: number; at: number; cpuMs: number; samples: number; runnable: number } | undefined;
   /** Where the subject names the check whose code runs (codec.ts). */
   private readonly runningCheckPath: string;
   private lastHeard = Date.now();
@@ -574,7 +617,10 @@ export class Subject {
     this.memoryMb = config.memoryMb;
     this.memoryWatch = setInterval(() => void this.checkMemory(), process.platform === "linux" ? 200 : 500);
     this.memoryWatch.unref();
-    this.busyWatch = setInterval(() => void this.probeBusy(), beatMs);
+    this.busyWatch = setInterval(() => {
+      this.sampleSilence();
+      void this.probeBusy();
+    }, beatMs);
     this.busyWatch.unref();
     const refs = this.references();
     this.driver = new Proxy({} as Record<string, (...args: unknown[]) => Promise<unknown>>, {
@@ -642,6 +688,28 @@ export class Subject {
     });
   }
 
+  /** Notes, during a silence (Linux), whether the subject could run: state R, running or waiting for a CPU. */
+  private sampleSilence(): void {
+    const heard = this.lastHeard;
+    if (Date.now() - heard < busyMs / 2) return void (this.silentStates = undefined);
+    const stat = linuxStat(this.child.pid);
+    if (!stat) return;
+    if (this.silentStates?.heard !== heard) this.silentStates = { heard, at: Date.now(), cpuMs: stat.cpuMs, samples: 0, runnable: 0 };
+    this.silentStates.samples++;
+    if (stat.runnable) this.silentStates.runnable++;
+  }
+
+  /** What is known of the current silence: its length, and from the samples (Linux) how often the subject could run and what it computed. */
+  private silenceNow(): Silence {
+    // One more sample, now: a judge that was starved itself sampled seldom.
+    this.sampleSilence();
+    const ms = Date.now() - this.lastHeard;
+    const states = this.silentStates;
+    const stat = linuxStat(this.child.pid);
+    if (!states || !stat || states.heard !== this.lastHeard) return { ms };
+    return { ms, samples: states.samples, runnable: states.runnable, sampledMs: Date.now() - states.at, cpuMs: stat.cpuMs - states.cpuMs };
+  }
+
   /** Stops the subject if it uses more memory than it may; whether it did. */
   private async checkMemory(): Promise<boolean> {
     const rss = await residentMb(this.child.pid);
@@ -704,6 +772,7 @@ export class Subject {
    * lanes' subjects start meanwhile): what the subject sent then is still
    * queued. So the verdict waits for the poll phase, where queued messages
    * are read, and a timer that fired late gives the subject another round.
+   * A subject that was waiting for a CPU, not blocking, gets more (starved()).
    */
   private armSilence(ms: number): void {
     clearTimeout(this.silence);
@@ -715,7 +784,10 @@ export class Subject {
         const silent = this.silentMs;
         if (silent < silenceMs) return this.armSilence(silenceMs - silent);
         if (late > 250) return this.armSilence(500);
-        this.stop(blockedReason);
+        const silence = this.silenceNow();
+        const verdict = silenceVerdict(silence);
+        if (verdict === "wait") return this.armSilence(250);
+        this.stop(verdict === "starved" ? starvedReason(silence.ms, silence.cpuMs ?? 0) : blockedReason);
       });
     }, ms);
     this.silence.unref();
