@@ -193,7 +193,11 @@ async function endCheckIn(subject: Subject): Promise<void> {
     () => true,
   );
   const heldAfter = Date.now() + 1000;
-  while (subject.alive && !(await Promise.race([ended, new Promise<false>((resolve) => setTimeout(() => resolve(false), 100))]))) {
+  for (;;) {
+    let timer: NodeJS.Timeout | undefined;
+    const done = await Promise.race([ended, new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), 100)))]);
+    clearTimeout(timer);
+    if (done || !subject.alive) return;
     if (Date.now() >= heldAfter && subject.silentMs < 900) return subject.stop("your code did not let the check close its servers and clients");
   }
 }
