@@ -120,12 +120,17 @@ export async function waitFor(condition: () => boolean, ms: number): Promise<boo
  * answered, then `graceMs` more. A gateway that is only slow (its process
  * busy) answers both late, and passes; one that holds back what it already
  * has answers the later SayHello and still fails. The upstream must answer
- * SayHello.
+ * SayHello. Resolves with undefined once `condition` holds, else with what
+ * the gateway did with that SayHello, for the check's message.
  */
-export async function waitOnGateway(gateway: string, condition: () => boolean, ms = 1000, graceMs = 500): Promise<boolean> {
-  if (await waitFor(condition, ms)) return true;
-  await webCall(gateway, "SayHello", { name: "probe" }).catch(() => undefined);
-  return waitFor(condition, graceMs);
+export async function waitOnGateway(gateway: string, condition: () => boolean, ms = 1000, graceMs = 500): Promise<string | undefined> {
+  if (await waitFor(condition, ms)) return undefined;
+  const answered = await webCall(gateway, "SayHello", { name: "probe" }).then(
+    () => true,
+    () => false,
+  );
+  if (await waitFor(condition, graceMs)) return undefined;
+  return answered ? "though it answered a SayHello sent later" : "and it did not answer a SayHello sent later either";
 }
 
 // ---------------------------------------------------------------------------
