@@ -79,11 +79,16 @@ describe("faults in the learner's code", function () {
     assert.ok(result.tests.every((t) => t.status === "pass"), JSON.stringify(result.tests.filter((t) => t.status !== "pass")));
   });
 
-  it("a module whose top-level code never ends fails the checks that load it after the 2 s silence, as blocked", async () => {
+  it("a module whose top-level code never ends fails the checks that load it, naming the file, and waits out the 2 s silence once", async () => {
     // It computes: not a subject waiting for a CPU, which the silence rule gives more time.
     const result = await checkVariant("endless-load", [{ file: server, from: "export function createRouteGuideServer(", to: "while (Date.now() > 0) {}\n$&" }]);
     const serverChecks = result.tests.filter((t) => t.side === "server");
-    assert.ok(serverChecks.length > 0 && serverChecks.every((t) => t.status === "fail" && /blocked the event loop for more than 2 s/.test(t.message ?? "")), JSON.stringify(serverChecks.map((t) => t.message)));
+    const shown = JSON.stringify(serverChecks.map((t) => [t.message, t.duration_ms]));
+    assert.ok(serverChecks.length > 0 && serverChecks.every((t) => t.status === "fail" && /blocked the event loop for more than 2 s while src\/server\.ts loaded/.test(t.message ?? "")), shown);
+    // Loading the file again would compute as long again: the checks that load it later fail at once
+    // (Linux, where the subject's CPU time shows it computing; elsewhere each waits out the silence).
+    if (process.platform === "linux") assert.ok(serverChecks.filter((t) => (t.duration_ms ?? 0) >= 2000).length <= 2, shown);
+    assert.ok(result.tests.filter((t) => t.side === "client").every((t) => t.status === "pass"));
   });
 
   it("process.exit() in learner code fails the check it ran in, names the call and the line, and the rest run", async () => {

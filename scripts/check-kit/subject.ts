@@ -56,6 +56,18 @@ const stallAfterMs = beatMs * 2.5;
 /** Without a word from the subject for this long (it beats every beatMs), its event loop is blocked. */
 const silenceMs = 2000;
 export const blockedReason = `your code blocked the event loop for more than ${silenceMs / 1000} s (an endless loop, or a long synchronous computation?)`;
+const loadBlockedReason = (file: string) =>
+  `your code blocked the event loop for more than ${silenceMs / 1000} s while ${file} loaded: code at the top level of that file (outside any function), or of a file it imports, did not finish (an endless loop, or a long synchronous computation?)`;
+/**
+ * Files of the code under test whose loading computed through a silence, with
+ * why: loading one again, in a fresh subject, would only compute as long
+ * again, so the checks that load it later in the run fail at once with the
+ * same reason (loadTarget) instead of waiting out the silence one by one
+ * (lab 01: about 40 s). Only where the subject's CPU time showed it
+ * computing (Linux): a machine too loaded to load a module in time is not
+ * the file's fault.
+ */
+export const unfinishedLoads = new Map<string, string>();
 /**
  * Without a beat for this long while the subject keeps a core busy (at least
  * busyCpuShare of it), its code does not yield: an endless loop, or close to
@@ -740,13 +752,13 @@ export class Subject {
     this.child.kill("SIGKILL");
   }
 
-  /** What the running-check file says (codec.ts): no name when there is none, nobody's code. */
-  private runningCheck(): { check: string; loading: boolean; switches: string } {
+  /** What the running-check file says (codec.ts): no name when there is none, nobody's code; the file loading, if one is. */
+  private runningCheck(): { check: string; loading: string; switches: string } {
     try {
-      const [check = "", state = "", switches = ""] = fs.readFileSync(this.runningCheckPath, "utf8").split("\n");
-      return { check, loading: state === "loading", switches };
+      const [check = "", loading = "", switches = ""] = fs.readFileSync(this.runningCheckPath, "utf8").split("\n");
+      return { check, loading, switches };
     } catch {
-      return { check: "", loading: false, switches: "" };
+      return { check: "", loading: "", switches: "" };
     }
   }
 
@@ -787,7 +799,12 @@ export class Subject {
         const silence = this.silenceNow();
         const verdict = silenceVerdict(silence);
         if (verdict === "wait") return this.armSilence(250);
-        this.stop(verdict === "starved" ? starvedReason(silence.ms, silence.cpuMs ?? 0) : blockedReason);
+        if (verdict === "starved") return this.stop(starvedReason(silence.ms, silence.cpuMs ?? 0));
+        const { loading } = this.runningCheck();
+        if (!loading) return this.stop(blockedReason);
+        const reason = loadBlockedReason(loading);
+        if (silence.sampledMs && (silence.cpuMs ?? 0) >= silence.sampledMs * busyCpuShare) unfinishedLoads.set(loading, reason);
+        this.stop(reason);
       });
     }, ms);
     this.silence.unref();

@@ -6,7 +6,7 @@
 import * as path from "node:path";
 import { learnerLocationIn } from "../subject/location";
 import { CheckFailure } from "./assert";
-import { runningSubject, subject, subjectConfigured } from "./subject";
+import { runningSubject, subject, subjectConfigured, unfinishedLoads } from "./subject";
 
 /** The folder of the code under test: labs/NN-name or solutions/NN-name. */
 export function targetDir(): string {
@@ -54,10 +54,13 @@ export const loadedFiles = new Set<string>();
  */
 export async function loadTarget<T>(relativeFile: string): Promise<T> {
   if (!subjectConfigured()) return loadHere<T>(relativeFile);
+  const file = path.posix.normalize(relativeFile);
+  const unfinished = unfinishedLoads.get(file);
+  if (unfinished) throw new CheckFailure(unfinished);
   const running = await subject();
-  loadedFiles.add(path.posix.normalize(relativeFile));
+  loadedFiles.add(file);
   try {
-    return (await running.driver.load!(path.posix.normalize(relativeFile))) as T;
+    return (await running.driver.load!(file)) as T;
   } catch (error) {
     throw new CheckFailure(describeLoadError(error, relativeFile));
   }

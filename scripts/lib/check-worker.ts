@@ -21,7 +21,7 @@ import { explainMessage } from "../check-kit/explain";
 import { closeAll } from "../check-kit/resources";
 import { checkScope } from "../check-kit/scope";
 import { ownSubjectSuites, serialSuites, stepOf } from "../check-kit/steps";
-import { allHosts, allLanes, beginCheck, type CheckEvents, checkEvents, configureSubject, currentLane, discardPreparedSubject, type Host, hostReady, Lane, linuxCpuMs, type OutputSink, prepareSubject, replaceSubject, runningSubject, stopSubject, type Subject } from "../check-kit/subject";
+import { allHosts, allLanes, beginCheck, type CheckEvents, checkEvents, configureSubject, currentLane, discardPreparedSubject, type Host, hostReady, Lane, linuxCpuMs, type OutputSink, prepareSubject, replaceSubject, runningSubject, stopSubject, type Subject, unfinishedLoads } from "../check-kit/subject";
 import { learnerLocation, loadedFiles } from "../check-kit/target";
 import { checkOutputLimit } from "../subject/codec";
 import { lastDurations, longestFirst, recordDurations } from "./check-durations";
@@ -323,7 +323,7 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts
     if (!subject) return;
     // A lane of its own with no check, so that the loading is nobody's in the subject.
     await checkScope.run({ lane: new Lane(-1, host), resources: [] }, async () => {
-      for (const file of loadedFiles) await within(subject.driver.load!(file), 2000, "loading").catch(() => undefined);
+      for (const file of loadedFiles) if (!unfinishedLoads.has(file)) await within(subject.driver.load!(file), 2000, "loading").catch(() => undefined);
     });
   };
 
@@ -497,6 +497,7 @@ function run(request: WorkerRequest): void {
   process.env.GRPC_LABS_TARGET_DIR = request.tree;
   process.env.GRPC_LABS_LAB = request.lab;
   loadedFiles.clear();
+  unfinishedLoads.clear();
   const lanes = request.lanes ?? laneCount();
   // What the learner's code prints goes to the runner tagged with the lane's check, not through this process's stdout.
   // The runner keeps 2000 characters a check: megabytes of output stop here, not on the IPC channel.

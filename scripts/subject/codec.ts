@@ -232,8 +232,8 @@ export const checkOutputLimit = 4000;
  * The file, in the subject's working folder, that names the check whose code
  * runs now: the driver writes it as it switches between checks, and the judge
  * reads it when the subject's event loop stops (an endless loop says nothing).
- * The name fills the first line, "loading" the second while a module of the
- * code under test loads, and the third counts the switches so far (a loop
+ * The name fills the first line, the second names the file of the code under
+ * test that is loading ("src/server.ts", empty when none), and the third counts the switches so far (a loop
  * stays in one check; many checks' work in one turn of the event loop does
  * not); spaces pad it to a fixed length.
  */

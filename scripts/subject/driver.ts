@@ -86,16 +86,16 @@ function stateOf(check = currentCheck.getStore() ?? noCheck): CheckState {
  */
 const runningCheck = fs.openSync(runningCheckFile, "w");
 /** What the file says now. */
-const named = { check: undefined as string | undefined, loading: false, switches: 0 };
-/** A module of the code under test is loading: that takes as long as its top-level code does, and the silence rule covers it. */
-let loading = false;
+const named = { check: undefined as string | undefined, loading: "", switches: 0 };
+/** The file of the code under test that is loading ("" when none): that takes as long as its top-level code does, and the silence rule covers it. */
+let loading = "";
 function nameRunning(check: string): void {
   // Called before every callback: most find the file already right.
   if (check === named.check && loading === named.loading) return;
   named.check = check;
   named.loading = loading;
   named.switches++;
-  fs.writeSync(runningCheck, `${check}\n${loading ? "loading" : ""}\n${named.switches}\n`.padEnd(runningCheckLength), 0);
+  fs.writeSync(runningCheck, `${check}\n${loading}\n${named.switches}\n`.padEnd(runningCheckLength), 0);
 }
 createHook({
   before() {
@@ -292,12 +292,12 @@ const modulePath = (file: string) => path.join(options.mirror, file.replace(/\.t
 const driver = {
   /** Loads a file of the code under test ("src/server.ts"). */
   load(file: string): unknown {
-    loading = true;
+    loading = file;
     nameRunning(currentCheck.getStore() ?? noCheck);
     try {
       return require(modulePath(file)) as unknown;
     } finally {
-      loading = false;
+      loading = "";
       nameRunning(currentCheck.getStore() ?? noCheck);
     }
   },
