@@ -11,6 +11,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { browserExecutable } from "../labs/10-grpc-web/checks/browser";
 import type { LabResult } from "../scripts/lib/results";
 import { removeWorkspace, workspaceCopy } from "./trees";
 
@@ -54,6 +55,16 @@ describe("the warm judge", function () {
 
   const alive = (pid: number) => fs.existsSync(`/proc/${pid}`) && !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8"));
   const children = (pid: number) => fs.readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+
+  /** A process and every process below it. */
+  const descendants = (pid: number): number[] => (alive(pid) ? [pid, ...children(pid).flatMap(descendants)] : []);
+  const commandOf = (pid: number) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    } catch {
+      return "";
+    }
+  };
 
   /** The warm judge listening now, with the subject it started for its run. */
   const listening = () => {
@@ -160,6 +171,32 @@ describe("the warm judge", function () {
     // And back: a run with the first environment finds none, and the one it starts retires the mutant's.
     assert.equal((await lab("02", "--solution").result).status, "pass");
     await until("one warm judge again, for the first environment", () => (sockets().length === 1 && sockets()[0] !== mutant && listening() ? true : undefined));
+  });
+
+  it("after a run of lab 10 starts the lab's browser for the next run, and closes it when that run is of another lab", async function () {
+    try {
+      browserExecutable();
+    } catch {
+      return this.skip();
+    }
+    // Playwright talks to the browser it started over a pipe.
+    const browsersOf = (pid: number) => descendants(pid).filter((p) => commandOf(p).includes("--remote-debugging-pipe"));
+    assert.equal((await lab("10", "--solution").result).status, "pass");
+    const warm = await until("a warm judge with the lab's browser", () => {
+      const found = listening();
+      return found && browsersOf(found.pid).length > 0 ? found : undefined;
+    });
+    const browsers = browsersOf(warm.pid);
+    // The next run is of another lab: the browser would only take its memory.
+    const run = lab("02", "--solution");
+    await until("the browser closed during that run", () => browsers.every((pid) => !alive(pid)));
+    assert.equal((await run.result).status, "pass");
+    const next = await until("a successor", () => {
+      const found = listening();
+      return found && found.pid !== warm.pid ? found : undefined;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    assert.deepEqual(browsersOf(next.pid), [], "the successor of a lab 02 run starts no browser");
   });
 
   it("ends when idle, leaving no socket, no process and no subject folder", async () => {

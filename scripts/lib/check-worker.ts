@@ -25,7 +25,8 @@ import { allHosts, allLanes, beginCheck, type CheckEvents, checkEvents, configur
 import { learnerLocation, loadedFiles } from "../check-kit/target";
 import { checkOutputLimit } from "../subject/codec";
 import { lastDurations, longestFirst, recordDurations } from "./check-durations";
-import { workspaceRoot } from "./labs";
+import type { JudgeWarmUp } from "./lab-hooks";
+import { labsDir, loadLab, workspaceRoot } from "./labs";
 import { checkId } from "./results";
 import { listenWarm, type RunnerChannel } from "./warm-judge";
 import { defaultSubjectMemoryMb, type PlannedCheck, type RunMessage, type WorkerMessage, type WorkerRequest } from "./worker-protocol";
@@ -489,9 +490,31 @@ const outputForwardLimit = checkOutputLimit;
 
 let runs = 0;
 let busy = false;
+/** The lab of the run this judge served last ("10-grpc-web"). */
+let servedLab: string | undefined;
+
+/** What a warm judge started, while it waited, for a run of this lab (lab.json's judgeWarmUp). */
+let warmedUp: { labId: string; module: JudgeWarmUp } | undefined;
+
+/** A warm judge started after a run of `labId` warms up what that lab's checks need: the next run is likely of the same lab. */
+function warmUpFor(labId: string | undefined): void {
+  try {
+    const lab = labId === undefined ? undefined : loadLab(labId);
+    if (!lab?.judgeWarmUp) return;
+    const module = require(path.join(labsDir, lab.id, lab.judgeWarmUp)) as JudgeWarmUp;
+    module.warmUp();
+    warmedUp = { labId: lab.id, module };
+  } catch {
+    // Nothing warmed up: the run starts what it needs, as without a warm judge.
+  }
+}
 
 function run(request: WorkerRequest): void {
   busy = true;
+  servedLab = request.labId;
+  // Warmed up for another lab: what it started would only take memory from this run.
+  if (warmedUp && warmedUp.labId !== request.labId) void warmedUp.module.release().catch(() => undefined);
+  warmedUp = undefined;
   // A fresh copy of the checks and of the code under test for every run.
   if (runs++ > 0) for (const file of Object.keys(require.cache)) if (!kept(file)) delete require.cache[file];
   process.env.GRPC_LABS_TARGET_DIR = request.tree;
@@ -607,7 +630,11 @@ if (process.argv[2] === "--listen") {
   listenWarm(process.argv[3]!, {
     claim: (channel) => (runner = channel),
     receive,
-    prepare: () => void prepareSubject(defaultSubjectMemoryMb),
+    prepare: () => {
+      void prepareSubject(defaultSubjectMemoryMb);
+      warmUpFor(process.argv[4]);
+    },
+    servedLab: () => servedLab,
     stopSubjects: async () => {
       discardPreparedSubject();
       await stopSubject();

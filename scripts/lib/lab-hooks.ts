@@ -37,6 +37,18 @@ export interface LabHooks {
 }
 
 /**
+ * What the module named by lab.json's optional "judgeWarmUp" exports: what
+ * the lab's checks need that takes long to start and can be started before
+ * the run (a browser), so that the next run of the lab finds it running.
+ */
+export interface JudgeWarmUp {
+  /** Starts it, without waiting; a failure is the checks' to report when they use it. */
+  warmUp(): void;
+  /** Stops it: the run the judge serves is of another lab. */
+  release(): Promise<void>;
+}
+
+/**
  * What the module named by lab.json's optional "setup" exports: work the stub
  * step does besides protoc (lab 05 writes its certificates). It must be
  * idempotent; it resolves with one line saying what it did, or nothing.

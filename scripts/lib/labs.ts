@@ -46,6 +46,13 @@ export interface LabJson {
    * Connect-ES (gRPC-Web, lab 10) works with.
    */
   protobufEs?: boolean;
+  /**
+   * Optional: a module of the lab's checks (JudgeWarmUp in lab-hooks.ts) whose
+   * `warmUp()` the warm judge runs while it waits for the run after one of
+   * this lab (lab 10: it starts the browser), and whose `release()` it runs
+   * when that run is of another lab.
+   */
+  judgeWarmUp?: string;
 }
 
 export interface Lab extends LabJson {

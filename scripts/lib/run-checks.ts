@@ -5,7 +5,7 @@ import { buildResult, type CheckResult, checkId, type LabResult } from "./result
 import { ensureStubs, stubProblem, stubState } from "./stubs";
 import { formatTypeError, type TypeError } from "./typecheck";
 import { cachedTypeCheck } from "./typecheck-cache";
-import { type JudgeProcess, takeCheckWorker } from "./worker-process.cjs";
+import { type JudgeProcess, noteRunLab, takeCheckWorker } from "./worker-process.cjs";
 import { defaultSubjectMemoryMb, type PlannedCheck, type RunMessage, type WorkerMessage, type WorkerRequest } from "./worker-protocol";
 
 /** How long one check may take before mocha fails it. Every RPC in a check has a shorter deadline. */
@@ -108,6 +108,8 @@ export class CheckWorker {
 
 /** Runs the lab's checks in a worker process and turns what it reports into results. */
 function runWorker(lab: Lab, request: WorkerRequest, blockedReason: string, kept?: CheckWorker, onResult?: (plan: PlannedCheck[], results: ReadonlyMap<string, CheckResult>) => void): Promise<WorkerOutcome> {
+  // The warm judge started after this run warms up for this lab.
+  noteRunLab(lab.id);
   const child = kept ? kept.process() : takeCheckWorker();
   const { listOnly } = request;
 

@@ -48,6 +48,8 @@ export interface WarmJudgeHooks {
   prepare(): void;
   /** End the judge's subjects and remove their folders. */
   stopSubjects(): Promise<void>;
+  /** The lab of the run it served ("10-grpc-web"), for its successor to warm up for. */
+  servedLab(): string | undefined;
 }
 
 const idleMs = Number(process.env.GRPC_LABS_WARM_JUDGE_IDLE_MS) || 15 * 60 * 1000;
@@ -74,7 +76,7 @@ export function listenWarm(socketPath: string, hooks: WarmJudgeHooks): void {
     ending = true;
     removeFiles();
     const leave = () => {
-      if (successor) startWarmJudge(socketPath);
+      if (successor) startWarmJudge(socketPath, hooks.servedLab());
       process.exit(0);
     };
     void hooks.stopSubjects().finally(() => setTimeout(leave, successorDelayMs));

@@ -103,18 +103,28 @@ function warmJudgeIdentity(socket) {
   }
 }
 
-/** Starts a warm judge for the next run: it outlives this run and ends when idle (warm-judge.ts). */
-function startWarmJudge(socket) {
+/**
+ * Starts a warm judge for the next run: it outlives this run and ends when
+ * idle (warm-judge.ts). `afterLab`, the lab this run checked ("10-grpc-web"),
+ * lets it warm up what that lab's checks need (lab.json's judgeWarmUp).
+ */
+function startWarmJudge(socket, afterLab) {
   try {
-    spawnCheckWorker(["--listen", socket], { detached: true, stdio: "ignore" }).unref();
+    spawnCheckWorker(["--listen", socket, ...(afterLab ? [afterLab] : [])], { detached: true, stdio: "ignore" }).unref();
   } catch {
     // Without one, the next run starts its own judge, as this one did.
   }
 }
 
+/** The lab this run checks (noteRunLab), for the warm judge started after it. */
+let runLab;
+function noteRunLab(labId) {
+  runLab = labId;
+}
+
 /** Starts a warm judge once this run is over: loading it now would take CPU from this run. */
 function startWarmJudgeAfterRun(socket) {
-  process.once("exit", () => startWarmJudge(socket));
+  process.once("exit", () => startWarmJudge(socket, runLab));
 }
 
 /**
@@ -241,4 +251,4 @@ function discardPrestartedWorker() {
   prestarted = undefined;
 }
 
-module.exports = { spawnCheckWorker, prestartCheckWorker, takeCheckWorker, discardPrestartedWorker, warmJudgeSocket, warmJudgeIdentity, identityFile, startWarmJudge, workspacePrefix };
+module.exports = { spawnCheckWorker, prestartCheckWorker, takeCheckWorker, discardPrestartedWorker, noteRunLab, warmJudgeSocket, warmJudgeIdentity, identityFile, startWarmJudge, workspacePrefix };

@@ -8,5 +8,6 @@ export function discardPrestartedWorker(): void;
 export function warmJudgeSocket(env?: NodeJS.ProcessEnv): string | undefined;
 export function warmJudgeIdentity(socket: string): { pid: number; token: string } | undefined;
 export function identityFile(socket: string): string;
-export function startWarmJudge(socket: string): void;
+export function startWarmJudge(socket: string, afterLab?: string): void;
+export function noteRunLab(labId: string): void;
 export function workspacePrefix(): string;

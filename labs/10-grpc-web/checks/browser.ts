@@ -67,6 +67,22 @@ async function browserContext(): Promise<BrowserContext> {
   return shared.grpcLabsBrowser!;
 }
 
+/**
+ * The warm judge's warm-up after a run of this lab (lab.json's judgeWarmUp,
+ * JudgeWarmUp in scripts/lib/lab-hooks.ts): the browser starts while the
+ * learner reads the last report, and the next run finds it running.
+ */
+export function warmUp(): void {
+  browserContext().catch(() => undefined);
+}
+
+/** Closes the browser a warm judge started: its run is of another lab. */
+export async function release(): Promise<void> {
+  const running = await shared.grpcLabsBrowser?.catch(() => undefined);
+  shared.grpcLabsBrowser = undefined;
+  await running?.browser()?.close();
+}
+
 /** Resolves once the browser has started (or rejects with why it did not). */
 export async function browserReady(): Promise<void> {
   await browserContext();
