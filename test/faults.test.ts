@@ -107,6 +107,15 @@ describe("faults in the learner's code", function () {
     assert.equal(byId(result, "s2.returns-the-named-feature").status, "pass");
   });
 
+  it("code that keeps the subject from closing a check's servers fails that check once it is over, and the rest run", async () => {
+    // The driver closes a check's servers after a timer: replaced by one that never fires, the subject still beats but never closes them.
+    const result = await checkVariant("holds-close", [{ file: server, from: "const found = features.find(", to: "if (call.request.latitude === 0) Object.assign(globalThis, { setTimeout: () => 0 });\n      const found = features.find(" }]);
+    const check = byId(result, "s2.returns-an-unnamed-feature");
+    assert.equal(check.status, "fail");
+    assert.match(check.message ?? "", /your code did not let the check close its servers and clients/);
+    assert.deepEqual(result.tests.filter((t) => t.status === "fail").map((t) => t.id), [check.id]);
+  });
+
   it("memory outside the heap counts: a learner file that allocates too much fails its checks, the others pass", async () => {
     const result = await checkLab(lab, {
       target: "learner",

@@ -575,6 +575,8 @@ export class Subject {
   private lastHeard = Date.now();
   /** The time, summed, that the subject's beats came late (stalledMs). */
   private stalledBefore = 0;
+  /** When the last beat came, and the subject's CPU time then. */
+  private lastBeat: { at: number; cpuMs: number | undefined } | undefined;
   private readonly memoryWatch: NodeJS.Timeout;
   private exitText: string | undefined;
   private faultReason: string | undefined;
@@ -655,14 +657,15 @@ export class Subject {
 
   /**
    * How long, summed over its life so far, the subject could not be heard
-   * though it should have been: each gap between two of its messages longer
-   * than stallAfterMs counts, less one beat. A subject that waits idle beats
-   * on time; one starved of CPU (a machine running more than it has cores
-   * for) or kept busy beats late, and so does any subject of a judge that was
-   * starved itself (it reads the beats late). A loop is the busy rule's.
+   * though it should have been: each gap between two of its beats longer
+   * than stallAfterMs counts, less one beat and less the CPU time the subject
+   * used meanwhile (onBeat). A subject that waits idle beats on time; one
+   * starved of CPU (a machine running more than it has cores for) beats late
+   * without computing, and so does any subject of a judge that was starved
+   * itself (it reads the beats late). A silence going on now counts whole.
    */
   get stalledMs(): number {
-    const silent = Date.now() - this.lastHeard;
+    const silent = Date.now() - (this.lastBeat?.at ?? this.lastHeard);
     return this.stalledBefore + (silent > stallAfterMs ? silent - beatMs : 0);
   }
 
@@ -772,10 +775,27 @@ export class Subject {
   }
 
   private watchSilence(): void {
-    const now = Date.now();
-    if (now - this.lastHeard > stallAfterMs) this.stalledBefore += now - this.lastHeard - beatMs;
-    this.lastHeard = now;
+    this.lastHeard = Date.now();
     this.armSilence(silenceMs);
+  }
+
+  /**
+   * A beat came: a gap since the last one longer than stallAfterMs is a
+   * stall (stalledMs), less one beat and less what the subject computed
+   * meanwhile (its CPU time, which the beat carries). Loading a module, or
+   * the learner's code computing, holds the beats back too, but that is the
+   * subject's own work, which the silence and busy rules judge; a stall is
+   * time it could not run (lab 10's starter: loading Connect-ES held beats
+   * back 0.7 s, and every failing check ran again for it).
+   */
+  private onBeat(cpuMs: number | undefined): void {
+    const now = Date.now();
+    const last = this.lastBeat;
+    this.lastBeat = { at: now, cpuMs };
+    if (!last || now - last.at <= stallAfterMs) return;
+    // Without the CPU time at the gap's start (it began at the subject's first message), all of it counts.
+    const computed = cpuMs === undefined || last.cpuMs === undefined ? 0 : Math.max(0, cpuMs - last.cpuMs);
+    this.stalledBefore += Math.max(0, now - last.at - beatMs - computed);
   }
 
   /**
@@ -825,8 +845,12 @@ export class Subject {
 
   private onMessage(message: FromSubject): void {
     this.watchSilence();
+    // A gap before the first beat counts too (a subject stopped as it started).
+    if (!this.lastBeat && message.t !== "beat") this.lastBeat = { at: Date.now(), cpuMs: undefined };
     const refs = this.references();
     switch (message.t) {
+      case "beat":
+        return this.onBeat(Number(message.cpuMs) || 0);
       case "reply": {
         const pending = this.pending.get(message.id);
         if (!pending) return;

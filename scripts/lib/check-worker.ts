@@ -266,9 +266,16 @@ interface Queued {
  * time, did not get the time its waits assumed: a deadline of 2 s that the
  * learner's code had only 1 s of. It runs again, alone in a subject, and that
  * run is its verdict. Code that never answers leaves its subject idle, beating
- * on time: its checks fail once, at the same speed as before.
+ * on time: its checks fail once, at the same speed as before. Below 1.5 s, a
+ * stall still leaves the code under test a quarter of a 2 s deadline, many
+ * times what correct code needs, and it is what an ordinary run's start can
+ * do to a subject on two cores (npm, tsc, the judge, the subjects and lab
+ * 10's browser starting at once: gaps of 0.3 to 1.3 s without CPU here).
+ * With 400 ms, every failing check of lab 10's starter often ran twice, and
+ * the run took 11 to 14 s instead of 4 to 6; the overloads this rule is for
+ * stalled subjects 1.9 to 2.5 s (docs/performance.md).
  */
-const stalledRerunMs = 400;
+const stalledRerunMs = 1500;
 const stalledRerunShare = 0.2;
 
 interface Running {

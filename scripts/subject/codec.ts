@@ -246,7 +246,8 @@ export const beatMs = 100;
 /** Messages from the subject to the judge. */
 export type FromSubject =
   | { t: "ready" }
-  | { t: "beat" }
+  /** The event loop turns; cpuMs is the CPU time the subject has used so far (user and system). */
+  | { t: "beat"; cpuMs: number }
   | { t: "reply"; id: number; ok: boolean; value: Wire }
   /** The learner's code called a function the judge passed it. */
   | { t: "call"; id: number; target: string; args: Wire[]; wantsReply: boolean }

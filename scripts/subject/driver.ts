@@ -486,7 +486,10 @@ process.on("message", (message: ToSubject) => {
 process.on("disconnect", () => exit(0));
 
 /** Tells the judge the event loop still turns: a blocked loop (an endless loop in a handler) goes silent. */
-const heartbeat = setInterval(() => send({ t: "beat" }), beatMs);
+const heartbeat = setInterval(() => {
+  const { user, system } = process.cpuUsage();
+  send({ t: "beat", cpuMs: (user + system) / 1000 });
+}, beatMs);
 heartbeat.unref();
 send({ t: "ready" });
 
