@@ -26,7 +26,7 @@ import { learnerLocation, loadedFiles } from "../check-kit/target";
 import { checkOutputLimit } from "../subject/codec";
 import { lastDurations, longestFirst, recordDurations } from "./check-durations";
 import type { JudgeWarmUp } from "./lab-hooks";
-import { labsDir, loadLab, workspaceRoot } from "./labs";
+import { findLab, labsDir, loadLab, workspaceRoot } from "./labs";
 import { checkId } from "./results";
 import { listenWarm, type RunnerChannel } from "./warm-judge";
 import { defaultSubjectMemoryMb, type PlannedCheck, type RunMessage, type WorkerMessage, type WorkerRequest } from "./worker-protocol";
@@ -516,11 +516,17 @@ function warmUpFor(labId: string | undefined): void {
   }
 }
 
+/** Lets go of what was warmed up unless it is for `labId`: for another lab it would only take memory from the run. */
+function releaseWarmUp(labId: string | undefined): void {
+  if (!warmedUp || warmedUp.labId === labId) return;
+  void warmedUp.module.release().catch(() => undefined);
+  warmedUp = undefined;
+}
+
 function run(request: WorkerRequest): void {
   busy = true;
   servedLab = request.labId;
-  // Warmed up for another lab: what it started would only take memory from this run.
-  if (warmedUp && warmedUp.labId !== request.labId) void warmedUp.module.release().catch(() => undefined);
+  releaseWarmUp(request.labId);
   warmedUp = undefined;
   // A fresh copy of the checks and of the code under test for every run.
   if (runs++ > 0) for (const file of Object.keys(require.cache)) if (!kept(file)) delete require.cache[file];
@@ -642,6 +648,15 @@ if (process.argv[2] === "--listen") {
       warmUpFor(process.argv[4]);
     },
     servedLab: () => servedLab,
+    // The runner says which lab it was asked for as it claims the judge, before its request: what was warmed up for
+    // another lab goes then, not while the run starts. A lab it cannot name (a command, a typo) waits for the request.
+    claimedFor: (labQuery) => {
+      try {
+        if (labQuery !== undefined) releaseWarmUp(findLab(labQuery).id);
+      } catch {
+        // Not a lab: the request tells.
+      }
+    },
     stopSubjects: async () => {
       discardPreparedSubject();
       await stopSubject();

@@ -50,6 +50,8 @@ export interface WarmJudgeHooks {
   stopSubjects(): Promise<void>;
   /** The lab of the run it served ("10-grpc-web"), for its successor to warm up for. */
   servedLab(): string | undefined;
+  /** A runner claimed it, asked for this lab as typed ("11"), if it said. */
+  claimedFor(labQuery: string | undefined): void;
 }
 
 const idleMs = Number(process.env.GRPC_LABS_WARM_JUDGE_IDLE_MS) || 15 * 60 * 1000;
@@ -98,7 +100,7 @@ export function listenWarm(socketPath: string, hooks: WarmJudgeHooks): void {
       while ((newline = buffered.indexOf("\n")) >= 0) {
         const line = buffered.slice(0, newline);
         buffered = buffered.slice(newline + 1);
-        let frame: { token?: unknown; quit?: unknown; message?: RunMessage };
+        let frame: { token?: unknown; quit?: unknown; lab?: unknown; message?: RunMessage };
         try {
           frame = JSON.parse(line) as typeof frame;
         } catch {
@@ -110,6 +112,7 @@ export function listenWarm(socketPath: string, hooks: WarmJudgeHooks): void {
           // A newer warm judge of this workspace (for runs with another environment) asks it to make room.
           if (frame.quit === true) return end(false);
           claim(socket);
+          hooks.claimedFor(typeof frame.lab === "string" ? frame.lab : undefined);
         } else return void socket.destroy();
       }
     });

@@ -151,7 +151,8 @@ class RemoteJudge extends EventEmitter {
     let reached = false;
     this.socket.on("connect", () => {
       reached = true;
-      this.socket.write(`${JSON.stringify({ token })}\n`);
+      // The lab the runner was asked for ("11"), as typed: a judge warmed up for another lab lets go of it at once.
+      this.socket.write(`${JSON.stringify({ token, lab: process.argv[2] })}\n`);
     });
     this.socket.on("data", (chunk) => {
       buffered += chunk.toString();
