@@ -785,8 +785,7 @@ export class Subject {
    * meanwhile (its CPU time, which the beat carries). Loading a module, or
    * the learner's code computing, holds the beats back too, but that is the
    * subject's own work, which the silence and busy rules judge; a stall is
-   * time it could not run (lab 10's starter: loading Connect-ES held beats
-   * back 0.7 s, and every failing check ran again for it).
+   * time it could not run.
    */
   private onBeat(cpuMs: number | undefined): void {
     const now = Date.now();
