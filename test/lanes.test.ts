@@ -8,7 +8,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { psTimeMs, silenceVerdict } from "../scripts/check-kit/subject";
-import { longestFirst } from "../scripts/lib/check-durations";
+import { lanesWanted, longestFirst } from "../scripts/lib/check-durations";
 import { findLab } from "../scripts/lib/labs";
 import { checkLab } from "../scripts/lib/run-checks";
 import { removeTrees, solutionVariant } from "./trees";
@@ -261,6 +261,20 @@ describe("the order checks start in", () => {
     ]);
     assert.deepEqual(longestFirst(["s2.a", "s2.b", "s2.c", "s3.d", "s4.e"], (id) => id, last), ["s3.d", "s2.b", "s2.a", "s2.c", "s4.e"]);
     assert.deepEqual(longestFirst(["s2.a", "s2.b"], (id) => id, new Map()), ["s2.a", "s2.b"]);
+  });
+
+  it("opens a lane for each check that waited last time, even while the judge is busy, and otherwise triples the lanes only while it is idle", () => {
+    // A dozen checks that waited out a 2 s deadline last time, then checks that took 50 ms.
+    const queued = [...Array<number>(12).fill(2100), 50, 50, 50];
+    assert.equal(lanesWanted(1, 32, queued, false), 13);
+    assert.equal(lanesWanted(1, 32, queued, true), 13);
+    assert.equal(lanesWanted(1, 8, queued, false), 8);
+    // Checks that computed last time: three times as many lanes when idle, none more when busy.
+    assert.equal(lanesWanted(3, 32, [50, 50, 50, 50, 50, 50, 50, 50, 50, 50], true), 9);
+    assert.equal(lanesWanted(3, 32, [50, 50, 50], false), 3);
+    assert.equal(lanesWanted(9, 32, [50, 50], true), 11);
+    // No durations (a first run): as before, tripling while idle.
+    assert.equal(lanesWanted(1, 32, [0, 0, 0, 0, 0], true), 3);
   });
 });
 

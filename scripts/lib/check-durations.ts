@@ -45,3 +45,22 @@ export function longestFirst<T>(items: T[], idOf: (item: T) => string, last: Map
   const long = items.filter((item) => took(item) >= longMs).sort((a, b) => took(b) - took(a));
   return [...long, ...items.filter((item) => took(item) < longMs)];
 }
+
+/**
+ * A check that took this long last time waited (a deadline, a grace period): checks that compute take a
+ * fraction of it. Such checks start first (longestFirst) and each gets a lane as soon as lanes open.
+ */
+export const waiterMs = 1000;
+
+/**
+ * How many lanes the judge wants open once every running check has run a while: three times as many as
+ * are open when the judge and its subjects were mostly idle meanwhile (the checks wait), as many when they
+ * were busy (the checks compute, and more at once would only share the CPU), and in both cases one more for
+ * each check at the head of the queue that waited last time (`queuedLastMs`: the queued checks' durations
+ * last time, in queue order). Never more than `max`, nor more than there are checks to run.
+ */
+export function lanesWanted(open: number, max: number, queuedLastMs: readonly number[], idle: boolean): number {
+  const firstShort = queuedLastMs.findIndex((ms) => ms < waiterMs);
+  const waiters = firstShort < 0 ? queuedLastMs.length : firstShort;
+  return Math.min(max, open + queuedLastMs.length, Math.max(idle ? open * 3 : open, open + waiters));
+}

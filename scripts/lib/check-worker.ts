@@ -24,7 +24,7 @@ import { ownSubjectSuites, serialSuites, stepOf } from "../check-kit/steps";
 import { allHosts, allLanes, beginCheck, type CheckEvents, checkEvents, configureSubject, currentLane, discardPreparedSubject, type Host, hostReady, Lane, linuxCpuMs, type OutputSink, prepareSubject, replaceSubject, runningSubject, stopSubject, type Subject, unfinishedLoads } from "../check-kit/subject";
 import { learnerLocation, loadedFiles } from "../check-kit/target";
 import { checkOutputLimit } from "../subject/codec";
-import { lastDurations, longestFirst, recordDurations } from "./check-durations";
+import { lanesWanted, lastDurations, longestFirst, recordDurations } from "./check-durations";
 import type { JudgeWarmUp } from "./lab-hooks";
 import { findLab, labsDir, loadLab, workspaceRoot } from "./labs";
 import { checkId } from "./results";
@@ -301,7 +301,8 @@ interface Running {
 async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts: readonly Host[], timeoutMs: number, labId: string): Promise<void> {
   // The checks that waited longest last time start first; the others in step order. A serial() check runs
   // last: it runs alone, so started first it would hold back every other check, the first steps' too.
-  const ordered = longestFirst(tests, (test) => plannedCheck(test).id, lastDurations(labId));
+  const last = lastDurations(labId);
+  const ordered = longestFirst(tests, (test) => plannedCheck(test).id, last);
   const queue: Queued[] = [...ordered.filter((test) => !isSerial(test)), ...ordered.filter(isSerial)].map((test) => ({ test, alone: inSuiteOf(test, ownSubjectSuites) }));
   const durations = new Map<string, number>();
   const running = new Set<Running>();
@@ -456,7 +457,8 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts
   // every open lane has a check running longer than laneAfterMs and the judge and its subjects have been mostly
   // idle meanwhile (waiting on deadlines, retries, grace periods); then three times as many as are open, so that
   // a dozen checks that wait out a deadline all wait at once. Checks that compute (lab 03's fan-out to 50 members)
-  // stay in one lane: beside each other they would only share the same CPU. Each lane opened after the first also
+  // stay in one lane: beside each other they would only share the same CPU. Checks that waited a second or more
+  // last time (they start first) get a lane each as soon as the first check waits, however busy the judge is. Each lane opened after the first also
   // opens the next host (a subject), while there are hosts left to open.
   const loops: Array<Promise<void>> = [];
   const open = (lane: Lane) => {
@@ -474,8 +476,9 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts
     const now = Date.now();
     // The run's first check is loading before it waits (the code under test, grpc-js's first calls).
     const waiting = [...running].filter((r) => now - (startedAt.get(r) ?? now) >= (r === first ? firstLaneAfterMs : laneAfterMs));
-    if (waiting.length < running.size || running.size < loops.length || busy > idleBelow) return;
-    const wanted = Math.min(lanes.length, loops.length * 3, loops.length + queue.length);
+    if (waiting.length < running.size || running.size < loops.length) return;
+    const lastMs = queue.map((item) => last.get(plannedCheck(item.test).id) ?? 0);
+    const wanted = lanesWanted(loops.length, lanes.length, lastMs, busy <= idleBelow);
     while (loops.length < wanted) open(lanes[loops.length]!);
   }, 25);
   try {
