@@ -23,7 +23,11 @@
  * state once a round) so that load from other processes hits them alike;
  * the figures are medians. Options: --runs N (default 5), --labs 01,02,
  * --states solution,starter, --lanes 1,3 (compare the judge's lane counts,
- * interleaved: before and after; the targets apply to the last), --no-watch,
+ * interleaved: before and after; the targets apply to the last), --again
+ * (each measured run right after an unmeasured one of the same state, as a
+ * learner runs the lab again after a small edit: the judge then starts the
+ * checks that waited in that state first; without it, each run follows one
+ * of another state, as after a change of state), --no-watch,
  * --no-loop (only watch mode and grading), --grade (also time
  * `npm run grade -- --submissions` on a class of --students N, default 30,
  * every lab each, built from the states; --grade-jobs N passes --jobs N).
@@ -63,6 +67,7 @@ const { values } = parseArgs({
     students: { type: "string", default: "30" },
     "grade-jobs": { type: "string" },
     lanes: { type: "string" },
+    again: { type: "boolean", default: false },
   },
 });
 const runs = Number(values.runs);
@@ -341,7 +346,7 @@ const fmt = (value: number | null, digits = 0) => (value === null ? "n/a" : valu
 async function main(): Promise<void> {
   const [load1, load5] = os.loadavg();
   console.log(
-    `grpc-labs bench: ${runs} interleaved runs of npm run lab NN per lab and state, after one warm-up round; Node ${process.version}, ${os.cpus().length} CPUs, ${os.platform()}, load average ${fmt(load1!, 1)} (1 min) ${fmt(load5!, 1)} (5 min).`,
+    `grpc-labs bench: ${runs} interleaved runs of npm run lab NN per lab and state${values.again ? ", each right after an unmeasured run of the same state" : ""}, after one warm-up round; Node ${process.version}, ${os.cpus().length} CPUs, ${os.platform()}, load average ${fmt(load1!, 1)} (1 min) ${fmt(load5!, 1)} (5 min).`,
   );
   fs.mkdirSync(scratch, { recursive: true });
   for (const lab of labs) ensureStubs(lab, treeDir(lab, "solution"));
@@ -360,6 +365,11 @@ async function main(): Promise<void> {
         for (const state of states.filter((s) => stateApplies(lab, s))) {
           writeState(treeDir(lab, "learner"), stateFiles(lab, state));
           for (const lanes of laneConfigs) {
+            if (values.again && round > 0) {
+              // A run of the same state first, not measured: the judge then knows how long each check took in it.
+              await warmJudgeReady(runEnv(lanes));
+              await measure(lab, lanes);
+            }
             await warmJudgeReady(runEnv(lanes));
             const sample = await measure(lab, lanes);
             if (round > 0) samples.set(key(lab, state, lanes), [...(samples.get(key(lab, state, lanes)) ?? []), sample]);
