@@ -70,6 +70,12 @@ describe("npm run grade", function () {
   let submissions: string;
   let out: string;
   let students: Map<string, StudentResult>;
+  /** The workspace's record of how long each check took (check-durations.ts), per graded lab, before grading. */
+  let durationsBefore: Map<string, string | undefined>;
+  const durationsOf = (id: string) => {
+    const file = path.join(workspaceRoot, "node_modules", ".cache", "grpc-labs", "durations", `${id}.json`);
+    return fs.existsSync(file) ? fs.readFileSync(file, "utf8") : undefined;
+  };
   const studentOf = (name: string) => students.get(name)!;
   const labOf = (name: string, id = lab.id) => studentOf(name).labs.find((l) => l.lab === id)!;
 
@@ -110,6 +116,7 @@ describe("npm run grade", function () {
     fs.writeFileSync(at("not-a-zip.zip"), "this is not a zip file\n");
     fs.writeFileSync(at("notes.txt"), "not a submission\n");
 
+    durationsBefore = new Map(graded.map((l) => [l.id, durationsOf(l.id)]));
     const run = grade("--submissions", submissions, "--out", out, "--labs", graded.map((l) => l.number).join(","), "--jobs", "2");
     assert.equal(run.code, 0, run.stderr + run.stdout);
     const results = JSON.parse(fs.readFileSync(path.join(out, "results.json"), "utf8")) as { students: StudentResult[] };
@@ -124,6 +131,10 @@ describe("npm run grade", function () {
     assert.equal(correct.score, correct.max_score, JSON.stringify(correct.labs.flatMap((l) => l.tests.filter((t) => t.status === "fail"))));
     assertSolvedOnly(labOf("partly"), [solvedFile]);
     assert.ok(labOf("partly").score > 1 && labOf("partly").score < labOf("partly").max_score);
+  });
+
+  it("leaves the durations the learner's runs keep as they were: no student's run orders another's", () => {
+    for (const [id, before] of durationsBefore) assert.equal(durationsOf(id), before, id);
   });
 
   it("gives an empty submission 0 and says nothing was handed in", () => {

@@ -99,7 +99,7 @@ async function main(argv: string[]): Promise<void> {
   // has one subject, not two. That saves the second one's start and memory (a class of 15 × 7 on
   // 2 cores: 193 → 161 s with --jobs 3; docs/performance.md). Checks that shared a subject that
   // stopped are run again alone, as with two.
-  const result = await checkLab(loadLab(labId), { target: "learner", tree, subjectMemoryMb: Number(memoryMb), subjects: 1 });
+  const result = await checkLab(loadLab(labId), { target: "learner", tree, subjectMemoryMb: Number(memoryMb), subjects: 1, graded: true });
   fs.writeFileSync(resultFile, JSON.stringify(result));
   process.exit(0);
 }

@@ -297,11 +297,13 @@ interface Running {
  * checks of its step run alone in their subjects. An exception the judge
  * did not catch fails the check whose code threw it (by its async context),
  * or, when that cannot be told, every check running at the time.
+ * `durationsOf`: the lab whose checks' durations in its last run order this
+ * run (check-durations.ts) and are updated by it; none for a graded run.
  */
-async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts: readonly Host[], timeoutMs: number, labId: string): Promise<void> {
+async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts: readonly Host[], timeoutMs: number, durationsOf: string | undefined): Promise<void> {
   // The checks that waited longest last time start first; the others in step order. A serial() check runs
   // last: it runs alone, so started first it would hold back every other check, the first steps' too.
-  const last = lastDurations(labId);
+  const last = durationsOf === undefined ? new Map<string, number>() : lastDurations(durationsOf);
   const ordered = longestFirst(tests, (test) => plannedCheck(test).id, last);
   const queue: Queued[] = [...ordered.filter((test) => !isSerial(test)), ...ordered.filter(isSerial)].map((test) => ({ test, alone: inSuiteOf(test, ownSubjectSuites) }));
   const durations = new Map<string, number>();
@@ -487,7 +489,7 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts
       seen = loops.length;
       await Promise.all(loops);
     }
-    recordDurations(labId, durations);
+    if (durationsOf !== undefined) recordDurations(durationsOf, durations);
   } finally {
     clearInterval(grow);
     process.off("uncaughtException", onUncaught);
@@ -567,7 +569,7 @@ function run(request: WorkerRequest): void {
   send({ type: "plan", checks: tests.map(plannedCheck) });
   if (request.listOnly) return void finish(request, mocha);
   if (lanes > 1 && !hasOwnHooks(mocha.suite)) {
-    void runInLanes(tests, allLanes(), allHosts(), timeoutMs, request.labId).finally(() => void finish(request, mocha));
+    void runInLanes(tests, allLanes(), allHosts(), timeoutMs, request.graded ? undefined : request.labId).finally(() => void finish(request, mocha));
     return;
   }
   serialTimeoutMs = timeoutMs;

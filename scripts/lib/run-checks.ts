@@ -288,6 +288,8 @@ export interface CheckOptions {
   subjectMemoryMb?: number;
   /** How many subjects the checks share (grading: 1); the judge's default when absent. */
   subjects?: number;
+  /** A graded run (WorkerRequest.graded). */
+  graded?: boolean;
   /**
    * Called once, while the other checks still run, when the step the learner
    * is on is known to fail: every check of the steps before it passed, and one
@@ -306,7 +308,7 @@ export interface CheckOptions {
 export const stillRunning = "still running";
 
 /** Checks one lab: the stub step, then the learner's server and client, then types. */
-export async function checkLab(lab: Lab, { target, tree = treeDir(lab, target), worker, checkFiles: files, onChecksFirst, onFirstFailingStep, subjectMemoryMb = defaultSubjectMemoryMb, subjects }: CheckOptions): Promise<LabResult> {
+export async function checkLab(lab: Lab, { target, tree = treeDir(lab, target), worker, checkFiles: files, onChecksFirst, onFirstFailingStep, subjectMemoryMb = defaultSubjectMemoryMb, subjects, graded }: CheckOptions): Promise<LabResult> {
   const started = Date.now();
   // The reference solution is always checked with fresh stubs; a learner is told to run the stub step.
   if (target === "solution") ensureStubs(lab, tree);
@@ -325,6 +327,7 @@ export async function checkLab(lab: Lab, { target, tree = treeDir(lab, target), 
     listOnly: problem !== null,
     checkTimeoutMs,
     subjects,
+    graded,
     keepAlive: worker !== undefined,
   };
   let typesDone = false;

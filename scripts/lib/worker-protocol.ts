@@ -43,6 +43,12 @@ export interface WorkerRequest {
   lanes?: number;
   /** How many subjects the lanes share; the judge's default when absent. */
   subjects?: number;
+  /**
+   * A graded run: it neither uses nor keeps how long each check took last time
+   * (check-durations.ts), so no student's run shapes another's, nor the
+   * instructor's own runs of the lab.
+   */
+  graded?: boolean;
   /** Stay alive for the next request (watch mode) instead of exiting after this one. */
   keepAlive: boolean;
 }
