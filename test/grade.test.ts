@@ -16,6 +16,7 @@ import { keepTranspiled, type Run, seedTranspiled } from "../scripts/grade/sandb
 import { gradesCsv, junitXml } from "../scripts/grade/outputs";
 import { locateLabs } from "../scripts/grade/submission";
 import { ZipArchive } from "../scripts/grade/zip";
+import { lastDurations } from "../scripts/lib/check-durations";
 import { type Lab, listLabs, workspaceRoot } from "../scripts/lib/labs";
 import { buildResult, type LabResult } from "../scripts/lib/results";
 import { folderSubmission, type LabFiles, solutionOf, starterOf, writeZip } from "./grade-fixtures";
@@ -70,12 +71,9 @@ describe("npm run grade", function () {
   let submissions: string;
   let out: string;
   let students: Map<string, StudentResult>;
-  /** The workspace's record of how long each check took (check-durations.ts), per graded lab, before grading. */
-  let durationsBefore: Map<string, string | undefined>;
-  const durationsOf = (id: string) => {
-    const file = path.join(workspaceRoot, "node_modules", ".cache", "grpc-labs", "durations", `${id}.json`);
-    return fs.existsSync(file) ? fs.readFileSync(file, "utf8") : undefined;
-  };
+  /** The workspace's record of how long each check took last time (check-durations.ts), per graded lab, before grading. */
+  let durationsBefore: Map<string, string>;
+  const durationsOf = (id: string) => JSON.stringify([...lastDurations(id)]);
   const studentOf = (name: string) => students.get(name)!;
   const labOf = (name: string, id = lab.id) => studentOf(name).labs.find((l) => l.lab === id)!;
 

@@ -50,7 +50,7 @@ export function longestFirst<T>(items: T[], idOf: (item: T) => string, last: Map
  * A check that took this long last time waited (a deadline, a grace period): checks that compute take a
  * fraction of it. Such checks start first (longestFirst) and each gets a lane as soon as lanes open.
  */
-export const waiterMs = 1000;
+const waiterMs = 1000;
 
 /**
  * How many lanes the judge wants open once every running check has run a while: three times as many as

@@ -460,8 +460,9 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts
   // idle meanwhile (waiting on deadlines, retries, grace periods); then three times as many as are open, so that
   // a dozen checks that wait out a deadline all wait at once. Checks that compute (lab 03's fan-out to 50 members)
   // stay in one lane: beside each other they would only share the same CPU. Checks that waited a second or more
-  // last time (they start first) get a lane each as soon as the first check waits, however busy the judge is. Each lane opened after the first also
-  // opens the next host (a subject), while there are hosts left to open.
+  // last time (they start first) get a lane each as soon as the first check waits, however busy the judge is
+  // (lanesWanted). Each lane opened after the first also opens the next host (a subject), while there are hosts
+  // left to open.
   const loops: Array<Promise<void>> = [];
   const open = (lane: Lane) => {
     if (hostsOpened < hosts.length && loops.length > 0) openHost(hosts[hostsOpened]!);
