@@ -109,6 +109,15 @@ export const hostileCode = {
   ].join("\n"),
   /** Kills the process that started the code under test. */
   killParent: 'process.kill(process.ppid, "SIGKILL");',
+  /**
+   * Sends the judge SIGUSR1, which opens Node's inspector on 127.0.0.1:9229
+   * unless the judge keeps it closed; through it, code could run in the judge.
+   * If one answers, it ends its own process, failing the checks it serves.
+   */
+  openInspector: [
+    'process.kill(process.ppid, "SIGUSR1");',
+    'setTimeout(() => require("node:net").connect(9229, "127.0.0.1", () => process.exit(7)).on("error", () => undefined), 300).unref();',
+  ].join("\n"),
   /** Reads a file (the grader's key) and, if it can, shows it in every check's message and writes a forged result. */
   steal: (keyFile: string, forged: string) =>
     [

@@ -162,14 +162,20 @@ describe("grading integrity", function () {
     folderSubmission(path.join(hostile, "kills-everyone"), withPreamble(hostileCode.killEveryone), "labs-only");
     folderSubmission(path.join(hostile, "kills-parent"), withPreamble(hostileCode.killParent), "labs-only");
     folderSubmission(path.join(hostile, "steals"), withPreamble(hostileCode.steal(path.join(hostileOut, ".grader-key"), forged)), "labs-only");
-    const run = grade("--submissions", hostile, "--out", hostileOut, "--labs", lab.number, "--jobs", "2");
+    folderSubmission(path.join(hostile, "opens-inspector"), withPreamble(hostileCode.openInspector), "labs-only");
+    // Graded last, by the check process that graded the attacks one after another (--jobs 1): they left nothing behind.
+    folderSubmission(path.join(hostile, "then-correct"), filesOf((f) => solutionOf(lab, f)), "labs-only");
+    const run = grade("--submissions", hostile, "--out", hostileOut, "--labs", lab.number, "--jobs", "1");
     assert.equal(run.code, 0, run.stderr + run.stdout);
     const csv = fs.readFileSync(path.join(hostileOut, "grades.csv"), "utf8").trim().split("\n");
-    assert.equal(csv.length, 5, csv.join("\n"));
+    assert.equal(csv.length, 7, csv.join("\n"));
     const results = readJson<{ isolation: string; students: StudentResult[] }>(path.join(hostileOut, "results.json"));
     assert.equal(results.isolation, namespacesLabel);
     const score = (name: string) => results.students.find((s) => s.student === name)!;
     assert.equal(score("correct").score, score("correct").max_score);
+    assert.equal(score("then-correct").score, score("then-correct").max_score);
+    // The judge's inspector stays closed, so the code passes as the solution it is.
+    assert.equal(score("opens-inspector").score, score("opens-inspector").max_score, JSON.stringify(score("opens-inspector").labs[0]!.tests.filter((t) => t.status === "fail")).slice(0, 800));
     // The subject cannot read /proc, so the attack does not even find its target; were it to fire, it would end its own run only.
     assert.ok(score("kills-everyone").score <= score("kills-everyone").max_score);
     assert.equal(fs.existsSync(forged), false, "nothing was written into the output folder");

@@ -265,10 +265,10 @@ describe("grading parts", () => {
     assert.equal(locateLabs([`solutions/${file}`], [lab]).labsPrefix, null);
   });
 
-  it("gives each lab run what the earlier runs of the grading transpiled, and keeps what it adds, whole", () => {
+  it("gives each check process what the grading's earlier ones transpiled, and keeps what it adds, whole", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "grpc-labs-transpiled-"));
     try {
-      const run: Run = { dir, containment: { isolation: "none", notes: [], prefix: [], setup: null } };
+      const run: Run = { dir, containment: { isolation: "none", notes: [], prefix: [], setup: null }, idle: [], maxIdle: 1 };
       const tsx = `tsx-${process.geteuid?.() ?? os.userInfo().username}`;
       const first = path.join(dir, "01-tmp");
       fs.mkdirSync(first);

@@ -206,8 +206,8 @@ export async function listChecks(lab: Lab, scratch: string): Promise<CheckResult
   return (await checkLab(lab, { target: "learner", tree: path.join(scratch, "no-stubs", lab.id) })).tests;
 }
 
-async function prepare(labs: Lab[], limits: Limits, hide: string[]): Promise<{ context: Context; dispose: () => void }> {
-  const run = openRun(hide, limits);
+async function prepare(labs: Lab[], limits: Limits, hide: string[], jobs: number): Promise<{ context: Context; dispose: () => void }> {
+  const run = openRun(hide, limits, jobs);
   const root = path.join(run.dir, "stubs");
   const context: Context = { stubs: new Map(), plans: new Map(), run };
   try {
@@ -270,8 +270,9 @@ function semaphore(size: number): <T>(task: () => Promise<T>) => Promise<T> {
 }
 
 export async function gradeSubmissions(submissions: Submission[], options: GradeOptions): Promise<Graded> {
-  const { context, dispose } = await prepare(options.labs, options.limits, options.hide ?? []);
-  const limit = semaphore(Math.max(1, options.jobs));
+  const jobs = Math.max(1, options.jobs);
+  const { context, dispose } = await prepare(options.labs, options.limits, options.hide ?? [], jobs);
+  const limit = semaphore(jobs);
   const progress: Progress = { done: 0, total: 0, running: 0 };
   const report = () => options.onProgress?.({ ...progress });
   try {

@@ -1,18 +1,21 @@
 /**
  * Grades one lab of one submission in isolation: a fresh temporary tree that
- * holds only the instructor's tsconfig, fresh stubs and the learner files, and
- * a child process (check-one.ts) in its own process group, with a time limit,
- * a heap limit, a memory limit for the whole run, capped output and a minimal
- * environment, inside its own namespaces where the OS allows (contain.ts).
- * The whole group is killed when the child is done or out of time, so an
- * endless loop, process.exit(), a crash, a server left open or spawned
- * processes end there, and the tree is removed.
+ * holds only the instructor's tsconfig, fresh stubs and the learner files,
+ * checked by a child process (check-one.ts) in its own process group, with a
+ * time limit, a heap limit, a memory limit for the whole run, capped output
+ * and a minimal environment, inside its own namespaces where the OS allows
+ * (contain.ts). A check process grades one run after another (a "slot", one
+ * for each job), so its judge stays loaded; the learner's code runs only in
+ * subjects, which end with their run. A run out of time or memory, or one
+ * whose code ended the check process, takes the whole group with it: an
+ * endless loop, process.exit(), a crash or a server left open end there, the
+ * next run starts a new one, and the tree is removed either way.
  * The trees of one grading run live in one folder named after the grader's
  * process id (grpc-labs-grade-<pid>-*), so the next run removes what a
  * killed grader left behind.
  * The code still runs as the instructor's user (see docs/instructor-guide.md).
  */
-import { spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -61,6 +64,26 @@ function killTree(pid: number): void {
 export interface Run {
   dir: string;
   containment: Containment;
+  /** Check processes waiting for their next lab run. */
+  idle: Slot[];
+  /** How many may wait: one for each job. */
+  maxIdle: number;
+}
+
+/** A check process (check-one.ts) that grades lab runs one after another, and what it is doing. */
+interface Slot {
+  child: ChildProcess;
+  /** Its temporary folder (the subjects' folders, tsx's cache), beside the trees. */
+  temporary: string;
+  memoryMb: number;
+  /** What it wrote to stderr during the current run. */
+  stderr: string;
+  /** Called with the id of each run it reports done. */
+  onDone: (id: number) => void;
+  ended: Promise<[number | null, string | null]>;
+  /** The memory the whole slot used when the watchdog stopped it, in MB. */
+  memoryUsedMb: number | null;
+  stopWatching: () => void;
 }
 
 const runPrefix = "grpc-labs-grade-";
@@ -151,7 +174,7 @@ export function removeStaleRuns(): string[] {
  * checked code has no business reading (the output folder, the submissions);
  * `limits` as for the lab runs, for the test run of the containment.
  */
-export function openRun(hide: string[], limits: Limits): Run {
+export function openRun(hide: string[], limits: Limits, jobs = 1): Run {
   removeStaleRuns();
   const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), `${runPrefix}${process.pid}-`)));
   openRuns.add(dir);
@@ -159,11 +182,12 @@ export function openRun(hide: string[], limits: Limits): Run {
   fs.writeFileSync(path.join(dir, ownerFile), `${JSON.stringify(owner)}\n`);
   const needed = [workspaceRoot, path.join(workspaceRoot, "node_modules"), os.tmpdir(), dir, path.dirname(process.execPath)];
   const candidates = [...hide, path.join(workspaceRoot, "solutions")];
-  return { dir, containment: probeContainment(hideable(candidates, needed), childEnv(limits)) };
+  return { dir, containment: probeContainment(hideable(candidates, needed), childEnv(limits)), idle: [], maxIdle: jobs };
 }
 
-/** Ends a grading run: its folder goes. */
+/** Ends a grading run: its check processes end and its folder goes. */
 export function closeRun(run: Run): void {
+  for (const slot of run.idle.splice(0)) endSlot(slot);
   removeRunDir(run.dir);
   openRuns.delete(run.dir);
 }
@@ -196,30 +220,28 @@ function buildTree(run: Run, lab: Lab, files: Map<string, Buffer>, stubs: string
   return { root, tree };
 }
 
-/** The temporary folder of a lab run, beside its tree. */
-const temporaryFolderOf = (root: string) => `${root}-tmp`;
-
 /**
  * Where tsx keeps what it transpiled, in a temporary folder (its own rule:
- * os.tmpdir()/tsx-<user>). Each lab run has a temporary folder of its own, so
- * without help every run would transpile the judge's code again (scripts/ and
- * the lab's checks: about 45 files, 0.4 to 0.8 s of CPU a run). The entries
- * are named by a hash of what they hold, so the runs of a grading share one
- * seed in the run's folder: each run starts with a copy of it and adds what
- * it transpiled. Only the instructor's code (the judge, check-one) writes
- * there; the learner's code runs in a subject that may write its own folder
- * only, and a copy keeps each run's writes its own.
+ * os.tmpdir()/tsx-<user>). Each check process has a temporary folder of its
+ * own, so without help each would transpile the judge's code again (scripts/
+ * and the lab's checks: about 45 files, 0.4 to 0.8 s of CPU a lab). The
+ * entries are named by a hash of what they hold, so the check processes of a
+ * grading share one seed in the run's folder: each starts with a copy of it
+ * and adds what it transpiled after each lab run. Only the instructor's code
+ * (the judge, check-one) writes there; the learner's code runs in a subject
+ * that may write its own folder only, and a copy keeps each process's writes
+ * its own.
  */
 const transpiledName = `tsx-${process.geteuid?.() ?? os.userInfo().username}`;
 const transpiledSeedOf = (run: Run) => path.join(run.dir, "transpiled");
 
-/** Gives a lab run's temporary folder a copy of what the grading's earlier runs transpiled. */
+/** Gives a check process's temporary folder a copy of what the grading's earlier ones transpiled. */
 export function seedTranspiled(run: Run, temporary: string): void {
   const seed = transpiledSeedOf(run);
   if (fs.existsSync(seed)) fs.cpSync(seed, path.join(temporary, transpiledName), { recursive: true });
 }
 
-/** Adds what a lab run transpiled to the seed, each entry whole, none replaced. */
+/** Adds what a check process transpiled to the seed, each entry whole, none replaced. */
 export function keepTranspiled(run: Run, temporary: string): void {
   const seed = transpiledSeedOf(run);
   const made = path.join(temporary, transpiledName);
@@ -251,7 +273,6 @@ function removeTree(root: string): void {
     // Already gone.
   }
   fs.rmSync(root, { recursive: true, force: true, maxRetries: 3 });
-  fs.rmSync(temporaryFolderOf(root), { recursive: true, force: true, maxRetries: 3 });
 }
 
 interface Ending {
@@ -277,69 +298,125 @@ function signalOf(code: number | null): string | null {
   return Object.entries(os.constants.signals).find(([, number]) => number === code - 128)?.[0] ?? null;
 }
 
+let slotsStarted = 0;
+
+/** Starts a check process for the run's lab runs, with its own temporary folder and a memory watchdog over all it starts. */
+function startSlot(run: Run, limits: Limits): Slot {
+  const { containment } = run;
+  const checkOne = [process.execPath, "--require", require.resolve("tsx/cjs"), path.join(__dirname, "check-one.ts"), String(limits.memoryMb)];
+  const command = containment.setup ? [...containment.prefix, ...checkOne, JSON.stringify(containment.setup)] : checkOne;
+  // The subjects' folders go here; beside the trees, since a sandboxed subject may not look into a
+  // tree's node_modules link when it resolves packages.
+  const temporary = path.join(run.dir, `slot-${++slotsStarted}-tmp`);
+  fs.mkdirSync(temporary);
+  seedTranspiled(run, temporary);
+  const child = spawn(command[0]!, command.slice(1), {
+    cwd: run.dir,
+    // Its own process group on POSIX, so one kill reaches everything it started.
+    detached: process.platform !== "win32",
+    windowsHide: true,
+    // Requests go in on standard input; check-one ends when it closes, that is when the grader is gone.
+    stdio: ["pipe", "pipe", "pipe"],
+    env: { ...childEnv(limits), TMPDIR: temporary, TMP: temporary, TEMP: temporary },
+  });
+  if (child.pid !== undefined) running.add(child.pid);
+  child.stdin!.on("error", () => undefined);
+  const ended = new Promise<[number | null, string | null]>((resolve) => {
+    child.on("error", () => resolve([null, "could not start"]));
+    child.on("exit", (code, signal) => resolve([code, signal]));
+  });
+  const slot: Slot = { child, temporary, memoryMb: limits.memoryMb, stderr: "", onDone: () => undefined, ended, memoryUsedMb: null, stopWatching: () => undefined };
+  let pending = "";
+  child.stdout!.on("data", (chunk: Buffer) => {
+    const lines = (pending + chunk.toString()).split("\n");
+    pending = lines.pop()!.slice(0, 1000);
+    for (const line of lines) {
+      const id = (() => {
+        try {
+          return (JSON.parse(line) as { done?: unknown }).done;
+        } catch {
+          return undefined;
+        }
+      })();
+      if (typeof id === "number") slot.onDone(id);
+    }
+  });
+  child.stderr!.on("data", (chunk: Buffer) => {
+    if (slot.stderr.length < stderrLimit) slot.stderr += chunk.toString().slice(0, stderrLimit - slot.stderr.length);
+  });
+  if (child.pid !== undefined) {
+    slot.stopWatching = watchMemory(child.pid, runMemoryMb(limits), (used) => {
+      slot.memoryUsedMb = used;
+      killTree(child.pid!);
+    });
+  }
+  return slot;
+}
+
+/** Ends a check process with everything it started, and removes its temporary folder. */
+function endSlot(slot: Slot): void {
+  slot.stopWatching();
+  slot.child.stdin!.destroy();
+  if (slot.child.pid !== undefined) {
+    killTree(slot.child.pid);
+    running.delete(slot.child.pid);
+  }
+  fs.rmSync(slot.temporary, { recursive: true, force: true, maxRetries: 3 });
+}
+
+const isRunning = (slot: Slot) => slot.child.exitCode === null && slot.child.signalCode === null;
+
+/** A waiting check process with these limits, or a new one. */
+function takeSlot(run: Run, limits: Limits): Slot {
+  for (;;) {
+    const slot = run.idle.pop();
+    if (!slot) return startSlot(run, limits);
+    if (isRunning(slot) && slot.memoryMb === limits.memoryMb) return slot;
+    endSlot(slot);
+  }
+}
+
+/** A check process whose run is over waits for the next, unless enough already wait. */
+function releaseSlot(run: Run, slot: Slot): void {
+  if (run.idle.length < run.maxIdle && isRunning(slot) && openRuns.has(run.dir)) run.idle.push(slot);
+  else endSlot(slot);
+}
+
+let requests = 0;
+
 /** Runs the instructor's checks of one lab against the given learner files. */
 export async function gradeIsolated(lab: Lab, files: Map<string, Buffer>, stubs: string, limits: Limits, run: Run): Promise<Outcome> {
   const { root, tree } = buildTree(run, lab, files, stubs);
   const resultFile = path.join(root, "result.json");
+  const slot = takeSlot(run, limits);
   try {
-    const { containment } = run;
-    const checkOne = [process.execPath, "--require", require.resolve("tsx/cjs"), path.join(__dirname, "check-one.ts"), lab.id, tree, resultFile, String(limits.memoryMb)];
-    const command = containment.setup ? [...containment.prefix, ...checkOne, JSON.stringify(containment.setup)] : checkOne;
-    // The run's temporary files (the subject's folder among them) go with its tree; beside it, since
-    // the sandboxed subject may not look into the tree's node_modules link when it resolves packages.
-    const temporary = temporaryFolderOf(root);
-    fs.mkdirSync(temporary);
-    seedTranspiled(run, temporary);
-    const child = spawn(command[0]!, command.slice(1), {
-      cwd: root,
-      // Its own process group on POSIX, so one kill reaches everything it started.
-      detached: process.platform !== "win32",
-      windowsHide: true,
-      // Standard input stays open and silent: check-one ends when it closes, that is when the grader is gone.
-      stdio: ["pipe", "pipe", "pipe"],
-      env: { ...childEnv(limits), TMPDIR: temporary, TMP: temporary, TEMP: temporary },
-    });
-    if (child.pid !== undefined) running.add(child.pid);
-    child.stdin!.on("error", () => undefined);
-    let stderr = "";
-    child.stdout!.resume();
-    child.stderr!.on("data", (chunk: Buffer) => {
-      if (stderr.length < stderrLimit) stderr += chunk.toString().slice(0, stderrLimit - stderr.length);
-    });
+    const id = ++requests;
+    slot.stderr = "";
     let timedOut = false;
-    let memoryMb: number | null = null;
     const timer = setTimeout(() => {
       timedOut = true;
-      if (child.pid !== undefined) killTree(child.pid);
+      if (slot.child.pid !== undefined) killTree(slot.child.pid);
     }, limits.timeoutMs);
-    const stopWatching =
-      child.pid === undefined
-        ? () => undefined
-        : watchMemory(child.pid, runMemoryMb(limits), (used) => {
-            memoryMb = used;
-            killTree(child.pid!);
-          });
-    const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => {
-      child.on("error", () => resolve([null, "could not start"]));
-      child.on("exit", (c, s) => resolve([c, s]));
+    const done = await new Promise<boolean>((resolve) => {
+      slot.onDone = (doneId) => doneId === id && resolve(true);
+      void slot.ended.then(() => resolve(false));
+      slot.child.stdin!.write(`${JSON.stringify({ id, labId: lab.id, tree, resultFile })}\n`);
     });
     clearTimeout(timer);
-    stopWatching();
-    child.stdin!.destroy();
-    if (child.pid !== undefined) {
-      // Whatever the checked code spawned and left running goes too.
-      killTree(child.pid);
-      running.delete(child.pid);
-    }
-    keepTranspiled(run, temporary);
-    if (!timedOut && memoryMb === null && code === 0 && fs.existsSync(resultFile)) {
+    slot.onDone = () => undefined;
+    keepTranspiled(run, slot.temporary);
+    if (done) {
+      releaseSlot(run, slot);
       try {
         return { kind: "result", result: JSON.parse(fs.readFileSync(resultFile, "utf8")) as unknown };
       } catch (error) {
-        return { kind: "failure", message: `the result of lab ${lab.number} could not be read: ${(error as Error).message}` };
+        const last = slot.stderr.trim().split("\n").pop() || (error as Error).message;
+        return { kind: "failure", message: `the result of lab ${lab.number} could not be read: ${last.slice(0, 300)}` };
       }
     }
-    const ending = { timedOut, memoryMb, code, signal: signal ?? (containment.setup ? signalOf(code) : null), stderr };
+    endSlot(slot);
+    const [code, signal] = await slot.ended;
+    const ending = { timedOut, memoryMb: slot.memoryUsedMb, code, signal: signal ?? (run.containment.setup ? signalOf(code) : null), stderr: slot.stderr };
     return { kind: "failure", message: failureMessage(lab, limits, ending) };
   } finally {
     removeTree(root);

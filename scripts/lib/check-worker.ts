@@ -622,6 +622,17 @@ class SerialReporter {
 
 /** How long after a kept-alive run the judge starts the next run's subject. */
 const prepareDelayMs = 300;
+/**
+ * A kept-alive judge grows with the runs it serves (each loads the checks
+ * afresh; lab 03's fan-out leaves pages behind): on Node 20, 80 to 112 MB
+ * resident after its first run, 145 MB after 14 runs of a grading. Once a run
+ * leaves it this much above where its first run left it, it leaves, and the
+ * next run starts a fresh one. (Relative, since Node 26's judge starts about
+ * 20 MB larger than Node 20's.)
+ */
+const keptGrowthLimitBytes = 24 * 1024 * 1024;
+/** The judge's resident size after its first run (kept-alive judges). */
+let firstRunResidentBytes: number | undefined;
 
 async function finish(request: WorkerRequest, mocha: MochaType): Promise<void> {
   closeAll();
@@ -630,6 +641,12 @@ async function finish(request: WorkerRequest, mocha: MochaType): Promise<void> {
   // A kept-alive judge whose runner has gone has no next run.
   if (!request.keepAlive || !runner.connected) {
     send({ type: "done", open }, () => runner.leave(0));
+    return;
+  }
+  const resident = process.memoryUsage.rss();
+  firstRunResidentBytes ??= resident;
+  if (resident > firstRunResidentBytes + keptGrowthLimitBytes) {
+    send({ type: "done", open, leaving: true }, () => runner.leave(0));
     return;
   }
   mocha.dispose();

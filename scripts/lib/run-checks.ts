@@ -237,6 +237,8 @@ function runWorker(lab: Lab, request: WorkerRequest, blockedReason: string, kept
           clearTimeout(silence);
           if (message.open.length > 0) warnings.push(leakWarning);
           if (kept) {
+            // A judge that leaves is not sent the next run.
+            if (message.leaving) kept.stop();
             settle(null, null);
             break;
           }

@@ -17,9 +17,10 @@ export type WorkerMessage =
   /**
    * Every check has run. `open` lists what the code under test left open
    * after its checks (kinds of handle, e.g. "TCPServerWrap"). A one-shot judge
-   * then exits; a kept-alive one (watch mode) waits for the next request.
+   * then exits; a kept-alive one (watch mode, grading) waits for the next
+   * request, unless it is `leaving`: it has grown too large to keep.
    */
-  | { type: "done"; open: string[] };
+  | { type: "done"; open: string[]; leaving?: boolean };
 
 /** From the runner to the worker: check one lab tree. */
 export interface WorkerRequest {
