@@ -155,6 +155,33 @@ export function start(): Promise<void> {
     }
   });
 
+  it("replaces a kept judge that a run left much larger than its first run did, once that run is over", async () => {
+    const tree = solutionVariant(lab, "watch-grown");
+    const check = path.join(tree, "checks", "grow.check.ts");
+    fs.mkdirSync(path.dirname(check));
+    // The check runs in the judge: a run of it that keeps 64 MB grows the judge by that much.
+    const write = (hoard: boolean) =>
+      fs.writeFileSync(check, `${hoard ? "(globalThis as { hoard?: Buffer }).hoard = Buffer.alloc(64 * 1024 * 1024, 1);\n" : ""}it("passes", () => undefined);\n`);
+    const worker = new CheckWorker();
+    const run = async () => {
+      const result = await checkLab(lab, { target: "learner", tree, worker, checkFiles: [check] });
+      assert.equal(result.tests.find((t) => t.name === "passes")?.status, "pass", JSON.stringify(result.tests));
+      return worker.pid;
+    };
+    try {
+      write(false);
+      const judge = await run();
+      assert.equal(await run(), judge, "kept while it does not grow");
+      write(true);
+      assert.equal(await run(), undefined, "the run that grew it passed, and its judge left");
+      write(false);
+      const fresh = await run();
+      assert.ok(fresh !== undefined && fresh !== judge, "the next run has a fresh judge");
+    } finally {
+      worker.stop();
+    }
+  });
+
   it("runs the checks again when a file changes, once per content, with file events and with polling", async () => {
     const dir = scratch();
     const file = path.join(dir, "server.ts");
