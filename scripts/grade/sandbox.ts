@@ -388,8 +388,8 @@ let requests = 0;
 export async function gradeIsolated(lab: Lab, files: Map<string, Buffer>, stubs: string, limits: Limits, run: Run): Promise<Outcome> {
   const { root, tree } = buildTree(run, lab, files, stubs);
   const resultFile = path.join(root, "result.json");
-  const slot = takeSlot(run, limits);
   try {
+    const slot = takeSlot(run, limits);
     const id = ++requests;
     slot.stderr = "";
     let timedOut = false;
