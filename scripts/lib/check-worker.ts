@@ -624,21 +624,33 @@ class SerialReporter {
 const prepareDelayMs = 300;
 /**
  * A kept-alive judge grows with the runs it serves (each loads the checks
- * afresh; lab 03's fan-out leaves pages behind): on Node 20, 80 to 112 MB
- * resident after its first run, 145 MB after 14 runs of a grading. Once a run
- * leaves it this much above where its first run left it, it leaves, and the
- * next run starts a fresh one. (Relative, since Node 26's judge starts about
- * 20 MB larger than Node 20's.)
+ * afresh; lab 03's fan-out leaves pages behind). Resident size alone is a poor
+ * sign of that: it moves with the allocator and the machine (a tiny check run
+ * 200 times: +8 MB here, more than +24 MB on CI's machine, with about 2 MB
+ * more live data). So once the judge is keptGrowthLimitBytes above its first
+ * run's resident size, it collects its garbage and looks at what is live: it
+ * leaves when its live data (V8's heap and buffers) has grown by that much
+ * too, or when it is still above the per-process budget, and the next run
+ * starts a fresh judge. (Relative, since Node 26's judge starts about 20 MB
+ * larger than Node 20's.)
  */
 const keptGrowthLimitBytes = 24 * 1024 * 1024;
-/** The judge's resident size after its first run (kept-alive judges). */
-let firstRunResidentBytes: number | undefined;
+/** The memory budget of any one process (issue 12: 150 MB). */
+const processBudgetBytes = 150 * 1024 * 1024;
+/** What the judge held after its first run (kept-alive judges): resident, and live after collecting. */
+let firstRun: { residentBytes: number; liveBytes: number } | undefined;
 
-/** Whether the judge is keptGrowthLimitBytes above `baseline`, even after collecting its garbage (which it does only then). */
-function grownTooMuch(baseline: number): boolean {
-  if (process.memoryUsage.rss() <= baseline + keptGrowthLimitBytes) return false;
+/** V8's live heap and the buffers it tracks, after a collection. */
+function collectedLiveBytes(): number {
   global.gc?.();
-  return process.memoryUsage.rss() > baseline + keptGrowthLimitBytes;
+  const { heapUsed, external } = process.memoryUsage();
+  return heapUsed + external;
+}
+
+/** Whether the judge has grown too much since `first` to serve another run. Collects its garbage only when it may have. */
+function grownTooMuch(first: { residentBytes: number; liveBytes: number }): boolean {
+  if (process.memoryUsage.rss() <= first.residentBytes + keptGrowthLimitBytes) return false;
+  return collectedLiveBytes() > first.liveBytes + keptGrowthLimitBytes || process.memoryUsage.rss() > processBudgetBytes;
 }
 
 async function finish(request: WorkerRequest, mocha: MochaType): Promise<void> {
@@ -650,8 +662,8 @@ async function finish(request: WorkerRequest, mocha: MochaType): Promise<void> {
     send({ type: "done", open }, () => runner.leave(0));
     return;
   }
-  firstRunResidentBytes ??= process.memoryUsage.rss();
-  if (grownTooMuch(firstRunResidentBytes)) {
+  firstRun ??= { residentBytes: process.memoryUsage.rss(), liveBytes: collectedLiveBytes() };
+  if (grownTooMuch(firstRun)) {
     send({ type: "done", open, leaving: true }, () => runner.leave(0));
     return;
   }
