@@ -46,6 +46,9 @@ export function describeLoadError(error: unknown, relativeFile: string): string 
 
 /** The files of the code under test the checks have loaded so far: a lane's new subject loads them before its first check. */
 export const loadedFiles = new Set<string>();
+let loadsUnderway = 0;
+/** Whether a check is loading code under test into a subject now. */
+export const loading = (): boolean => loadsUnderway > 0;
 
 /**
  * Loads a file of the code under test, e.g. await loadTarget<ServerModule>("src/server.ts").
@@ -59,10 +62,13 @@ export async function loadTarget<T>(relativeFile: string): Promise<T> {
   if (unfinished) throw new CheckFailure(unfinished);
   const running = await subject();
   loadedFiles.add(file);
+  loadsUnderway++;
   try {
     return (await running.driver.load!(file)) as T;
   } catch (error) {
     throw new CheckFailure(describeLoadError(error, relativeFile));
+  } finally {
+    loadsUnderway--;
   }
 }
 

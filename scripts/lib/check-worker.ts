@@ -22,7 +22,7 @@ import { closeAll } from "../check-kit/resources";
 import { checkScope } from "../check-kit/scope";
 import { ownSubjectSuites, serialSuites, stepOf } from "../check-kit/steps";
 import { allHosts, allLanes, beginCheck, type CheckEvents, checkEvents, configureSubject, currentLane, discardPreparedSubject, type Host, hostReady, Lane, linuxCpuMs, type OutputSink, prepareSubject, replaceSubject, runningSubject, stopSubject, type Subject, unfinishedLoads } from "../check-kit/subject";
-import { learnerLocation, loadedFiles } from "../check-kit/target";
+import { learnerLocation, loadedFiles, loading } from "../check-kit/target";
 import { checkOutputLimit } from "../subject/codec";
 import { lanesWanted, lastDurations, longestFirst, recordDurations } from "./check-durations";
 import type { JudgeWarmUp } from "./lab-hooks";
@@ -144,9 +144,12 @@ export const defaultHosts = 2;
 /** A check that has run this long is waiting (a deadline, a retry): time to open another lane. */
 const laneAfterMs = 100;
 /**
- * The run's first check loads the code under test first, so it counts as
- * waiting only after this long (with the judge and subjects idle): a handler
- * that never answers keeps it waiting for its whole deadline.
+ * The run's first check loads the code under test first: it counts as
+ * waiting once that load is over and it has run laneAfterMs, or after this
+ * long if it is still loading or has loaded nothing (with the judge and
+ * subjects idle either way). A handler that never answers keeps it waiting for its whole
+ * deadline. (At a fixed 250 ms the other checks of lab 02's never-answers
+ * started about 100 ms later: the load takes about 60 ms.)
  */
 const firstLaneAfterMs = 250;
 
@@ -478,7 +481,10 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts
     if (loops.length >= lanes.length || queue.length === 0 || serialRunning) return;
     const now = Date.now();
     // The run's first check is loading before it waits (the code under test, grpc-js's first calls).
-    const waiting = [...running].filter((r) => now - (startedAt.get(r) ?? now) >= (r === first ? firstLaneAfterMs : laneAfterMs));
+    const waiting = [...running].filter((r) => {
+      const ms = now - (startedAt.get(r) ?? now);
+      return ms >= (r === first && (loadedFiles.size === 0 || loading()) ? firstLaneAfterMs : laneAfterMs);
+    });
     if (waiting.length < running.size || running.size < loops.length) return;
     const lastMs = queue.map((item) => last.get(plannedCheck(item.test).id) ?? 0);
     const wanted = lanesWanted(loops.length, lanes.length, lastMs, busy <= idleBelow);
