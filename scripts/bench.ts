@@ -215,6 +215,16 @@ function rssMb(pid: number): number {
   }
 }
 
+/** Whether a process runs: an ended one stays a zombie until its parent (init, for a warm judge) reaps it. */
+function running(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat[stat.lastIndexOf(")") + 2] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
 function descendants(pid: number): number[] {
   let children: number[] = [];
   try {
@@ -260,21 +270,28 @@ function measure(lab: Lab, lanes: number | undefined): Promise<Sample> {
     const child = spawn(command, args, { cwd: workspaceRoot, env, stdio: ["ignore", "pipe", "ignore"] });
     let stdout = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    let peakProcess = 0;
-    let peakTree = 0;
+    // Peaks with and without the warm judge: one that declines the run (it warmed up for another lab) ends at once,
+    // and is not the run's. One that serves it ends only after the runner has gone.
+    const peaks = { own: { process: 0, tree: 0 }, withWarm: { process: 0, tree: 0 } };
+    const note = (peak: { process: number; tree: number }, sizes: number[]) => {
+      peak.process = Math.max(peak.process, ...sizes);
+      peak.tree = Math.max(peak.tree, sizes.reduce((a, b) => a + b, 0));
+    };
     const sampler = procfs
       ? setInterval(() => {
           warmLast = Math.max(warmLast, warmCpu());
-          const sizes = [...descendants(child.pid!), ...(warm === undefined ? [] : descendants(warm))].map(rssMb);
-          peakProcess = Math.max(peakProcess, ...sizes);
-          peakTree = Math.max(peakTree, sizes.reduce((a, b) => a + b, 0));
+          const own = descendants(child.pid!).map(rssMb);
+          note(peaks.own, own);
+          note(peaks.withWarm, [...own, ...(warm === undefined ? [] : descendants(warm).map(rssMb))]);
         }, 10)
       : undefined;
     child.on("exit", () => {
       const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
       clearInterval(sampler);
+      const served = warm !== undefined && running(warm);
+      const peak = served ? peaks.withWarm : peaks.own;
       const cpuAfter = childrenCpuMs();
-      const warmAfter = Math.max(warmLast, warmCpu());
+      const warmAfter = served ? Math.max(warmLast, warmCpu()) : warmBefore;
       let result: LabResult;
       try {
         result = JSON.parse(stdout) as LabResult;
@@ -284,8 +301,8 @@ function measure(lab: Lab, lanes: number | undefined): Promise<Sample> {
       resolve({
         wallMs,
         cpuMs: cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore + Math.max(0, warmAfter - warmBefore),
-        peakProcessMb: procfs ? peakProcess : null,
-        peakTreeMb: procfs ? peakTree : null,
+        peakProcessMb: procfs ? peak.process : null,
+        peakTreeMb: procfs ? peak.tree : null,
         checks: new Map(result.tests.map((t) => [t.id, t.duration_ms])),
         status: `${result.score}/${result.max_score}`,
         failing: new Map(result.tests.filter((t) => t.status !== "pass").map((t) => [t.id, t.message ?? ""])),
