@@ -147,9 +147,9 @@ const laneAfterMs = 100;
  * The run's first check loads the code under test first: it counts as
  * waiting once that load is over and it has run laneAfterMs, or after this
  * long if it is still loading or has loaded nothing (with the judge and
- * subjects idle either way). A handler that never answers keeps it waiting for its whole
- * deadline. (At a fixed 250 ms the other checks of lab 02's never-answers
- * started about 100 ms later: the load takes about 60 ms.)
+ * subjects idle either way). A handler that never answers keeps it waiting
+ * for its whole deadline. (At a fixed 250 ms the other checks of lab 02's
+ * never-answers started about 100 ms later: the load takes about 60 ms.)
  */
 const firstLaneAfterMs = 250;
 
@@ -633,8 +633,8 @@ const prepareDelayMs = 300;
  * A kept-alive judge grows with the runs it serves (each loads the checks
  * afresh; lab 03's fan-out leaves pages behind). Resident size alone is a poor
  * sign of that: it moves with the allocator and the machine (a tiny check run
- * 200 times: +8 MB here, more than +24 MB on CI's machine, with about 2 MB
- * more live data). So once the judge is keptGrowthLimitBytes above its first
+ * 200 times: +8 MB here, and once more than +24 MB on CI's machine; its live
+ * data grows by about 2 MB here). So once the judge is keptGrowthLimitBytes above its first
  * run's resident size, it collects its garbage and looks at what is live: it
  * leaves when its live data (V8's heap and buffers) has grown by that much
  * too, or when it is still above the per-process budget, and the next run
