@@ -173,7 +173,7 @@ describe("the warm judge", function () {
     await until("one warm judge again, for the first environment", () => (sockets().length === 1 && sockets()[0] !== mutant && listening() ? true : undefined));
   });
 
-  it("after a run of lab 10 starts the lab's browser for the next run; a run of another lab has a judge of its own, and that one closes the browser and ends", async function () {
+  it("after a run of lab 10 starts the lab's browser for the next run, and closes it when that run is of another lab", async function () {
     try {
       browserExecutable();
     } catch {
@@ -187,12 +187,10 @@ describe("the warm judge", function () {
       return found && browsersOf(found.pid).length > 0 ? found : undefined;
     });
     const browsers = browsersOf(warm.pid);
-    // The next run is of another lab: the browser, and what the judge loaded to drive it, would only take memory.
+    // The next run is of another lab: the browser would only take its memory.
     const run = lab("02", "--solution");
-    const judgeEnded = until("the browser closed and its judge ended", () => browsers.every((pid) => !alive(pid)) && !alive(warm.pid)).then(() => Date.now());
+    await until("the browser closed during that run", () => browsers.every((pid) => !alive(pid)));
     assert.equal((await run.result).status, "pass");
-    const runEnded = Date.now();
-    assert.ok((await judgeEnded) < runEnded, "the warm judge ended before the run did: it did not serve it");
     const next = await until("a successor", () => {
       const found = listening();
       return found && found.pid !== warm.pid ? found : undefined;

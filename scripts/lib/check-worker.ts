@@ -529,17 +529,16 @@ function warmUpFor(labId: string | undefined): void {
 }
 
 /** Lets go of what was warmed up unless it is for `labId`: for another lab it would only take memory from the run. */
-function releaseWarmUp(labId: string | undefined): Promise<void> {
-  if (!warmedUp || warmedUp.labId === labId) return Promise.resolve();
-  const released = warmedUp.module.release().catch(() => undefined);
+function releaseWarmUp(labId: string | undefined): void {
+  if (!warmedUp || warmedUp.labId === labId) return;
+  void warmedUp.module.release().catch(() => undefined);
   warmedUp = undefined;
-  return released;
 }
 
 function run(request: WorkerRequest): void {
   busy = true;
   servedLab = request.labId;
-  void releaseWarmUp(request.labId);
+  releaseWarmUp(request.labId);
   warmedUp = undefined;
   // A fresh copy of the checks and of the code under test for every run.
   if (runs++ > 0) for (const file of Object.keys(require.cache)) if (!kept(file)) delete require.cache[file];
@@ -634,12 +633,12 @@ const prepareDelayMs = 300;
  * afresh; lab 03's fan-out leaves pages behind). Resident size alone is a poor
  * sign of that: it moves with the allocator and the machine (a tiny check run
  * 200 times: +8 MB here, and once more than +24 MB on CI's machine; its live
- * data grows by about 2 MB here). So once the judge is keptGrowthLimitBytes above its first
- * run's resident size, it collects its garbage and looks at what is live: it
- * leaves when its live data (V8's heap and buffers) has grown by that much
- * too, or when it is still above the per-process budget, and the next run
- * starts a fresh judge. (Relative, since Node 26's judge starts about 20 MB
- * larger than Node 20's.)
+ * data grows by about 2 MB here). So once the judge is keptGrowthLimitBytes
+ * above its first run's resident size, it collects its garbage and looks at
+ * what is live: it leaves when its live data (V8's heap and buffers) has
+ * grown by that much too, or when it is still above the per-process budget,
+ * and the next run starts a fresh judge. (Relative, since Node 26's judge
+ * starts about 20 MB larger than Node 20's.)
  */
 const keptGrowthLimitBytes = 24 * 1024 * 1024;
 /** The memory budget of any one process (issue 12: 150 MB). */
@@ -701,18 +700,15 @@ if (process.argv[2] === "--listen") {
       warmUpFor(process.argv[4]);
     },
     servedLab: () => servedLab,
-    // The runner says which lab it was asked for as it claims the judge, before its request. A judge that warmed up
-    // for another lab (lab 10's browser) lets that run have a judge of its own: closing the browser while the run
-    // started, and carrying what it loaded, put 160 MB in this process and 700 MB in the run's tree (lab 11 after
-    // lab 10). A lab it cannot name (a command, a typo) is served, and the request releases what does not apply.
+    // The runner says which lab it was asked for as it claims the judge, before its request: what was warmed up for
+    // another lab goes then, not while the run starts. A lab it cannot name (a command, a typo) waits for the request.
     claimedFor: (labQuery) => {
       try {
-        return labQuery === undefined || !warmedUp || warmedUp.labId === findLab(labQuery).id;
+        if (labQuery !== undefined) releaseWarmUp(findLab(labQuery).id);
       } catch {
-        return true;
+        // Not a lab: the request tells.
       }
     },
-    // What a warm-up started (lab 10's browser) ends with this process: Playwright kills the browsers it launched on exit.
     stopSubjects: async () => {
       discardPreparedSubject();
       await stopSubject();
