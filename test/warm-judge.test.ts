@@ -173,7 +173,7 @@ describe("the warm judge", function () {
     await until("one warm judge again, for the first environment", () => (sockets().length === 1 && sockets()[0] !== mutant && listening() ? true : undefined));
   });
 
-  it("after a run of lab 10 starts the lab's browser for the next run, and closes it when that run is of another lab", async function () {
+  it("after a run of lab 10 starts the lab's browser for the next run; a run of another lab has a judge of its own, and that one closes the browser and ends", async function () {
     try {
       browserExecutable();
     } catch {
@@ -181,16 +181,21 @@ describe("the warm judge", function () {
     }
     // Playwright talks to the browser it started over a pipe.
     const browsersOf = (pid: number) => descendants(pid).filter((p) => commandOf(p).includes("--remote-debugging-pipe"));
+    // The judge that serves the lab 10 run has the lab's browser too, until it ends: the one to find is its successor.
+    const served = listening();
     assert.equal((await lab("10", "--solution").result).status, "pass");
+    if (served) await until("the judge that served the run ended", () => !alive(served.pid));
     const warm = await until("a warm judge with the lab's browser", () => {
       const found = listening();
-      return found && browsersOf(found.pid).length > 0 ? found : undefined;
+      return found && found.pid !== served?.pid && browsersOf(found.pid).length > 0 ? found : undefined;
     });
     const browsers = browsersOf(warm.pid);
-    // The next run is of another lab: the browser would only take its memory.
+    // The next run is of another lab: the browser, and what the judge loaded to drive it, would only take memory.
     const run = lab("02", "--solution");
-    await until("the browser closed during that run", () => browsers.every((pid) => !alive(pid)));
+    const judgeEnded = until("the browser closed and its judge ended", () => browsers.every((pid) => !alive(pid)) && !alive(warm.pid)).then(() => Date.now());
     assert.equal((await run.result).status, "pass");
+    const runEnded = Date.now();
+    assert.ok((await judgeEnded) < runEnded, "the warm judge ended before the run did: it did not serve it");
     const next = await until("a successor", () => {
       const found = listening();
       return found && found.pid !== warm.pid ? found : undefined;

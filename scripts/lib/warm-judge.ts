@@ -17,7 +17,8 @@
  *
  * One JSON object a line each way: from the runner {token}, then {message};
  * to the runner {pid} once the token matched, then {message}, {stdout},
- * {stderr}, and {exit: [code, signal]} when the run is over.
+ * {stderr}, and {exit: [code, signal]} when the run is over; or {declined}
+ * instead of {pid} when it warmed up for another lab than the runner's.
  *
  * It ends, removing its socket and token, after 15 minutes unclaimed
  * (GRPC_LABS_WARM_JUDGE_IDLE_MS), and within 30 s of being out of date (the
@@ -50,8 +51,12 @@ export interface WarmJudgeHooks {
   stopSubjects(): Promise<void>;
   /** The lab of the run it served ("10-grpc-web"), for its successor to warm up for. */
   servedLab(): string | undefined;
-  /** A runner claimed it, asked for this lab as typed ("11"), if it said. */
-  claimedFor(labQuery: string | undefined): void;
+  /**
+   * A runner claims it for this lab as typed ("11"), if it said: whether it
+   * serves that run. One that warmed up for another lab lets the run start a
+   * judge of its own, and ends.
+   */
+  claimedFor(labQuery: string | undefined): boolean;
 }
 
 const idleMs = Number(process.env.GRPC_LABS_WARM_JUDGE_IDLE_MS) || 15 * 60 * 1000;
@@ -111,8 +116,11 @@ export function listenWarm(socketPath: string, hooks: WarmJudgeHooks): void {
         } else if (claimedBy === undefined && !used && tokenMatches(frame.token, token)) {
           // A newer warm judge of this workspace (for runs with another environment) asks it to make room.
           if (frame.quit === true) return end(false);
+          if (!hooks.claimedFor(typeof frame.lab === "string" ? frame.lab : undefined)) {
+            socket.end(`${JSON.stringify({ declined: true })}\n`);
+            return end(false);
+          }
           claim(socket);
-          hooks.claimedFor(typeof frame.lab === "string" ? frame.lab : undefined);
         } else return void socket.destroy();
       }
     });

@@ -146,12 +146,13 @@ class RemoteJudge extends EventEmitter {
     /** Messages for the judge, sent once the warm judge has answered the token. */
     this.pending = [];
     this.served = false;
+    this.declined = false;
     this.socket = net.connect(socketPath);
     let buffered = "";
     let reached = false;
     this.socket.on("connect", () => {
       reached = true;
-      // The lab the runner was asked for ("11"), as typed: a judge warmed up for another lab lets go of it at once.
+      // The lab the runner was asked for ("11"), as typed: a judge warmed up for another lab declines the run.
       this.socket.write(`${JSON.stringify({ token, lab: process.argv[2] })}\n`);
     });
     this.socket.on("data", (chunk) => {
@@ -165,14 +166,16 @@ class RemoteJudge extends EventEmitter {
     this.socket.on("error", () => undefined);
     this.socket.on("close", () => {
       if (this.served || this.exitCode !== null || this.signalCode !== null) return this.exited(null, "SIGKILL");
-      // Not served: a judge of its own, as without a warm judge; and a new warm judge if none listens.
-      if (!reached) startWarmJudgeAfterRun(socketPath);
+      // Not served: a judge of its own, as without a warm judge; and a new warm judge if none listens (or this one
+      // declined the run: it warmed up for another lab, and ends).
+      if (!reached || this.declined) startWarmJudgeAfterRun(socketPath);
       this.adopt(spawnCheckWorker());
     });
   }
 
   receive(frame) {
-    if (frame.pid !== undefined) {
+    if (frame.declined) this.declined = true;
+    else if (frame.pid !== undefined) {
       this.pid = frame.pid;
       this.served = true;
       this.flush();
