@@ -529,17 +529,16 @@ function warmUpFor(labId: string | undefined): void {
 }
 
 /** Lets go of what was warmed up unless it is for `labId`: for another lab it would only take memory from the run. */
-function releaseWarmUp(labId: string | undefined): Promise<void> {
-  if (!warmedUp || warmedUp.labId === labId) return Promise.resolve();
-  const released = warmedUp.module.release().catch(() => undefined);
+function releaseWarmUp(labId: string | undefined): void {
+  if (!warmedUp || warmedUp.labId === labId) return;
+  void warmedUp.module.release().catch(() => undefined);
   warmedUp = undefined;
-  return released;
 }
 
 function run(request: WorkerRequest): void {
   busy = true;
   servedLab = request.labId;
-  void releaseWarmUp(request.labId);
+  releaseWarmUp(request.labId);
   warmedUp = undefined;
   // A fresh copy of the checks and of the code under test for every run.
   if (runs++ > 0) for (const file of Object.keys(require.cache)) if (!kept(file)) delete require.cache[file];
