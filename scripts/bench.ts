@@ -34,9 +34,12 @@
  * run; --grade-jobs N passes --jobs N).
  *
  * Memory is sampled every 10 ms from /proc (Linux): the largest single
- * process of the command's tree, and the whole tree at its largest (npm, the
- * runner, tsc, the judge and its subjects). The limit is the longest check of
- * the state, each check taken at its fastest over the runs.
+ * process of the command's tree (resident size), and the whole tree at its
+ * largest (npm, the runner, tsc, the judge and its subjects) as the sum of
+ * proportional set sizes, which counts a page the processes share once (the
+ * target's), and as the sum of resident sizes, which counts Node's code once
+ * a process. The limit is the longest check of the state, each check taken
+ * at its fastest over the runs.
  *
  * Then watch mode: a kept judge checks a copy of each state; each save
  * changes a learner file, timed until the step the learner is on (the first
@@ -79,6 +82,7 @@ const states = (values.states?.split(",") ?? allStates).filter((s): s is State =
 const laneConfigs: Array<number | undefined> = values.lanes ? values.lanes.split(",").map(Number) : [undefined];
 const targetMs = 2500;
 const targetProcessMb = 150;
+/** What the whole tree takes from the machine: its proportional set sizes summed (pssMb). */
 const targetTreeMb = 400;
 const targetWatchMs = 1000;
 /** Grading 30 students × 7 labs in 3 minutes: a class of another size gets the same time per lab run. */
@@ -154,8 +158,8 @@ function restoreLearnerFiles(): void {
 interface Sample {
   wallMs: number;
   cpuMs: number | null;
-  peakProcessMb: number | null;
-  peakTreeMb: number | null;
+  /** Peak memory (procfs only). */
+  peak: MemoryPeak | null;
   /** Each check's duration, by id. */
   checks: Map<string, number>;
   status: string;
@@ -215,6 +219,56 @@ function rssMb(pid: number): number {
   }
 }
 
+/**
+ * A process's proportional set size: its resident pages, each page it shares
+ * divided by the number of processes that map it. Summed over a tree, it is
+ * what the tree takes from the machine; resident sizes summed count Node's
+ * code once per process (about 30 MB each). Its resident size where the
+ * kernel has no smaps_rollup (before Linux 4.14).
+ */
+function pssMb(pid: number): number {
+  try {
+    const match = /^Pss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"));
+    if (match) return Number(match[1]) / 1024;
+  } catch {
+    // Gone, or no smaps_rollup.
+  }
+  return rssMb(pid);
+}
+
+/** Peak memory of a process tree: the largest process (resident), and the tree's proportional and resident sums. */
+interface MemoryPeak {
+  processMb: number;
+  treeMb: number;
+  treeRssMb: number;
+}
+
+/**
+ * Samples the memory of a tree (`own`) and of the tree with `more` processes
+ * every `everyMs`; proportional sizes every 50 ms, since reading smaps_rollup
+ * costs about 0.15 ms a process (0.01 ms for status).
+ */
+function sampleMemory(pids: () => { own: number[]; more: number[] }, everyMs: number): { own: MemoryPeak; all: MemoryPeak; stop(): void } {
+  const own: MemoryPeak = { processMb: 0, treeMb: 0, treeRssMb: 0 };
+  const all: MemoryPeak = { ...own };
+  const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+  let tick = 0;
+  const timer = setInterval(() => {
+    const tree = pids();
+    const withPss = tick++ % Math.max(1, Math.round(50 / everyMs)) === 0;
+    const measured = [tree.own, tree.more].map((pids) => ({ rss: pids.map(rssMb), pss: withPss ? pids.map(pssMb) : [] }));
+    const note = (peak: MemoryPeak, parts: typeof measured) => {
+      const rss = parts.flatMap((part) => part.rss);
+      peak.processMb = Math.max(peak.processMb, ...rss);
+      peak.treeRssMb = Math.max(peak.treeRssMb, sum(rss));
+      if (withPss) peak.treeMb = Math.max(peak.treeMb, sum(parts.flatMap((part) => part.pss)));
+    };
+    note(own, measured.slice(0, 1));
+    note(all, measured);
+  }, everyMs);
+  return { own, all, stop: () => clearInterval(timer) };
+}
+
 /** Whether a process runs: an ended one stays a zombie until its parent (init, for a warm judge) reaps it. */
 function running(pid: number): boolean {
   try {
@@ -272,24 +326,13 @@ function measure(lab: Lab, lanes: number | undefined): Promise<Sample> {
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
     // Peaks with and without the warm judge: one that declines the run (it warmed up for another lab) ends at once,
     // and is not the run's. One that serves it ends only after the runner has gone.
-    const peaks = { own: { process: 0, tree: 0 }, withWarm: { process: 0, tree: 0 } };
-    const note = (peak: { process: number; tree: number }, sizes: number[]) => {
-      peak.process = Math.max(peak.process, ...sizes);
-      peak.tree = Math.max(peak.tree, sizes.reduce((a, b) => a + b, 0));
-    };
-    const sampler = procfs
-      ? setInterval(() => {
-          warmLast = Math.max(warmLast, warmCpu());
-          const own = descendants(child.pid!).map(rssMb);
-          note(peaks.own, own);
-          note(peaks.withWarm, [...own, ...(warm === undefined ? [] : descendants(warm).map(rssMb))]);
-        }, 10)
-      : undefined;
+    const memory = procfs ? sampleMemory(() => ({ own: descendants(child.pid!), more: warm === undefined ? [] : descendants(warm) }), 10) : undefined;
+    const cpuSampler = procfs ? setInterval(() => (warmLast = Math.max(warmLast, warmCpu())), 10) : undefined;
     child.on("exit", () => {
       const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
-      clearInterval(sampler);
+      memory?.stop();
+      clearInterval(cpuSampler);
       const served = warm !== undefined && running(warm);
-      const peak = served ? peaks.withWarm : peaks.own;
       const cpuAfter = childrenCpuMs();
       const warmAfter = served ? Math.max(warmLast, warmCpu()) : warmBefore;
       let result: LabResult;
@@ -301,8 +344,7 @@ function measure(lab: Lab, lanes: number | undefined): Promise<Sample> {
       resolve({
         wallMs,
         cpuMs: cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore + Math.max(0, warmAfter - warmBefore),
-        peakProcessMb: procfs ? peak.process : null,
-        peakTreeMb: procfs ? peak.tree : null,
+        peak: memory ? (served ? memory.all : memory.own) : null,
         checks: new Map(result.tests.map((t) => [t.id, t.duration_ms])),
         status: `${result.score}/${result.max_score}`,
         failing: new Map(result.tests.filter((t) => t.status !== "pass").map((t) => [t.id, t.message ?? ""])),
@@ -411,7 +453,7 @@ async function main(): Promise<void> {
   console.log("\n");
   if (values["no-loop"]) return finishWatchAndGrade([]);
 
-  const header = ["lab", "state", "median s", "limit s", "× limit", "CPU s", "peak MB (process / tree)", "score"];
+  const header = ["lab", "state", "median s", "limit s", "× limit", "CPU s", "peak MB (process / tree / tree RSS)", "score"];
   const rows: string[][] = [];
   const missed: string[] = [];
   const unsteady: string[] = [];
@@ -426,8 +468,8 @@ async function main(): Promise<void> {
       const wall = median(own.map((s) => s.wallMs));
       const cpus = own.map((s) => s.cpuMs);
       const cpu = cpus.includes(null) ? null : median(cpus as number[]);
-      const peakProcess = max(own.map((s) => s.peakProcessMb));
-      const peakTree = max(own.map((s) => s.peakTreeMb));
+      const peakOf = (key: keyof MemoryPeak) => max(own.map((s) => s.peak?.[key] ?? null));
+      const [peakProcess, peakTree, peakTreeRss] = [peakOf("processMb"), peakOf("treeMb"), peakOf("treeRssMb")];
       const fastest = new Map<string, number>();
       for (const sample of own) for (const [id, ms] of sample.checks) fastest.set(id, Math.min(fastest.get(id) ?? Infinity, ms));
       const limit = Math.max(0, ...fastest.values());
@@ -436,7 +478,7 @@ async function main(): Promise<void> {
       if (judged && (peakTree ?? 0) > targetTreeMb) missed.push(`${lab.number} ${state}: ${fmt(peakTree)} MB in the tree`);
       unsteady.push(...unsteadyVerdicts(`${lab.number} ${state}${lanes === undefined ? "" : ` (lanes ${lanes})`}`, state, own.map((sample) => sample.failing)));
       const statuses = [...new Set(own.map((s) => s.status))].join(" ");
-      rows.push([lab.number, lanes === undefined ? state : `${state} (lanes ${lanes})`, fmt(wall / 1000, 2), fmt(limit / 1000, 2), fmt(wall / Math.max(limit, 1), 1), cpu === null ? "n/a" : fmt(cpu / 1000, 2), `${fmt(peakProcess)} / ${fmt(peakTree)}`, statuses]);
+      rows.push([lab.number, lanes === undefined ? state : `${state} (lanes ${lanes})`, fmt(wall / 1000, 2), fmt(limit / 1000, 2), fmt(wall / Math.max(limit, 1), 1), cpu === null ? "n/a" : fmt(cpu / 1000, 2), `${fmt(peakProcess)} / ${fmt(peakTree)} / ${fmt(peakTreeRss)}`, statuses]);
     }
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -501,21 +543,13 @@ async function benchGrading(): Promise<boolean> {
   }
   const jobs = values["grade-jobs"];
   const { command, args } = npmCommand(["run", "-s", "grade", "--", "--submissions", classDir, "--out", outDir, "--labs", labs.map((l) => l.number).join(","), ...(jobs ? ["--jobs", jobs] : [])]);
-  const sample = await new Promise<{ wallMs: number; peakProcessMb: number; peakTreeMb: number; code: number | null }>((resolve) => {
+  const sample = await new Promise<{ wallMs: number; peak: MemoryPeak; code: number | null }>((resolve) => {
     const started = performance.now();
     const child = spawn(command, args, { cwd: workspaceRoot, stdio: "ignore" });
-    let peakProcess = 0;
-    let peakTree = 0;
-    const sampler = procfs
-      ? setInterval(() => {
-          const sizes = descendants(child.pid!).map(rssMb);
-          peakProcess = Math.max(peakProcess, ...sizes);
-          peakTree = Math.max(peakTree, sizes.reduce((a, b) => a + b, 0));
-        }, 50)
-      : undefined;
+    const memory = procfs ? sampleMemory(() => ({ own: descendants(child.pid!), more: [] }), 50) : undefined;
     child.on("exit", (code) => {
-      clearInterval(sampler);
-      resolve({ wallMs: performance.now() - started, peakProcessMb: peakProcess, peakTreeMb: peakTree, code });
+      memory?.stop();
+      resolve({ wallMs: performance.now() - started, peak: memory?.own ?? { processMb: 0, treeMb: 0, treeRssMb: 0 }, code });
     });
   });
   const runs = students * labs.length;
@@ -523,7 +557,7 @@ async function benchGrading(): Promise<boolean> {
   const scaled = runs === targetGradeRuns ? "" : ` (${targetGradeMs / 1000} s for 30 × 7, scaled to ${runs} lab runs)`;
   const ok = sample.wallMs <= targetMs;
   console.log(
-    `\nGrading ${students} students × ${labs.length} labs (npm run grade -- --submissions${jobs ? ` --jobs ${jobs}` : ""}, ${os.cpus().length} cores): ${fmt(sample.wallMs / 1000, 1)} s, exit code ${sample.code}, peak ${fmt(sample.peakProcessMb)} MB in one process, ${fmt(sample.peakTreeMb)} MB for the tree. Target: under ${fmt(targetMs / 1000, 1)} s${scaled}: ${ok ? "met" : "NOT met"}.`,
+    `\nGrading ${students} students × ${labs.length} labs (npm run grade -- --submissions${jobs ? ` --jobs ${jobs}` : ""}, ${os.cpus().length} cores): ${fmt(sample.wallMs / 1000, 1)} s, exit code ${sample.code}, peak ${fmt(sample.peak.processMb)} MB in one process, ${fmt(sample.peak.treeMb)} MB for the tree (${fmt(sample.peak.treeRssMb)} MB as a sum of resident sizes). Target: under ${fmt(targetMs / 1000, 1)} s${scaled}: ${ok ? "met" : "NOT met"}.`,
   );
   fs.rmSync(classDir, { recursive: true, force: true });
   return ok;

@@ -140,6 +140,17 @@ export const defaultLanes = 32;
  * and keeps a fault from stopping every check. GRPC_LABS_SUBJECTS overrides it.
  */
 export const defaultHosts = 2;
+/**
+ * Subjects a learner's run may add for checks declared ownSubject(), beside
+ * the ones the other checks share. Such checks mostly wait (lab 09's
+ * backends stopped, killed and silenced, its keepalive pings, grpc-js's 1 s
+ * reconnect backoff: 3.7 s of waiting in 9 checks) and each needs a subject
+ * to itself: in two subjects they queued behind each other, 3.1 s for the
+ * solution against 2.2 s with two more. A subject adds about 40 MB to what
+ * the tree takes from the machine (its proportional set size: the pages of
+ * Node's code are shared). Not when grading, which runs labs side by side.
+ */
+export const ownSubjectHosts = 2;
 
 /** A check that has run this long is waiting (a deadline, a retry): time to open another lane. */
 const laneAfterMs = 100;
@@ -162,6 +173,9 @@ function hostCount(request: WorkerRequest): number {
   const wanted = Number(request.subjects ?? process.env.GRPC_LABS_SUBJECTS);
   return Number.isInteger(wanted) && wanted >= 1 && wanted <= 8 ? wanted : defaultHosts;
 }
+
+/** The subjects only checks declared ownSubject() use, after the shared ones (ownSubjectHosts). */
+const ownSubjectHostCount = (request: WorkerRequest) => (request.graded || hostCount(request) === 1 ? 0 : ownSubjectHosts);
 
 /**
  * After each check, in its lane: close what it and the code under test
@@ -303,7 +317,7 @@ interface Running {
  * `durationsOf`: the lab whose checks' durations in its last run order this
  * run (check-durations.ts) and are updated by it; none for a graded run.
  */
-async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts: readonly Host[], timeoutMs: number, durationsOf: string | undefined): Promise<void> {
+async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts: readonly Host[], sharedHosts: number, timeoutMs: number, durationsOf: string | undefined): Promise<void> {
   // The checks that waited longest last time start first; the others in step order. A serial() check runs
   // last: it runs alone, so started first it would hold back every other check, the first steps' too.
   const last = durationsOf === undefined ? new Map<string, number>() : lastDurations(durationsOf);
@@ -365,13 +379,15 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts
    */
   const loopedSteps = new Set<number>();
   const alone = (item: Queued): boolean => item.alone || loopedSteps.has(plannedCheck(item.test).step);
+  /** Declared ownSubject(): it may also run in the hosts after the shared ones (ownSubjectHosts). */
+  const declaredAlone = (item: Queued): boolean => inSuiteOf(item.test, ownSubjectSuites);
 
   /** Where `item` can run now, if anywhere: the ready host with the fewest checks that it may join. */
   const place = (item: Queued): Host | undefined => {
     if (serialRunning) return undefined;
     const serial = isSerial(item.test);
     if (serial && running.size > 0) return undefined;
-    const open = ready.filter((host) => !host.exclusive && (!(serial || alone(item)) || active.get(host) === 0));
+    const open = ready.filter((host) => !host.exclusive && (host.index < sharedHosts || declaredAlone(item)) && (!(serial || alone(item)) || active.get(host) === 0));
     return open.sort((a, b) => active.get(a)! - active.get(b)! || a.index - b.index)[0];
   };
 
@@ -468,7 +484,7 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts
   // left to open.
   const loops: Array<Promise<void>> = [];
   const open = (lane: Lane) => {
-    if (hostsOpened < hosts.length && loops.length > 0) openHost(hosts[hostsOpened]!);
+    if (hostsOpened < sharedHosts && loops.length > 0) openHost(hosts[hostsOpened]!);
     loops.push(laneLoop(lane));
   };
   openHost(hosts[0]!);
@@ -476,8 +492,13 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts
   const load = new LoadWindow(() => hosts.slice(0, hostsOpened));
   const grow = setInterval(() => {
     const busy = load.sample();
-    // Alone checks need an idle subject: a host not yet opened is one.
-    if (queue.some(alone) && hostsOpened < hosts.length) openHost(hosts[hostsOpened]!);
+    // Alone checks need an idle subject: a host not yet opened is one. Checks declared ownSubject() open the hosts
+    // after the shared ones, one at a time, while more of them wait for a lane than there are idle subjects.
+    if (queue.some(alone) && hostsOpened < sharedHosts) openHost(hosts[hostsOpened]!);
+    else if (hostsOpened >= sharedHosts && hostsOpened < hosts.length && loops.length > running.size) {
+      const idle = hosts.slice(0, hostsOpened).filter((host) => active.get(host) === 0).length;
+      if (queue.filter(declaredAlone).length > idle) openHost(hosts[hostsOpened]!);
+    }
     if (loops.length >= lanes.length || queue.length === 0 || serialRunning) return;
     const now = Date.now();
     // The run's first check is loading before it waits (the code under test, grpc-js's first calls).
@@ -557,7 +578,7 @@ function run(request: WorkerRequest): void {
     forwarded.set(id, before + text.length);
     send({ type: "output", id, stream, text: text.slice(0, outputForwardLimit + 1 - before) });
   };
-  if (!request.listOnly) configureSubject({ tree: request.tree, labId: request.labId, checksDir: request.checksDir, sourceDirs: request.sourceDirs, memoryMb: request.subjectMemoryMb }, { lanes, hosts: hostCount(request), output });
+  if (!request.listOnly) configureSubject({ tree: request.tree, labId: request.labId, checksDir: request.checksDir, sourceDirs: request.sourceDirs, memoryMb: request.subjectMemoryMb }, { lanes, hosts: hostCount(request) + ownSubjectHostCount(request), output });
   const timeoutMs = request.checkTimeoutMs;
 
   const mocha = new Mocha({ timeout: timeoutMs, reporter: SerialReporter as never });
@@ -576,7 +597,7 @@ function run(request: WorkerRequest): void {
   send({ type: "plan", checks: tests.map(plannedCheck) });
   if (request.listOnly) return void finish(request, mocha);
   if (lanes > 1 && !hasOwnHooks(mocha.suite)) {
-    void runInLanes(tests, allLanes(), allHosts(), timeoutMs, request.graded ? undefined : request.labId).finally(() => void finish(request, mocha));
+    void runInLanes(tests, allLanes(), allHosts(), Math.min(hostCount(request), allHosts().length), timeoutMs, request.graded ? undefined : request.labId).finally(() => void finish(request, mocha));
     return;
   }
   serialTimeoutMs = timeoutMs;
