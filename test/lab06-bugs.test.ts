@@ -71,6 +71,11 @@ const bugs: Bug[] = [
     caughtBy: ["s7.backs-off"],
   },
   {
+    rule: "s7: back off twice as long each time (always 100 ms)",
+    edits: [{ file: client, from: "retryMs = Math.min(retryMs * 2, maxRetryMs);", to: "retryMs = Math.min(retryMs, maxRetryMs);" }],
+    caughtBy: ["s7.backs-off"],
+  },
+  {
     rule: "s7: on abort, cancel the Watch call",
     edits: [{ file: client, from: "const cancel = () => call.cancel();", to: "const cancel = () => resolve(undefined);" }],
     caughtBy: ["s7.cancels-the-watch-call"],

@@ -31,10 +31,10 @@ function treeWith(name: string, body: string): { tree: string; check: string } {
   fs.writeFileSync(
     check,
     `import { setTimeout as sleep } from "node:timers/promises";
-import { expectTrue, loadTarget, ownSubject, serial, step } from "../../../scripts/check-kit";
+import { expectTrue, loadTarget, ownSubject, serial, step, timed } from "../../../scripts/check-kit";
 type Server = { shout(text: string): Promise<void>; spin(): Promise<void>; compute(ms: number): Promise<void>; throwLater(): Promise<void>; pid(): Promise<number> };
 const server = () => loadTarget<Server>("src/server.ts");
-const state = globalThis as unknown as { at?: number; running?: number; runs?: Record<string, number>; spans?: Array<{ name: string; pid: number; from: number; to: number }> };
+const state = globalThis as unknown as { at?: number; running?: number; runs?: Record<string, number>; spans?: Array<{ name: string; pid: number; from: number; to: number }>; timing?: boolean };
 async function span(name: string, ms: number): Promise<void> {
   const pid = await (await server()).pid();
   const from = Date.now();
@@ -59,15 +59,15 @@ ${body}
 }
 
 /**
- * Runs the checks of `tree` until a run's checks overlapped (no step 2+ check failed with `notOverlapped`), at
- * most 3 times: whether the lanes open while the first checks run depends on how busy the machine is. Then
- * every check of step 2 on must pass.
+ * Runs the checks of `tree` until no check of step 2 on failed with one of `unsteady` (what depends on how busy
+ * the machine is: whether the lanes open while the first checks run, whether the judge keeps time), at most 3
+ * times. Then every check of step 2 on must pass.
  */
-async function passesOnceOverlapped({ tree, check }: { tree: string; check: string }, notOverlapped: string): Promise<void> {
+async function passesOnceOverlapped({ tree, check }: { tree: string; check: string }, ...unsteady: string[]): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     const result = await checkLab(lab, { target: "learner", tree, checkFiles: [check] });
     const checks = result.tests.filter((t) => t.step > 1);
-    if (attempt < 3 && checks.some((t) => t.message?.includes(notOverlapped))) continue;
+    if (attempt < 3 && checks.some((t) => unsteady.some((text) => t.message?.includes(text)))) continue;
     for (const t of checks) assert.equal(t.status, "pass", `${t.name}: ${t.message}`);
     return;
   }
@@ -284,6 +284,40 @@ step(3, () => {
 });`;
     await passesOnceOverlapped(treeWith("lanes-own-subjects", body), "did not all run at once");
   });
+  for (const judgeLate of [false, true]) {
+    const when = judgeLate ? "again, alone and last, when the judge ran late meanwhile" : "once, beside the others, while the judge keeps time";
+    it(`run a timed() check in a subject of its own, ${when}`, async () => {
+      const body = `step(2, () => {
+  timed(() => {
+    it("times", async () => {
+      state.timing = true;
+      await counted(() => span("times", 800));
+      state.timing = false;
+    });
+  });
+  for (const name of ["a", "b", "c"]) it(name, () => counted(() => span(name, 600)));
+  it("keeps the judge busy", async () => {
+    for (let i = 0; i < 100 && !state.timing; i++) await sleep(20);
+    ${judgeLate ? "const end = Date.now() + 120; while (Date.now() < end);" : ""}
+  });
+});
+step(3, () => {
+  serial(() => {
+    it("saw the timed check run ${judgeLate ? "twice, alone the second time" : "once, beside others"}", () => {
+      const spans = state.spans ?? [];
+      const runs = spans.filter((s) => s.name === "times");
+      const beside = (one: (typeof spans)[number]) => spans.filter((s) => s !== one && s.from < one.to && s.to > one.from);
+      for (const one of runs) expectTrue(beside(one).every((s) => s.pid !== one.pid), \`ran in the subject of the timed check: \${JSON.stringify(spans)}\`);
+      expectTrue(runs.length === ${judgeLate ? 2 : 1}, \`the timed check ran \${runs.length} times: \${JSON.stringify(spans)}\`);
+      expectTrue(beside(runs[0]!).length > 0, \`no check ran beside the timed one: \${JSON.stringify(spans)}\`);
+      ${judgeLate ? "expectTrue(beside(runs[1]!).length === 0, \`checks ran beside the second run of the timed check: \${JSON.stringify(spans)}\`);" : ""}
+    });
+  });
+});`;
+      // Whether the lanes open while the timed check runs, and the judge keeps time when nothing blocks it, depend on how busy the machine is.
+      await passesOnceOverlapped(treeWith(`lanes-timed-${judgeLate}`, body), "no check ran beside", ...(judgeLate ? [] : ["the timed check ran 2 times"]));
+    });
+  }
 });
 
 describe("the order checks start in", () => {

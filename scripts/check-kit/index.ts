@@ -22,6 +22,6 @@ export {
   unaryCall,
 } from "./rpc";
 export { watchChannels, watchTimingSafeEqual } from "./spies";
-export { ownSubject, serial, step } from "./steps";
+export { ownSubject, serial, step, timed } from "./steps";
 export { readStream } from "./stream-reader";
 export { construct, exportedFunction, fixture, isStandIn, loadTarget, settled } from "./target";

@@ -38,6 +38,25 @@ export function serial(body: () => void): void {
   });
 }
 
+/** Suites whose checks time the learner's code (see timed()). */
+export const timedSuites = new WeakSet<Mocha.Suite>();
+
+/**
+ * Checks that time the learner's code in tens of milliseconds (a backoff
+ * between retries): each runs in a subject of its own, beside other checks
+ * in other subjects, and its verdict stands only if the judge's own event
+ * loop kept time meanwhile. A late judge records what the learner's code did
+ * late, so a backoff too short could pass; then the check runs again after
+ * every other, alone, as serial() checks do:
+ *   step(7, () => { timed(() => { it("backs off: 100 ms, then twice as long each time", ...); }); });
+ */
+export function timed(body: () => void): void {
+  describe("timed", function (this: Mocha.Suite) {
+    timedSuites.add(this);
+    body();
+  });
+}
+
 /** Suites whose checks run in a subject of their own (see ownSubject()). */
 export const ownSubjectSuites = new WeakSet<Mocha.Suite>();
 

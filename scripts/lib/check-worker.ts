@@ -20,7 +20,7 @@ import { CheckFailure, within } from "../check-kit/assert";
 import { explainMessage } from "../check-kit/explain";
 import { closeAll } from "../check-kit/resources";
 import { checkScope } from "../check-kit/scope";
-import { ownSubjectSuites, serialSuites, stepOf } from "../check-kit/steps";
+import { ownSubjectSuites, serialSuites, stepOf, timedSuites } from "../check-kit/steps";
 import { allHosts, allLanes, beginCheck, type CheckEvents, checkEvents, configureSubject, currentLane, discardPreparedSubject, type Host, hostReady, Lane, linuxCpuMs, type OutputSink, prepareSubject, replaceSubject, runningSubject, stopSubject, type Subject, unfinishedLoads } from "../check-kit/subject";
 import { learnerLocation, loadedFiles, loading } from "../check-kit/target";
 import { checkOutputLimit } from "../subject/codec";
@@ -227,6 +227,36 @@ function inSuiteOf(test: MochaType.Test, suites: WeakSet<MochaType.Suite>): bool
 
 /** A check marked serial() runs alone, so no other check's load skews what it measures. */
 const isSerial = (test: MochaType.Test) => inSuiteOf(test, serialSuites);
+/** A check marked timed() runs beside others while the judge keeps time (timedLagMs). */
+const isTimed = (test: MochaType.Test) => inSuiteOf(test, timedSuites);
+
+/**
+ * How late the judge's event loop may run while a timed() check runs, for
+ * its verdict to stand. A judge late by this much records a wait of the
+ * learner's code at most this much longer: lab 06's backoff check accepts
+ * waits of 80, 160 and 320 ms for 100, 200 and 400, so only a backoff within
+ * 40 ms of all three could pass (one that starts at 70 ms and doubles);
+ * one that starts at 50 ms, never doubles or never waits still fails. At
+ * 20 ms, the judge starting lab 06's other checks beside it was too late in
+ * about a third of the runs (traced: 16 to 27 ms).
+ */
+const timedLagMs = 40;
+
+/** Starts watching how late the judge's event loop runs; the function returned stops and gives the most, in ms. */
+function watchJudgeLag(): () => number {
+  const tickMs = 5;
+  let last = performance.now();
+  let most = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    most = Math.max(most, now - last - tickMs);
+    last = now;
+  }, tickMs);
+  return () => {
+    clearInterval(timer);
+    return Math.max(most, performance.now() - last - tickMs);
+  };
+}
 
 /** Whether the check files declare hooks of their own (before, afterEach...): then mocha's runner runs them, one check after another. */
 function hasOwnHooks(suite: MochaType.Suite): boolean {
@@ -275,6 +305,8 @@ interface Queued {
   alone: boolean;
   /** This run is the second, after a first that failed while its subject stalled: its verdict stands. */
   again?: boolean;
+  /** A timed() check whose run the judge could not time (its event loop ran late): it runs again as serial() checks do. */
+  serial?: boolean;
 }
 
 /**
@@ -322,7 +354,8 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts
   // last: it runs alone, so started first it would hold back every other check, the first steps' too.
   const last = durationsOf === undefined ? new Map<string, number>() : lastDurations(durationsOf);
   const ordered = longestFirst(tests, (test) => plannedCheck(test).id, last);
-  const queue: Queued[] = [...ordered.filter((test) => !isSerial(test)), ...ordered.filter(isSerial)].map((test) => ({ test, alone: inSuiteOf(test, ownSubjectSuites) }));
+  const queue: Queued[] = [...ordered.filter((test) => !isSerial(test)), ...ordered.filter(isSerial)].map((test) => ({ test, alone: inSuiteOf(test, ownSubjectSuites) || isTimed(test) }));
+  const serialNow = (item: Queued) => item.serial === true || isSerial(item.test);
   const durations = new Map<string, number>();
   const running = new Set<Running>();
   const active = new Map<Host, number>(hosts.map((host) => [host, 0]));
@@ -379,15 +412,17 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts
    */
   const loopedSteps = new Set<number>();
   const alone = (item: Queued): boolean => item.alone || loopedSteps.has(plannedCheck(item.test).step);
-  /** Declared ownSubject(): it may also run in the hosts after the shared ones (ownSubjectHosts). */
-  const declaredAlone = (item: Queued): boolean => inSuiteOf(item.test, ownSubjectSuites);
+  /** Declared ownSubject() or timed(): it may also run in the hosts after the shared ones (ownSubjectHosts). */
+  const declaredAlone = (item: Queued): boolean => !item.serial && (inSuiteOf(item.test, ownSubjectSuites) || isTimed(item.test));
 
   /** Where `item` can run now, if anywhere: the ready host with the fewest checks that it may join. */
   const place = (item: Queued): Host | undefined => {
     if (serialRunning) return undefined;
-    const serial = isSerial(item.test);
+    const serial = serialNow(item);
     if (serial && running.size > 0) return undefined;
-    const open = ready.filter((host) => !host.exclusive && (host.index < sharedHosts || declaredAlone(item)) && (!(serial || alone(item)) || active.get(host) === 0));
+    // Checks declared alone take the hosts after the shared ones first, and a shared one only once all of those are open.
+    const mayUse = (host: Host) => (declaredAlone(item) ? host.index >= sharedHosts || hostsOpened === hosts.length : host.index < sharedHosts);
+    const open = ready.filter((host) => !host.exclusive && mayUse(host) && (!(serial || alone(item)) || active.get(host) === 0));
     return open.sort((a, b) => active.get(a)! - active.get(b)! || a.index - b.index)[0];
   };
 
@@ -396,7 +431,7 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts
   let first: Running | undefined;
   const runOne = async (lane: Lane, item: Queued, host: Host): Promise<void> => {
     const { test } = item;
-    const serial = isSerial(test);
+    const serial = serialNow(item);
     const entry = { test, lane };
     first ??= entry;
     running.add(entry);
@@ -417,7 +452,9 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts
         // A context of its own, so this.timeout() in one check does not reach another running beside it.
         test.ctx = Object.create(test.parent!.ctx!) as MochaType.Context;
         test.on("error", () => undefined);
+        const judgeLag = isTimed(test) && !serial ? watchJudgeLag() : undefined;
         const error = await new Promise<unknown>((resolve) => test.run((failure?: unknown) => resolve(failure)));
+        const lateMs = judgeLag?.() ?? 0;
         const duration = Date.now() - started;
         durations.set(id, duration);
         const events = checkEvents();
@@ -435,6 +472,12 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts
         } else if (lane.disturbed) {
           // Another check's code looped beside it: whatever it saw meanwhile tells nothing; it runs again.
           queue.unshift({ test: test.clone(), alone: false });
+        } else if (lateMs > timedLagMs) {
+          // A timed() check, and the judge ran late meanwhile: what it recorded of the learner's timing may be late too.
+          // It runs again as a serial() check, among them in step order.
+          const step = plannedCheck(test).step;
+          const before = queue.findIndex((queued) => serialNow(queued) && plannedCheck(queued.test).step > step);
+          queue.splice(before < 0 ? queue.length : before, 0, { test: test.clone(), alone: true, serial: true });
         } else {
           send({ type: "result", id, status: failure ? "fail" : "pass", message: failure, duration_ms: duration, ...wireOf(failure, events) });
           // GRPC_LABS_BAIL=1 (set by `npm run mutation` only): one failing check is enough to kill a mutant; the rest are not run.
@@ -492,11 +535,11 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts
   const load = new LoadWindow(() => hosts.slice(0, hostsOpened));
   const grow = setInterval(() => {
     const busy = load.sample();
-    // Alone checks need an idle subject: a host not yet opened is one. Checks declared ownSubject() open the hosts
-    // after the shared ones, one at a time, while more of them wait for a lane than there are idle subjects.
+    // Alone checks need an idle subject: a host not yet opened is one. Checks declared alone (ownSubject(), timed())
+    // open the hosts after the shared ones, one at a time, while more of them wait than those hosts have idle.
     if (queue.some(alone) && hostsOpened < sharedHosts) openHost(hosts[hostsOpened]!);
-    else if (hostsOpened >= sharedHosts && hostsOpened < hosts.length && loops.length > running.size) {
-      const idle = hosts.slice(0, hostsOpened).filter((host) => active.get(host) === 0).length;
+    else if (hostsOpened >= sharedHosts && hostsOpened < hosts.length) {
+      const idle = hosts.slice(sharedHosts, hostsOpened).filter((host) => active.get(host) === 0).length;
       if (queue.filter(declaredAlone).length > idle) openHost(hosts[hostsOpened]!);
     }
     if (loops.length >= lanes.length || queue.length === 0 || serialRunning) return;

@@ -5,7 +5,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { randomUUID } from "node:crypto";
-import { CheckFailure, expectEqual, expectNoDeadline, expectTrue, noteDeadline, record, referenceServer, serial, settled, settledWithin, step, unusedAddress, watchChannels, within } from "../../../scripts/check-kit";
+import { CheckFailure, expectEqual, expectNoDeadline, expectTrue, noteDeadline, record, referenceServer, settled, settledWithin, step, timed, unusedAddress, watchChannels, within } from "../../../scripts/check-kit";
 import { exitCodes, healthProto, healthService, type HealthResponse, jobService, jobsProto, learnerClientModule, type ProbeResult, watchController } from "./health";
 
 type Check = grpc.handleUnaryCall<{ service: string }, HealthResponse>;
@@ -185,8 +185,9 @@ step(7, () => {
     expectEqual(state.calls, 2, "Watch calls the server received");
   });
 
-  // The gaps between Watch calls are timed in the judge to tens of milliseconds: no other check's work delays them.
-  serial(() => {
+  // The gaps between Watch calls are timed in the judge to tens of milliseconds: it runs beside other checks only while
+  // the judge keeps time (a late judge would record a too short wait as long enough), else again, alone.
+  timed(() => {
     it("backs off between watches of a stream that keeps failing: about 100 ms, then twice as long each time, and stops waiting when its signal aborts", async () => {
       const starts: number[] = [];
       const address = await healthServer({
