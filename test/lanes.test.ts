@@ -331,18 +331,20 @@ describe("the order checks start in", () => {
     assert.deepEqual(longestFirst(["s2.a", "s2.b"], (id) => id, new Map()), ["s2.a", "s2.b"]);
   });
 
-  it("opens a lane for each check that waited last time, even while the judge is busy, and otherwise triples the lanes only while it is idle", () => {
+  it("opens a lane for each check that waited last time, even while the judge is busy, and otherwise opens nine times as many only while it is idle", () => {
     // A dozen checks that waited out a 2 s deadline last time, then checks that took 50 ms.
     const queued = [...Array<number>(12).fill(2100), 50, 50, 50];
     assert.equal(lanesWanted(1, 32, queued, false), 13);
     assert.equal(lanesWanted(1, 32, queued, true), 13);
     assert.equal(lanesWanted(1, 8, queued, false), 8);
-    // Checks that computed last time: three times as many lanes when idle, none more when busy.
-    assert.equal(lanesWanted(3, 32, [50, 50, 50, 50, 50, 50, 50, 50, 50, 50], true), 9);
+    // Checks that computed last time: nine times as many lanes when idle, none more when busy.
+    assert.equal(lanesWanted(1, 32, Array<number>(20).fill(50), true), 9);
+    assert.equal(lanesWanted(9, 32, Array<number>(30).fill(50), true), 32);
     assert.equal(lanesWanted(3, 32, [50, 50, 50], false), 3);
     assert.equal(lanesWanted(9, 32, [50, 50], true), 11);
-    // No durations (a first run): as before, tripling while idle.
-    assert.equal(lanesWanted(1, 32, [0, 0, 0, 0, 0], true), 3);
+    // No durations (a first run): the same, nine times as many while idle.
+    assert.equal(lanesWanted(1, 32, [0, 0, 0, 0, 0], true), 6);
+    assert.equal(lanesWanted(1, 32, Array<number>(12).fill(0), true), 9);
   });
 });
 

@@ -53,14 +53,22 @@ export function longestFirst<T>(items: T[], idOf: (item: T) => string, last: Map
 const waiterMs = 1000;
 
 /**
- * How many lanes the judge wants open once every running check has run a while: three times as many as
- * are open when the judge and its subjects were mostly idle meanwhile (the checks wait), as many when they
- * were busy (the checks compute, and more at once would only share the CPU), and in both cases one more for
- * each check at the head of the queue that waited last time (`queuedLastMs`: the queued checks' durations
- * last time, in queue order). Never more than `max`, nor more than there are checks to run.
+ * How many times as many lanes open when every running check has waited a while, the judge and its
+ * subjects idle meanwhile: 1, 9, 32. Tripling (1, 3, 9, 27) took a round of about 100 ms more before a
+ * dozen checks that wait out a deadline all waited, as after a change of state, when the last run does
+ * not tell which checks wait (docs/performance.md, "Lanes ninefold").
+ */
+const idleGrowth = 9;
+
+/**
+ * How many lanes the judge wants open once every running check has run a while: idleGrowth times as
+ * many as are open when the judge and its subjects were mostly idle meanwhile (the checks wait), as many
+ * when they were busy (the checks compute, and more at once would only share the CPU), and in both cases
+ * one more for each check at the head of the queue that waited last time (`queuedLastMs`: the queued
+ * checks' durations last time, in queue order). Never more than `max`, nor more than there are checks to run.
  */
 export function lanesWanted(open: number, max: number, queuedLastMs: readonly number[], idle: boolean): number {
   const firstShort = queuedLastMs.findIndex((ms) => ms < waiterMs);
   const waiters = firstShort < 0 ? queuedLastMs.length : firstShort;
-  return Math.min(max, open + queuedLastMs.length, Math.max(idle ? open * 3 : open, open + waiters));
+  return Math.min(max, open + queuedLastMs.length, Math.max(idle ? open * idleGrowth : open, open + waiters));
 }

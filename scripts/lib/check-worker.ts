@@ -519,7 +519,7 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts
 
   // Lanes open as checks wait: the first at once (its subject started while the checks loaded), the others once
   // every open lane has a check running longer than laneAfterMs and the judge and its subjects have been mostly
-  // idle meanwhile (waiting on deadlines, retries, grace periods); then three times as many as are open, so that
+  // idle meanwhile (waiting on deadlines, retries, grace periods); then nine times as many as are open, so that
   // a dozen checks that wait out a deadline all wait at once. Checks that compute (lab 03's fan-out to 50 members)
   // stay in one lane: beside each other they would only share the same CPU. Checks that waited a second or more
   // last time (they start first) get a lane each as soon as the first check waits, however busy the judge is
