@@ -141,8 +141,8 @@ export const defaultLanes = 32;
  */
 export const defaultHosts = 2;
 /**
- * Subjects a learner's run may add for checks declared ownSubject(), beside
- * the ones the other checks share. Such checks mostly wait (lab 09's
+ * Subjects a learner's run may add for checks declared ownSubject() or
+ * timed(), beside the ones the other checks share. Such checks mostly wait (lab 09's
  * backends stopped, killed and silenced, its keepalive pings, grpc-js's 1 s
  * reconnect backoff: 3.7 s of waiting in 9 checks) and each needs a subject
  * to itself: in two subjects they queued behind each other, 3.1 s for the
@@ -174,7 +174,7 @@ function hostCount(request: WorkerRequest): number {
   return Number.isInteger(wanted) && wanted >= 1 && wanted <= 8 ? wanted : defaultHosts;
 }
 
-/** The subjects only checks declared ownSubject() use, after the shared ones (ownSubjectHosts). */
+/** The subjects only checks declared ownSubject() or timed() use, after the shared ones (ownSubjectHosts). */
 const ownSubjectHostCount = (request: WorkerRequest) => (request.graded || hostCount(request) === 1 ? 0 : ownSubjectHosts);
 
 /**
@@ -338,7 +338,10 @@ interface Running {
  * its result is sent), in the subject (host) with the fewest checks. Each
  * check runs in a check scope of its own (check-kit/scope.ts), so its
  * subject, events and resources are its own. A check marked serial() waits
- * for every lane to be idle and runs alone. A check that failed on a fault
+ * for every lane to be idle and runs alone. One marked ownSubject() or
+ * timed() runs alone in a subject, the extra ones first (ownSubjectHosts),
+ * and a timed() one whose judge ran late meanwhile runs again as a serial()
+ * one (timedLagMs). A check that failed on a fault
  * of a subject it shared (it crashed, blocked, or something nobody caught
  * came from no known check) runs again, alone in a subject, and that run is
  * its verdict. A loop the judge can tie to a check (Subject.busy) fails
