@@ -245,17 +245,18 @@ interface MemoryPeak {
 
 /**
  * Samples the memory of a tree (`own`) and of the tree with `more` processes
- * every `everyMs`; proportional sizes every 50 ms, since reading smaps_rollup
- * costs about 0.15 ms a process (0.01 ms for status).
+ * every `everyMs`; proportional sizes every `pssEveryMs`, since reading
+ * smaps_rollup costs about 0.15 ms a process (0.01 ms for status): grading's
+ * tree of 20 processes would cost the machine it measures a tenth of a core.
  */
-function sampleMemory(pids: () => { own: number[]; more: number[] }, everyMs: number): { own: MemoryPeak; all: MemoryPeak; stop(): void } {
+function sampleMemory(pids: () => { own: number[]; more: number[] }, everyMs: number, pssEveryMs = 50): { own: MemoryPeak; all: MemoryPeak; stop(): void } {
   const own: MemoryPeak = { processMb: 0, treeMb: 0, treeRssMb: 0 };
   const all: MemoryPeak = { ...own };
   const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
   let tick = 0;
   const timer = setInterval(() => {
     const tree = pids();
-    const withPss = tick++ % Math.max(1, Math.round(50 / everyMs)) === 0;
+    const withPss = tick++ % Math.max(1, Math.round(pssEveryMs / everyMs)) === 0;
     const measured = [tree.own, tree.more].map((pids) => ({ rss: pids.map(rssMb), pss: withPss ? pids.map(pssMb) : [] }));
     const note = (peak: MemoryPeak, parts: typeof measured) => {
       const rss = parts.flatMap((part) => part.rss);
@@ -546,7 +547,7 @@ async function benchGrading(): Promise<boolean> {
   const sample = await new Promise<{ wallMs: number; peak: MemoryPeak; code: number | null }>((resolve) => {
     const started = performance.now();
     const child = spawn(command, args, { cwd: workspaceRoot, stdio: "ignore" });
-    const memory = procfs ? sampleMemory(() => ({ own: descendants(child.pid!), more: [] }), 50) : undefined;
+    const memory = procfs ? sampleMemory(() => ({ own: descendants(child.pid!), more: [] }), 50, 500) : undefined;
     child.on("exit", (code) => {
       memory?.stop();
       resolve({ wallMs: performance.now() - started, peak: memory?.own ?? { processMb: 0, treeMb: 0, treeRssMb: 0 }, code });

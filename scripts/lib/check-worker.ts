@@ -357,8 +357,12 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts
   // last: it runs alone, so started first it would hold back every other check, the first steps' too.
   const last = durationsOf === undefined ? new Map<string, number>() : lastDurations(durationsOf);
   const ordered = longestFirst(tests, (test) => plannedCheck(test).id, last);
-  const queue: Queued[] = [...ordered.filter((test) => !isSerial(test)), ...ordered.filter(isSerial)].map((test) => ({ test, alone: inSuiteOf(test, ownSubjectSuites) || isTimed(test) }));
-  const serialNow = (item: Queued) => item.serial === true || isSerial(item.test);
+  // A timed() check runs beside others in a subject of its own, one of the extra ones; where there are none (a
+  // graded run: labs already run side by side, and a busy judge would make it run twice), it is a serial() one.
+  const timedBeside = hosts.length > sharedHosts;
+  const runsSerial = (test: MochaType.Test) => isSerial(test) || (isTimed(test) && !timedBeside);
+  const queue: Queued[] = [...ordered.filter((test) => !runsSerial(test)), ...ordered.filter(runsSerial)].map((test) => ({ test, alone: inSuiteOf(test, ownSubjectSuites) || isTimed(test) }));
+  const serialNow = (item: Queued) => item.serial === true || runsSerial(item.test);
   const durations = new Map<string, number>();
   const running = new Set<Running>();
   const active = new Map<Host, number>(hosts.map((host) => [host, 0]));
