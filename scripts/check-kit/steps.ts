@@ -47,7 +47,8 @@ export const timedSuites = new WeakSet<Mocha.Suite>();
  * in other subjects, and its verdict stands only if the judge's own event
  * loop kept time meanwhile. A late judge records what the learner's code did
  * late, so a backoff too short could pass; then the check runs again after
- * every other, alone, as serial() checks do:
+ * every other, alone, as serial() checks do. Where the judge has no subject
+ * to spare (grading), it is a serial() check from the start:
  *   step(7, () => { timed(() => { it("backs off: 100 ms, then twice as long each time", ...); }); });
  */
 export function timed(body: () => void): void {
