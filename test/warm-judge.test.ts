@@ -53,18 +53,23 @@ describe("the warm judge", function () {
     return { pid: Number(pid), token: token!, socket: path.join(socketDir(), id.replace(/\.id$/, ".sock")) };
   }
 
-  const alive = (pid: number) => fs.existsSync(`/proc/${pid}`) && !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8"));
-  const children = (pid: number) => fs.readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+  /** What /proc says of a process, or undefined once it has gone (it can go between two reads: Chromium's processes do). */
+  const procRead = (file: string) => {
+    try {
+      return fs.readFileSync(file, "utf8");
+    } catch {
+      return undefined;
+    }
+  };
+  const alive = (pid: number) => {
+    const stat = procRead(`/proc/${pid}/stat`);
+    return stat !== undefined && !/\) Z /.test(stat);
+  };
+  const children = (pid: number) => (procRead(`/proc/${pid}/task/${pid}/children`) ?? "").trim().split(/\s+/).filter(Boolean).map(Number);
 
   /** A process and every process below it. */
   const descendants = (pid: number): number[] => (alive(pid) ? [pid, ...children(pid).flatMap(descendants)] : []);
-  const commandOf = (pid: number) => {
-    try {
-      return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
-    } catch {
-      return "";
-    }
-  };
+  const commandOf = (pid: number) => procRead(`/proc/${pid}/cmdline`) ?? "";
 
   /** The warm judge listening now, with the subject it started for its run. */
   const listening = () => {
