@@ -257,7 +257,7 @@ function sampleMemory(pids: () => { own: number[]; more: number[] }, everyMs: nu
   const timer = setInterval(() => {
     const tree = pids();
     const withPss = tick++ % Math.max(1, Math.round(pssEveryMs / everyMs)) === 0;
-    const measured = [tree.own, tree.more].map((pids) => ({ rss: pids.map(rssMb), pss: withPss ? pids.map(pssMb) : [] }));
+    const measured = [tree.own, tree.more].map((group) => ({ rss: group.map(rssMb), pss: withPss ? group.map(pssMb) : [] }));
     const note = (peak: MemoryPeak, parts: typeof measured) => {
       const rss = parts.flatMap((part) => part.rss);
       peak.processMb = Math.max(peak.processMb, ...rss);

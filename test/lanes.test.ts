@@ -63,7 +63,7 @@ ${body}
  * the machine is: whether the lanes open while the first checks run, whether the judge keeps time), at most 3
  * times. Then every check of step 2 on must pass.
  */
-async function passesOnceOverlapped({ tree, check }: { tree: string; check: string }, ...unsteady: string[]): Promise<void> {
+async function passesOnceSteady({ tree, check }: { tree: string; check: string }, ...unsteady: string[]): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     const result = await checkLab(lab, { target: "learner", tree, checkFiles: [check] });
     const checks = result.tests.filter((t) => t.step > 1);
@@ -256,7 +256,7 @@ step(3, () => {
   });
 });`;
     // Whether the other lanes open while it runs depends on how busy the machine is: a run where none did proves nothing.
-    await passesOnceOverlapped(treeWith("lanes-own-subject", body), "no check ran while it did");
+    await passesOnceSteady(treeWith("lanes-own-subject", body), "no check ran while it did");
   });
   it("run ownSubject() checks side by side, each in a subject of its own, in subjects the other checks do not use", async () => {
     const body = `step(2, () => {
@@ -282,7 +282,7 @@ step(3, () => {
     });
   });
 });`;
-    await passesOnceOverlapped(treeWith("lanes-own-subjects", body), "did not all run at once");
+    await passesOnceSteady(treeWith("lanes-own-subjects", body), "did not all run at once");
   });
   for (const judgeLate of [false, true]) {
     const when = judgeLate ? "again, alone and last, when the judge ran late meanwhile" : "once, beside the others, while the judge keeps time";
@@ -315,7 +315,7 @@ step(3, () => {
   });
 });`;
       // Whether the lanes open while the timed check runs, and the judge keeps time when nothing blocks it, depend on how busy the machine is.
-      await passesOnceOverlapped(treeWith(`lanes-timed-${judgeLate}`, body), "no check ran beside", ...(judgeLate ? [] : ["the timed check ran 2 times"]));
+      await passesOnceSteady(treeWith(`lanes-timed-${judgeLate}`, body), "no check ran beside", ...(judgeLate ? [] : ["the timed check ran 2 times"]));
     });
   }
 });
