@@ -328,13 +328,16 @@ describe("lab 08's checks against known mistakes", function () {
     assert.deepEqual(failing(result), []);
   });
 
-  it("another correct solution passes: one interceptor for logs, metrics and spans, and a client list kept on the client", async () => {
+  it("another correct solution passes: one interceptor for logs, metrics and spans, a client list kept on the client, and lines logged a turn later", async () => {
     const result = await checkVariant("one-interceptor", [
       // Metrics and tracing become hooks of the logging interceptor's watch: one ServerInterceptingCall per call.
       { file: server, from: "interceptors: [loggingInterceptor(options.log), metrics.interceptor, serverTracingInterceptor(tracer), authInterceptor(options.token)],", to: "interceptors: [observe(options.log, metrics.interceptor, serverTracingInterceptor(tracer)), authInterceptor(options.token)]," },
       { file: server, from: 'import { loggingInterceptor } from "./logging";', to: 'import { loggingInterceptor } from "./logging";\n\n/** Runs the three as one: the outer ones wrap the inner ones\' calls. */\nfunction observe(log: (line: string) => void, ...inner: grpc.ServerInterceptor[]): grpc.ServerInterceptor {\n  const all = [loggingInterceptor(log), ...inner];\n  return (method, call) => all.reduce<grpc.ServerInterceptingCallInterface>((wrapped, interceptor) => interceptor(method, wrapped), call) as grpc.ServerInterceptingCall;\n}' },
       { file: client, from: "const interceptorsOf = new WeakMap<grpc.Client, grpc.Interceptor[]>();", to: "const interceptorsOf = { get: (client: grpc.Client) => (client as unknown as { interceptors?: grpc.Interceptor[] }).interceptors };" },
       { file: client, from: "interceptorsOf.set(client, interceptors);", to: "Object.assign(client, { interceptors });" },
+      // Lines written a little after the call ends, as an asynchronous logger writes them.
+      { file: logging, from: "      onEnd(record) {\n        log(", to: "      onEnd(record) {\n        setImmediate(\n          log," },
+      { file: client, from: "log(JSON.stringify({ method: options.method_definition.path, code: grpc.status[status.code], durationMs, requestId: id }));", to: "setTimeout(log, 20, JSON.stringify({ method: options.method_definition.path, code: grpc.status[status.code], durationMs, requestId: id }));" },
     ]);
     assert.deepEqual(result.type_errors, []);
     assert.deepEqual(failing(result), []);

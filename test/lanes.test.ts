@@ -151,6 +151,34 @@ step(4, () => {
     for (const name of ["gets no CPU for a second", "waits beside it", "waits beside it too", "runs alone", "runs after"]) assert.equal(byName.get(name)?.status, "pass", `${name}: ${byName.get(name)?.message}`);
   });
 
+  it("run the checks that passed beside a loop again side by side, even in the step that looped", async () => {
+    if (!busyRuleApplies) return;
+    const body = `step(2, () => {
+  it("blocks", async () => {
+    const s = await server();
+    await sleep(200);
+    await s.spin();
+  });
+  // They passed, in the subject that looped, so they run again; they were not waiting on the loop, so not alone.
+  for (const name of ["beside 1", "beside 2"]) it(name, () => span(name, 1200));
+});
+step(3, () => {
+  serial(() => {
+    it("saw the checks beside the loop run again at once", () => {
+      const again = ["beside 1", "beside 2"].map((name) => state.spans!.filter((s) => s.name === name)[1]);
+      expectTrue(again.every(Boolean), \`ran: \${JSON.stringify(state.spans)}\`);
+      const [one, two] = again as Array<{ from: number; to: number }>;
+      expectTrue(one.from < two.to && two.from < one.to, \`one after the other: \${JSON.stringify(again)}\`);
+    });
+  });
+});`;
+    const { tree, check } = treeWith("lanes-loop-beside", body);
+    const result = await checkLab(lab, { target: "learner", tree, checkFiles: [check], subjects: 1 });
+    const byName = new Map(result.tests.map((t) => [t.name, t]));
+    assert.match(byName.get("blocks")!.message ?? "", /blocked the event loop/);
+    for (const name of ["beside 1", "beside 2", "saw the checks beside the loop run again at once"]) assert.equal(byName.get(name)?.status, "pass", `${name}: ${byName.get(name)?.message}`);
+  });
+
   it("blame no check when many checks' short computations hold a subject's event loop in one turn", async () => {
     // Twelve checks wait, then at one instant each asks for 100 ms of work: the subjects get the requests in one read,
     // and each runs 600 ms of work without a beat. No check's code loops; the work of each is short.

@@ -307,6 +307,13 @@ interface Queued {
   again?: boolean;
   /** A timed() check whose run the judge could not time (its event loop ran late): it runs again as serial() checks do. */
   serial?: boolean;
+  /**
+   * Runs again after another check's code looped beside it, having passed
+   * meanwhile, so it was not waiting on the loop: it may share a subject even
+   * in a step where a check looped. Only where it runs depends on this; if
+   * its code loops after all, that fails it alone, as any loop does.
+   */
+  loopFree?: boolean;
 }
 
 /**
@@ -415,10 +422,11 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts
   /**
    * Steps a check of which looped (its code kept the event loop busy). The
    * step's other checks likely call the same code: each runs alone in its
-   * subject, since a loop stops every check beside it, which then runs again.
+   * subject, since a loop stops every check beside it, which then runs again
+   * (but a check that passed beside the loop: Queued.loopFree).
    */
   const loopedSteps = new Set<number>();
-  const alone = (item: Queued): boolean => item.alone || loopedSteps.has(plannedCheck(item.test).step);
+  const alone = (item: Queued): boolean => item.alone || (!item.loopFree && loopedSteps.has(plannedCheck(item.test).step));
   /** Declared ownSubject() or timed(): it may also run in the hosts after the shared ones (ownSubjectHosts). */
   const declaredAlone = (item: Queued): boolean => !item.serial && (inSuiteOf(item.test, ownSubjectSuites) || isTimed(item.test));
 
@@ -478,7 +486,7 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts
           queue.unshift({ test: test.clone(), alone: true });
         } else if (lane.disturbed) {
           // Another check's code looped beside it: whatever it saw meanwhile tells nothing; it runs again.
-          queue.unshift({ test: test.clone(), alone: false });
+          queue.unshift({ test: test.clone(), alone: false, loopFree: !error });
         } else if (lateMs > timedLagMs) {
           // A timed() check, and the judge ran late meanwhile: what it recorded of the learner's timing may be late too.
           // It runs again as a serial() check, among them in step order.

@@ -187,18 +187,41 @@ export function parseLines(lines: unknown[], who: string): ServerLine[] {
 }
 
 /**
- * Waits until the log holds lines for which `enough` is true (log lines
- * cross from the learner's process on their own channel), or `ms` passes;
- * returns the parsed lines either way.
+ * How long the checks look for what the learner's code records of a call (a
+ * log line, a span) once the call has ended. What is recorded as the call
+ * ends (sendStatus, onCancel, onReceiveStatus) is there by the first round
+ * trip to the learner's process; a cancel or a server's deadline reaches
+ * that process a moment after the client has its status.
  */
-export async function linesWhen(lines: unknown[], enough: (parsed: ServerLine[]) => boolean, ms: number, who = "the server's"): Promise<ServerLine[]> {
+const recordWaitMs = 300;
+/** Round trips to the learner's process before a wait may end: a process that was stalled (a busy machine) gets its turn. */
+const recordWaitTrips = 3;
+
+/** Reads with `read` (a round trip to the learner's process) until `enough` holds, or `ms` has passed and a few reads have come back. */
+async function readUntil<T>(read: () => Promise<T>, enough: (value: T) => boolean, ms: number): Promise<T> {
   const until = Date.now() + ms;
-  for (;;) {
-    await settled();
-    const parsed = parseLines(lines, who);
-    if (enough(parsed) || Date.now() >= until) return parsed;
+  for (let trips = 1; ; trips++) {
+    const value = await read();
+    if (enough(value) || (Date.now() >= until && trips >= recordWaitTrips)) return value;
     await pause(20);
   }
+}
+
+/**
+ * Waits until the log holds lines for which `enough` is true (log lines
+ * cross from the learner's process on their own channel: each read waits
+ * until what it sent so far has come), or until recordWaitMs (`ms`) has
+ * passed; returns the parsed lines either way.
+ */
+export function linesWhen(lines: unknown[], enough: (parsed: ServerLine[]) => boolean, { ms = recordWaitMs, who = "the server's" } = {}): Promise<ServerLine[]> {
+  return readUntil(
+    async () => {
+      await settled();
+      return parseLines(lines, who);
+    },
+    enough,
+    ms,
+  );
 }
 
 export const linesFor = (parsed: ServerLine[], name: string) => parsed.filter((line) => line.method === fullMethod(name));
@@ -350,14 +373,9 @@ export function parseTraceParent(value: string | undefined): TraceParent | undef
   return { traceId: match[1]!, spanId: match[2]!, flags: match[3]! };
 }
 
-/** Waits until the span store holds spans for which `enough` is true, or `ms` passes. */
-export async function spansWhen(tracing: MemoryTracing, enough: (spans: SpanRecord[]) => boolean, ms: number): Promise<SpanRecord[]> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const spans = await tracing.spans();
-    if (enough(spans) || Date.now() >= until) return spans;
-    await pause(20);
-  }
+/** Waits until the span store holds spans for which `enough` is true, or until recordWaitMs has passed. */
+export function spansWhen(tracing: MemoryTracing, enough: (spans: SpanRecord[]) => boolean): Promise<SpanRecord[]> {
+  return readUntil(() => tracing.spans(), enough, recordWaitMs);
 }
 
 // ---------------------------------------------------------------------------

@@ -124,7 +124,7 @@ step(5, () => {
     const begin = performance.now();
     await settle(learner.getItem(client, "hang-1", 150).then(() => undefined, () => undefined), "getItem() of an item the server never answers, deadline 150 ms");
     const took = performance.now() - begin;
-    const parsed = await linesWhen(lines, (l) => l.length >= 4, 1000, "the client's");
+    const parsed = await linesWhen(lines, (l) => l.length >= 4, { who: "the client's" });
     const keys = (line: ServerLine) => ({ method: line.method, code: line.code, requestId: line.requestId });
     expectEqual(
       parsed.map(keys),
@@ -153,7 +153,7 @@ step(5, () => {
     expectEqual(call.priority, "urgent", "the x-priority header of getItemUrgent's call");
     expectTrue(uuidish(call.requestId), "getItemUrgent's call arrived without an x-request-id: call options' interceptors replace the client's, so pass the client's along with yours");
     expectTrue(Number.isFinite(call.deadline) && call.deadline <= Date.now() + 1500 + 800 && call.deadline >= before + 1500 - 50, "getItemUrgent's call arrived without the default deadline: call options' interceptors replace the client's, so pass the client's along with yours");
-    const parsed = await linesWhen(lines, (l) => l.length >= 1, 1000, "the client's");
+    const parsed = await linesWhen(lines, (l) => l.length >= 1, { who: "the client's" });
     expectEqual(parsed.map((line) => line.requestId), [call.requestId], "the request ids in the client's log after getItemUrgent");
   });
 
@@ -169,7 +169,7 @@ step(5, () => {
     await settle(learner.getItem(client, "pear", 2000), "getItem()");
     expectEqual(received.map((r) => r.requestIds), [["caller-req-42"], received[1]?.requestIds ?? []], "the x-request-id values of a GetItem whose caller set caller-req-42, and of the next GetItem (keep the caller's own; add one only when there is none)");
     expectTrue(uuidish(received[1]?.requestId) && received[1]?.requestId !== "caller-req-42", `the GetItem after it arrived with x-request-id ${JSON.stringify(received[1]?.requestId)}: a new id for each call whose caller set none`);
-    const parsed = await linesWhen(lines, (l) => l.length >= 2, 1000, "the client's");
+    const parsed = await linesWhen(lines, (l) => l.length >= 2, { who: "the client's" });
     expectEqual(parsed.map((line) => line.requestId), ["caller-req-42", received[1]?.requestId], "the request ids in the client's log lines (the ones the calls sent)");
     expectEqual(received.map((r) => r.authorization), [`Bearer ${token}`, `Bearer ${token}`], "the authorization header of the calls of a client created with a token (the given bearer interceptor)");
   });

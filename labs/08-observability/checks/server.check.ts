@@ -47,7 +47,7 @@ step(2, () => {
   it("logs one JSON line per call with the method, the kind, the code and the messages each way", async () => {
     const learner = await learnerServer();
     await oneOfEachKind(learner);
-    const lines = await linesWhen(learner.lines, (l) => l.length >= 4, 1000);
+    const lines = await linesWhen(learner.lines, (l) => l.length >= 4);
     expectEqual(lines.length, 4, "log lines after 4 calls");
     const keys = ["method", "kind", "code", "received", "sent"];
     expectEqual(pick(expectOneLine(lines, "GetItem", "after one GetItem"), keys), { method: fullMethod("GetItem"), kind: "unary", code: "OK", received: 1, sent: 1 }, "the GetItem line");
@@ -62,7 +62,7 @@ step(2, () => {
     await unaryCall(learner.client, "getItem", { sku: "slow-150" }); // Prices answers after 150 ms
     // The server's part of the call lies inside what the checks' client saw of it.
     const took = performance.now() - begin;
-    const [line] = await linesWhen(learner.lines, (l) => l.length >= 1, 1000);
+    const [line] = await linesWhen(learner.lines, (l) => l.length >= 1);
     expectTrue(line !== undefined, "no log line after a GetItem call");
     expectTrue(typeof line!.peer === "string" && line!.peer.includes("127.0.0.1"), `the "peer" of the line should be the client's address (call.getPeer(), "127.0.0.1:<port>"), got ${JSON.stringify(line!.peer)}`);
     const duration = line!.durationMs;
@@ -74,7 +74,7 @@ step(2, () => {
     const learner = await learnerServer();
     expectCode(await unaryOutcome(learner.client, "getItem", { sku: "" }), grpc.status.INVALID_ARGUMENT, "GetItem with no sku");
     expectCode(await unaryOutcome(learner.client, "getItem", { sku: "missing-42" }), grpc.status.NOT_FOUND, "GetItem of an sku Prices does not know");
-    const lines = linesFor(await linesWhen(learner.lines, (l) => l.length >= 2, 1000), "GetItem");
+    const lines = linesFor(await linesWhen(learner.lines, (l) => l.length >= 2), "GetItem");
     const keys = ["code", "received", "sent"];
     expectEqual(lines.map((line) => pick(line, keys)), [{ code: "INVALID_ARGUMENT", received: 1, sent: 0 }, { code: "NOT_FOUND", received: 1, sent: 0 }], "the GetItem lines (code, received, sent) of two failed calls");
   });
@@ -85,7 +85,7 @@ step(2, () => {
     await unaryCall(learner.client, "getItem", { sku: secret });
     await clientStreamCall(learner.client, "addToCart", [{ sku: secret, quantity: 7 }]);
     await bidiStreamCall(learner.client, "priceWatch", [{ sku: `${secret}-b` }]);
-    const lines = await linesWhen(learner.lines, (l) => l.length >= 3, 1000);
+    const lines = await linesWhen(learner.lines, (l) => l.length >= 3);
     expectEqual(lines.length, 3, "log lines after 3 calls");
     const text = learner.lines.map(String).join("\n");
     expectTrue(!text.includes(learner.token), "a log line holds the bearer token of the authorization header: never log credentials (log no metadata, or leave authorization out)");
@@ -277,7 +277,7 @@ step(4, () => {
     const learner = await learnerServer();
     const caller = newTraceParent();
     await getItemCall(learner, "apple", withTraceparent(caller.header));
-    const spans = await spansWhen(learner.tracing, (s) => spanNamed(s, "shop.v1.Catalog/GetItem", "SERVER").length > 0, 1000);
+    const spans = await spansWhen(learner.tracing, (s) => spanNamed(s, "shop.v1.Catalog/GetItem", "SERVER").length > 0);
     const servers = spanNamed(spans, "shop.v1.Catalog/GetItem", "SERVER");
     expectEqual(servers.length, 1, `SERVER spans named "shop.v1.Catalog/GetItem" after one GetItem (spans: ${JSON.stringify(spans.map((s) => `${s.kind} ${s.name}`))})`);
     const span = servers[0]!;
@@ -291,7 +291,7 @@ step(4, () => {
     const caller = newTraceParent();
     await getItemCall(learner, "apple", withTraceparent(caller.header));
     const downstream = downstreamTrace(learner, "apple");
-    const spans = await spansWhen(learner.tracing, (s) => s.length >= 2, 1000);
+    const spans = await spansWhen(learner.tracing, (s) => s.length >= 2);
     const server = spanNamed(spans, "shop.v1.Catalog/GetItem", "SERVER")[0];
     const client = spanNamed(spans, "shop.v1.Prices/GetPrice", "CLIENT")[0];
     expectTrue(client !== undefined, `no CLIENT span named "shop.v1.Prices/GetPrice" (spans: ${JSON.stringify(spans.map((s) => `${s.kind} ${s.name}`))}): the Prices client's interceptor starts one per call`);
@@ -309,7 +309,7 @@ step(4, () => {
     expectCode(await unaryOutcome(learner.client, "getItem", { sku: "missing-7" }), grpc.status.NOT_FOUND, "GetItem of an unknown sku");
     expectCode(await unaryOutcome(learner.client, "getItem", { sku: "down-1" }), grpc.status.UNAVAILABLE, "GetItem while Prices is down");
     const ofKind = (spans: SpanRecord[], kind: string) => spans.filter((s) => s.kind === kind);
-    const all = await spansWhen(learner.tracing, (s) => ofKind(s, "SERVER").length >= 5 && ofKind(s, "CLIENT").length >= 3, 1000);
+    const all = await spansWhen(learner.tracing, (s) => ofKind(s, "SERVER").length >= 5 && ofKind(s, "CLIENT").length >= 3);
     const outcome = (s: SpanRecord) => ({ name: s.name, code: s.attributes["rpc.status_code"], error: s.status === "ERROR" });
     const seen = ofKind(all, "SERVER").map(outcome);
     expectEqual(
@@ -339,7 +339,7 @@ step(6, () => {
   it("logs and counts a call the authentication interceptor refuses (UNAUTHENTICATED)", async () => {
     const learner = await learnerServer();
     expectCode(await unaryOutcome(learner.anonymous, "getItem", { sku: "apple" }), grpc.status.UNAUTHENTICATED, "GetItem without a token");
-    const lines = linesFor(await linesWhen(learner.lines, (l) => l.length >= 1, 1000), "GetItem");
+    const lines = linesFor(await linesWhen(learner.lines, (l) => l.length >= 1), "GetItem");
     expectEqual(lines.map((line) => line.code), ["UNAUTHENTICATED"], "the codes of the GetItem log lines after one refused call: put logging and metrics before the authentication interceptor, so they see what it refuses");
     const scraped = await scrape(learner.metricsPort);
     const getItem = methodLabels("GetItem", type.unary);
@@ -361,7 +361,7 @@ step(6, () => {
       call.on("error", (error: grpc.ServiceError) => (error.code === grpc.status.CANCELLED ? resolve() : reject(error)));
       call.on("end", () => reject(new Error("ListItems of 1000 ended before it was cancelled")));
     });
-    const lines = linesFor(await linesWhen(learner.lines, (l) => l.length >= 1, 1000), "ListItems");
+    const lines = linesFor(await linesWhen(learner.lines, (l) => l.length >= 1), "ListItems");
     expectEqual(lines.map((line) => line.code), ["CANCELLED"], "the codes of the ListItems log lines after the client cancelled: grpc-js tells interceptors of a cancel only through onCancel");
     const scraped = await scrape(learner.metricsPort);
     expectEqual(valueOf(scraped, "grpc_server_handled_total", { ...methodLabels("ListItems", type.server), grpc_code: "Canceled" }), 1, 'grpc_server_handled_total{grpc_method="ListItems",grpc_code="Canceled"} (Go spells it with one l)');
@@ -371,7 +371,7 @@ step(6, () => {
     const learner = await learnerServer();
     const status = await listItemsWithServerDeadline(learner.address, { count: 1000, intervalMs: 20 }, 100, learner.token);
     expectEqual(grpc.status[status], "DEADLINE_EXCEEDED", "the status of ListItems of 1000 items 20 ms apart with a 100 ms deadline");
-    const lines = linesFor(await linesWhen(learner.lines, (l) => l.length >= 1, 1000), "ListItems");
+    const lines = linesFor(await linesWhen(learner.lines, (l) => l.length >= 1), "ListItems");
     expectEqual(lines.map((line) => line.code), ["DEADLINE_EXCEEDED"], "the codes of the ListItems log lines: grpc-js answers DEADLINE_EXCEEDED below the interceptors, which see only onCancel (compare the time with call.getDeadline())");
     const scraped = await scrape(learner.metricsPort);
     const listItems = methodLabels("ListItems", type.server);
@@ -403,9 +403,9 @@ step(6, () => {
     call.cancel();
     await passedOn;
     expectEqual(grpc.status[await ended], "CANCELLED", "the status of the cancelled AddToCart, as the client saw it");
-    await linesWhen(learner.lines, (l) => linesFor(l, "AddToCart").length >= 1, 2000);
+    await linesWhen(learner.lines, (l) => linesFor(l, "AddToCart").length >= 1, { ms: 2000 });
     await pause(100); // the handler's late answer (50 ms)
-    const lines = linesFor(await linesWhen(learner.lines, () => false, 0), "AddToCart");
+    const lines = linesFor(await linesWhen(learner.lines, () => false, { ms: 0 }), "AddToCart");
     expectEqual(lines.map((line) => pick(line, ["code", "received"])), [{ code: "CANCELLED", received: 2 }], "the AddToCart log lines (code, received): the first of onCancel and sendStatus decides");
     const scraped = await scrape(learner.metricsPort);
     expectEqual(
