@@ -48,7 +48,7 @@ step(2, () => {
     const learner = await learnerServer();
     await oneOfEachKind(learner);
     const lines = await linesWhen(learner.lines, (l) => l.length >= 4);
-    expectEqual(lines.length, 4, "log lines after 4 calls");
+    expectEqual(lines.length, 4, "log lines 0.3 s after 4 calls ended (write each as its call ends)");
     const keys = ["method", "kind", "code", "received", "sent"];
     expectEqual(pick(expectOneLine(lines, "GetItem", "after one GetItem"), keys), { method: fullMethod("GetItem"), kind: "unary", code: "OK", received: 1, sent: 1 }, "the GetItem line");
     expectEqual(pick(expectOneLine(lines, "ListItems", "after one ListItems"), keys), { method: fullMethod("ListItems"), kind: "server_stream", code: "OK", received: 1, sent: 3 }, "the line of ListItems (3 items)");
@@ -63,7 +63,7 @@ step(2, () => {
     // The server's part of the call lies inside what the checks' client saw of it.
     const took = performance.now() - begin;
     const [line] = await linesWhen(learner.lines, (l) => l.length >= 1);
-    expectTrue(line !== undefined, "no log line after a GetItem call");
+    expectTrue(line !== undefined, "no log line 0.3 s after a GetItem call ended: write it as the call ends (sendStatus)");
     expectTrue(typeof line!.peer === "string" && line!.peer.includes("127.0.0.1"), `the "peer" of the line should be the client's address (call.getPeer(), "127.0.0.1:<port>"), got ${JSON.stringify(line!.peer)}`);
     const duration = line!.durationMs;
     expectTrue(typeof duration === "number", `the line's "durationMs" should be a number, got ${JSON.stringify(duration)}`);
@@ -86,7 +86,7 @@ step(2, () => {
     await clientStreamCall(learner.client, "addToCart", [{ sku: secret, quantity: 7 }]);
     await bidiStreamCall(learner.client, "priceWatch", [{ sku: `${secret}-b` }]);
     const lines = await linesWhen(learner.lines, (l) => l.length >= 3);
-    expectEqual(lines.length, 3, "log lines after 3 calls");
+    expectEqual(lines.length, 3, "log lines 0.3 s after 3 calls ended (write each as its call ends)");
     const text = learner.lines.map(String).join("\n");
     expectTrue(!text.includes(learner.token), "a log line holds the bearer token of the authorization header: never log credentials (log no metadata, or leave authorization out)");
     expectTrue(!text.includes(secret), `a log line holds an sku the client sent ("${secret}"): never log messages, only their number`);
