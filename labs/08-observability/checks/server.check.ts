@@ -43,12 +43,15 @@ function expectOneLine(lines: ServerLine[], name: string, what: string): ServerL
 
 const pick = (line: ServerLine, keys: string[]) => Object.fromEntries(keys.map((key) => [key, line[key]]));
 
+/** What a count of log lines is: too few were looked for until the wait ended (linesWhen), too many were there at once. */
+const linesAfter = (calls: number, got: number) => (got < calls ? `log lines 0.3 s after ${calls} calls ended (write each as its call ends)` : `log lines after ${calls} calls`);
+
 step(2, () => {
   it("logs one JSON line per call with the method, the kind, the code and the messages each way", async () => {
     const learner = await learnerServer();
     await oneOfEachKind(learner);
     const lines = await linesWhen(learner.lines, (l) => l.length >= 4);
-    expectEqual(lines.length, 4, "log lines 0.3 s after 4 calls ended (write each as its call ends)");
+    expectEqual(lines.length, 4, linesAfter(4, lines.length));
     const keys = ["method", "kind", "code", "received", "sent"];
     expectEqual(pick(expectOneLine(lines, "GetItem", "after one GetItem"), keys), { method: fullMethod("GetItem"), kind: "unary", code: "OK", received: 1, sent: 1 }, "the GetItem line");
     expectEqual(pick(expectOneLine(lines, "ListItems", "after one ListItems"), keys), { method: fullMethod("ListItems"), kind: "server_stream", code: "OK", received: 1, sent: 3 }, "the line of ListItems (3 items)");
@@ -86,7 +89,7 @@ step(2, () => {
     await clientStreamCall(learner.client, "addToCart", [{ sku: secret, quantity: 7 }]);
     await bidiStreamCall(learner.client, "priceWatch", [{ sku: `${secret}-b` }]);
     const lines = await linesWhen(learner.lines, (l) => l.length >= 3);
-    expectEqual(lines.length, 3, "log lines 0.3 s after 3 calls ended (write each as its call ends)");
+    expectEqual(lines.length, 3, linesAfter(3, lines.length));
     const text = learner.lines.map(String).join("\n");
     expectTrue(!text.includes(learner.token), "a log line holds the bearer token of the authorization header: never log credentials (log no metadata, or leave authorization out)");
     expectTrue(!text.includes(secret), `a log line holds an sku the client sent ("${secret}"): never log messages, only their number`);
