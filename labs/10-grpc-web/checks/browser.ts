@@ -15,9 +15,17 @@ import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { CheckFailure, track } from "../../../scripts/check-kit";
 import { targetDir } from "../../../scripts/check-kit/target";
 
-/** Where browsers are usually installed; CHROMIUM_PATH names another. */
+/**
+ * Where browsers are usually installed; CHROMIUM_PATH names another. First
+ * Chromium's headless shell (Debian's chromium-headless-shell): the same
+ * engine without the desktop browser around it, which Playwright itself
+ * prefers for headless runs. Measured here (Chromium 156, three pages open):
+ * it starts and opens a page in 0.15 s instead of 0.38 s, its largest
+ * process is 99 MB resident instead of 212 MB, and all of it 222 MB
+ * (proportional set sizes) instead of 405 MB.
+ */
 const candidates: Record<string, string[]> = {
-  linux: ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome", "/opt/google/chrome/chrome", "/snap/bin/chromium"],
+  linux: ["/usr/bin/chromium-headless-shell", "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome", "/opt/google/chrome/chrome", "/snap/bin/chromium"],
   darwin: ["/Applications/Google Chrome.app/Contents/MacOS/Google Chrome", "/Applications/Chromium.app/Contents/MacOS/Chromium"],
   win32: [
     path.join(process.env["PROGRAMFILES"] ?? "C:\\Program Files", "Google", "Chrome", "Application", "chrome.exe"),
@@ -35,7 +43,7 @@ export function browserExecutable(): string {
   const found = (candidates[process.platform] ?? []).find((file) => fs.existsSync(file));
   if (!found) {
     throw new CheckFailure(
-      "No Chromium, Chrome or Edge is installed where the checks look: install one (Debian/Ubuntu: apt-get install chromium), or set CHROMIUM_PATH to its executable; the checks never download a browser",
+      "No Chromium, Chrome or Edge is installed where the checks look: install one (Debian: apt-get install chromium-headless-shell, the lightest; Ubuntu: chromium), or set CHROMIUM_PATH to its executable; the checks never download a browser",
     );
   }
   return found;
