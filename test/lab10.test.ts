@@ -93,7 +93,7 @@ describe("lab 10's checks against known mistakes", function () {
     expectFailing(result, ["s5.cancels-the-stream"]);
   });
 
-  it("different but correct solutions pass: a hand-written byte-forwarding gateway (no Connect), and a page on Connect's callback client", async () => {
+  it("different but correct solutions pass: a hand-written byte-forwarding gateway (no Connect), and a page on Connect's callback client whose stream buttons share one listener on the document", async () => {
     const result = await checkVariant("alternatives", [replaced(gateway, "byte-gateway.ts"), replaced(page, "callback-page.ts")]);
     assert.deepEqual(failing(result), []);
     assert.deepEqual(result.type_errors, []);

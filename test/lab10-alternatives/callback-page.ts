@@ -1,7 +1,9 @@
 /**
  * A different correct page for lab 10: Connect's callback client (each
  * method takes callbacks and returns a function that cancels the call)
- * instead of promises and async iteration.
+ * instead of promises and async iteration, an onclick property for #hello,
+ * and one listener on the document for the stream's buttons (a click
+ * bubbles up to it: event delegation).
  */
 import { Code, createCallbackClient } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
@@ -19,7 +21,10 @@ export function mount(gatewayUrl: string): void {
       show(error);
     });
   };
-  byId("count").onclick = () => {
+  document.addEventListener("click", (event) => {
+    const clicked = (event.target as HTMLElement).id;
+    if (clicked === "cancel") return cancel();
+    if (clicked !== "count") return;
     cancel();
     byId("counts").innerHTML = "";
     cancel = greeter.count(
@@ -27,6 +32,5 @@ export function mount(gatewayUrl: string): void {
       (reply) => byId("counts").insertAdjacentHTML("beforeend", `<li>${reply.n}</li>`),
       (error) => show(error),
     );
-  };
-  byId("cancel").onclick = () => cancel();
+  });
 }

@@ -11,7 +11,7 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import type * as net from "node:net";
 import * as path from "node:path";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { type BrowserContext, type CDPSession, chromium, type Page } from "playwright-core";
 import { CheckFailure, track } from "../../../scripts/check-kit";
 import { targetDir } from "../../../scripts/check-kit/target";
 
@@ -151,6 +151,13 @@ export interface OpenPage {
   text(id: string): Promise<string>;
   /** Clicks the button with this id. */
   click(id: string): Promise<void>;
+  /**
+   * Whether a click on the element with this id can reach code of the page:
+   * a click listener on it, above it, on document or on window (Chromium's
+   * DevTools protocol lists them), or a default action (a button in a form
+   * submits it). Where none is, a click changes nothing.
+   */
+  hearsClick(id: string): Promise<boolean>;
   /** Types a value into the input with this id. */
   fill(id: string, value: string): Promise<void>;
 }
@@ -192,6 +199,7 @@ export async function pageServer(): Promise<PageServer> {
       // Module scripts run before DOMContentLoaded: mount() has run by then.
       await page.goto(`${origin}/`, { timeout: 3000, waitUntil: "domcontentloaded" });
       const text = async (id: string) => ((await page.textContent(`#${id}`, { timeout: 500 }).catch(() => null)) ?? "").trim();
+      let devTools: Promise<CDPSession> | undefined;
       return {
         page,
         errors,
@@ -209,6 +217,23 @@ export async function pageServer(): Promise<PageServer> {
               ` for (const type of ["input", "change"]) e.dispatchEvent(new Event(type, { bubbles: true })); return true; })()`,
           );
           if (!found) throw new CheckFailure(`the page has no #${id}: keep the elements of page.html`);
+        },
+        async hearsClick(id) {
+          const session = await (devTools ??= page.context().newCDPSession(page));
+          // The click's path (the element, its ancestors, window), or null where the click has a default action.
+          const { result } = await session.send("Runtime.evaluate", {
+            expression:
+              `(() => { const e = document.getElementById(${JSON.stringify(id)}); if (!e || e.closest("form") || e.hasAttribute("commandfor") || e.hasAttribute("popovertarget")) return null;` +
+              ` const path = []; for (let n = e; n; n = n.parentNode) path.push(n); path.push(window); return path; })()`,
+          });
+          if (!result.objectId) return true;
+          const { result: entries } = await session.send("Runtime.getProperties", { objectId: result.objectId, ownProperties: true });
+          for (const { name, value } of entries) {
+            if (!/^\d+$/.test(name) || !value?.objectId) continue;
+            const { listeners } = await session.send("DOMDebugger.getEventListeners", { objectId: value.objectId });
+            if (listeners.some((listener) => listener.type === "click")) return true;
+          }
+          return false;
         },
         async waitUntil(condition, failure, ms = 2000) {
           const held = await page.waitForFunction(condition, undefined, { timeout: ms, polling: 20 }).then(

@@ -35,13 +35,29 @@ async function openPage(): Promise<{ page: OpenPage; calls: PageCall[] }> {
   return { page: await server.open(greeter), calls };
 }
 
+/**
+ * Clicks a button; false when no code of the page could hear the click (no
+ * listener, before or after it): such a click can change nothing, and the
+ * check need not wait to see that it did not.
+ */
+async function clickHeard(page: OpenPage, button: string): Promise<boolean> {
+  const before = await page.hearsClick(button);
+  await page.click(button);
+  return before || (await page.hearsClick(button));
+}
+
+/** What the page threw or logged as an error, for a failure's message. */
+const reported = (page: OpenPage) => (page.errors.length > 0 ? ` (the page reported: ${page.errors.slice(0, 2).join("; ")})` : "");
+
+/** Why a click did nothing that no code of the page heard. */
+const unheard = (page: OpenPage, button: string, what: string) => `a click on #${button} ${what}: nothing on the page listens for clicks on it (add a listener in mount())${reported(page)}`;
+
 /** Clicks a button and waits for the call it makes; fails when the Greeter received none within 2 s. */
 async function click(page: OpenPage, button: string, calls: PageCall[], method: string): Promise<PageCall> {
   const before = calls.length;
-  await page.click(button);
+  expectTrue(await clickHeard(page, button), unheard(page, button, "made no call to the Greeter"));
   const arrived = await waitFor(() => calls.length > before, 2000);
-  const thrown = page.errors.length > 0 ? ` (the page reported: ${page.errors.slice(0, 2).join("; ")})` : "";
-  expectTrue(arrived, `a click on #${button} made no call to the Greeter within 2 s${thrown}`);
+  expectTrue(arrived, `a click on #${button} made no call to the Greeter within 2 s${reported(page)}`);
   const call = calls[before]!;
   expectEqual(call.method, method, `the method a click on #${button} called`);
   return call;
@@ -107,7 +123,7 @@ step(5, () => {
     const call = await click(page, "count", calls, "Count");
     call.send({ n: 1 });
     await page.waitUntil(itemCount(1), async () => `#counts showed ${JSON.stringify(await items(page))} 2 s after the first message of the stream arrived`);
-    await page.click("cancel");
+    expectTrue(await clickHeard(page, "cancel"), unheard(page, "cancel", "left the Count call open"));
     const closed = await waitFor(() => call.closedAt !== undefined, 1000);
     expectTrue(closed, "the Count call was still open 1 s after a click on #cancel: pass an AbortController's signal to the call and abort() it");
   });
