@@ -4,15 +4,29 @@
  * own (pick_first, no retries, no keepalive), so that what they see is the
  * servers' doing: connections replaced, and the calls in flight finishing.
  */
+import type * as grpc from "@grpc/grpc-js";
 import { setTimeout as sleep } from "node:timers/promises";
 import { expectEqual, expectTrue, listen, step, tcpProxy } from "../../../scripts/check-kit";
 import { Backend, expectNoFailure, learnerServerOptions, type Outcome, plainCall, plainClient, serverModule } from "./lb";
 
 const hintAge = 'set "grpc.max_connection_age_ms" (500) in serverOptions(): the server then sends each connection a GOAWAY when it is that old, and the client connects again';
 
+/**
+ * The learner's server options, when there are any. With none, a grpc-js
+ * server keeps every connection for as long as its client does (no age, no
+ * idle limit by default), and the checks' backends are created with them:
+ * no connection could end during a check, so it fails at once instead of
+ * waiting to see that none did.
+ */
+async function someServerOptions(): Promise<grpc.ServerOptions> {
+  const options = await learnerServerOptions();
+  expectTrue(Object.keys(options).length > 0, `serverOptions() returned no options, so every connection lives as long as its client keeps it: ${hintAge}`);
+  return options;
+}
+
 step(6, () => {
   it("makes a long-lived client reconnect, so that a backend that joins later gets calls, with no failed call", async () => {
-    const options = await learnerServerOptions();
+    const options = await someServerOptions();
     // A connection-level balancer, as a Kubernetes Service is: it picks a backend
     // for each new TCP connection, the one with the fewest connections so far.
     const pool = [await Backend.start("orders-1", { serverOptions: options })];
@@ -37,7 +51,7 @@ step(6, () => {
   });
 
   it("lets a call in flight finish when its connection reaches its age (grace period)", async () => {
-    const options = await learnerServerOptions();
+    const options = await someServerOptions();
     const backend = await Backend.start("orders-1", { serverOptions: options, holdMs: (id) => (id === "slow" ? 900 : 0) });
     const client = plainClient(backend.address);
     const slow = await plainCall(client, "slow", 2500);
