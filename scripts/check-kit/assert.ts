@@ -105,18 +105,19 @@ export function expectTrue(condition: boolean, message: string): void {
 
 /**
  * Rejects with a clear message when the learner's code does not settle in
- * time. When it resolves, the check's wire transcript notes it (wire.ts).
- * `serverAnswer`: the work is an answer of the learner's server (lab 10's
- * gateway), not a function of the learner's client, so the calls the
- * recording servers see meanwhile are not that function's (Wire.waiting).
+ * time. When a function of the learner's client resolves, the check's wire
+ * transcript notes it, and the calls the recording servers see while it
+ * runs are its own (wire.ts: a failed check tells one that resolved before
+ * its call ended). `clientFunction: false` for anything else: an answer of
+ * the learner's server (lab 10's gateway), or what a recording server of
+ * the check sees (lab 07's backend).
  */
-export function within<T>(work: Promise<T>, ms: number, what: string, { serverAnswer = false } = {}): Promise<T> {
+export function within<T>(work: Promise<T>, ms: number, what: string, { clientFunction = true } = {}): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new CheckFailure(`${what} did not finish within ${ms / 1000} s`)), ms);
   });
-  const wire = currentWire();
-  const resolved = serverAnswer ? () => wire?.note(`${what} came`) : wire?.waiting(what);
+  const resolved = clientFunction ? currentWire()?.waiting(what) : undefined;
   const noted = work.then((value) => {
     resolved?.();
     return value;

@@ -173,7 +173,7 @@ step(4, () => {
     });
     const inTime = gaveUp() ? ` within ${beginWithinMs / 1000} s` : "";
     expectTrue(backendCancelled !== undefined, `the backend never received the job${inTime}: call it from the Frontend's Run handler`);
-    await within(backendCancelled!, 1500, "the backend seeing the cancellation (pass { parent: call } so that cancelling the client's call cancels the backend call)");
+    await within(backendCancelled!, 1500, "the backend seeing the cancellation (pass { parent: call } so that cancelling the client's call cancels the backend call)", { clientFunction: false });
   });
 
   it("calls the backend over one channel, shared by every call", async () => {
@@ -191,7 +191,7 @@ step(4, () => {
     const client = await learnerFrontend(backendAddress);
     const calls = ["a", "b", "c"].map((name) => runCall(client, job(name, 1, 10), 3000));
     const allEnded = Promise.all(calls);
-    await within(Promise.race([threeIn, allEnded]), 2000, "the backend receiving three calls the Frontend got at once");
+    await within(Promise.race([threeIn, allEnded]), 2000, "the backend receiving three calls the Frontend got at once", { clientFunction: false });
     if (held.length < 3) {
       // The Frontend answered without waiting for the backend: its answers say why.
       for (const call of await allEnded) expectCode(call, grpc.status.OK, "Frontend Run");

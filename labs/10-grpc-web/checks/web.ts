@@ -238,7 +238,7 @@ export function httpRequest(address: string, options: { method: string; path: st
     track(() => request.destroy());
     request.end(options.body);
   });
-  return within(sent, 3000, `the gateway's answer to ${options.method} ${options.path}`, { serverAnswer: true });
+  return within(sent, 3000, `the gateway's answer to ${options.method} ${options.path}`, { clientFunction: false });
 }
 
 /** A Count through the gateway, read as it arrives: `progress` says whether the answer has begun and whether body bytes came. */
