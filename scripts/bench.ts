@@ -55,7 +55,7 @@ import * as path from "node:path";
 import { allStates, type State, stateApplies, stateFiles, unsteadyVerdicts } from "./bench-states";
 import { type Lab, labsDir, listLabs, protoDir, treeDir, workspaceRoot } from "./lib/labs";
 import type { LabResult } from "./lib/results";
-import { CheckWorker, checkLab } from "./lib/run-checks";
+import { CheckWorker, checkLab, passedChecks } from "./lib/run-checks";
 import { ensureStubs, genDir } from "./lib/stubs";
 import { warmJudgeIdentity, warmJudgeSocket } from "./lib/worker-process.cjs";
 import { Watcher } from "./lib/watch";
@@ -371,10 +371,13 @@ async function watchFirstStep(lab: Lab, state: State): Promise<number[]> {
   const worker = new CheckWorker();
   let checked: (() => void) | undefined;
   let reported = 0;
+  // As watch mode does (cli.ts): what passed in the last run lets the next show the step the learner is on sooner.
+  let passedLastTime = new Set<string>();
   const watcher = new Watcher({
     files,
     check: async () => {
-      await checkLab(lab, { target: "learner", tree, worker, onFirstFailingStep: () => (reported ||= performance.now()), onChecksFirst: () => (reported ||= performance.now()) });
+      const result = await checkLab(lab, { target: "learner", tree, worker, passedLastTime, onFirstFailingStep: () => (reported ||= performance.now()), onChecksFirst: () => (reported ||= performance.now()) });
+      passedLastTime = passedChecks(result);
       reported ||= performance.now();
       checked?.();
     },

@@ -17,7 +17,7 @@ import { forgetLab, labPassed, readProgress, recordProgress } from "../scripts/l
 import { formatLabList } from "../scripts/lib/report";
 import { listBackups, resetLab, restoreLab, timestampName } from "../scripts/lib/reset";
 import { buildResult, type CheckResult, type LabResult } from "../scripts/lib/results";
-import { CheckWorker, checkLab } from "../scripts/lib/run-checks";
+import { CheckWorker, checkLab, passedChecks, stillRunning } from "../scripts/lib/run-checks";
 import { Watcher } from "../scripts/lib/watch";
 import { removeTrees, removeWorkspace, solutionVariant, workspaceCopy } from "./trees";
 
@@ -61,6 +61,34 @@ describe("parseArgs, loop commands", () => {
 describe("watch mode", function () {
   this.timeout(240_000);
   after(removeTrees);
+
+  it("shows the step the learner is on while the steps before it, which passed last time, are checked again", async () => {
+    // Lab 07 with its server done and its client the starter: the server's checks wait out deadlines, the client's fail at once.
+    const deadlines = findLab("07");
+    const tree = solutionVariant(deadlines, "watch-early", [{ file: "src/client.ts", from: /^[\s\S]*$/, to: fs.readFileSync(starterFile(deadlines, "src/client.ts"), "utf8").replaceAll("$", "$$$$") }]);
+    const worker = new CheckWorker();
+    try {
+      const earlySteps = async (passedLastTime?: Set<string>) => {
+        const shown: Array<{ step: number; result: LabResult }> = [];
+        const result = await checkLab(deadlines, { target: "learner", tree, worker, passedLastTime, onFirstFailingStep: (early, step) => void shown.push({ step, result: early }) });
+        worker.warm();
+        return { shown, result };
+      };
+      const first = await earlySteps();
+      const clientStep = Math.min(...first.result.tests.filter((t) => t.status === "fail").map((t) => t.step));
+      assert.equal(deadlines.steps.find((s) => s.step === clientStep)?.side, "client", JSON.stringify(first.result.tests));
+      // Without the last run, the client's step shows once every check before it has passed.
+      assert.equal(first.shown.length, 1);
+      assert.ok(first.shown[0]!.result.tests.filter((t) => t.step < clientStep).every((t) => t.status === "pass"));
+      // With it, at once: the server's checks are still running, and the final report agrees.
+      const again = await earlySteps(passedChecks(first.result));
+      assert.equal(again.shown[0]?.step, clientStep);
+      assert.ok(again.shown[0]!.result.tests.some((t) => t.step < clientStep && t.message === stillRunning), "every check before the client's step had ended");
+      assert.equal(Math.min(...again.result.tests.filter((t) => t.status === "fail").map((t) => t.step)), clientStep);
+    } finally {
+      worker.stop();
+    }
+  });
 
   it("re-runs the checks 200 times in one worker without leaking servers, ports, handles or processes", async () => {
     // A tiny check that starts a server on a fresh port and connects to it, with a learner file that changes every run.

@@ -9,7 +9,7 @@ import { forgetLab, labPassed, readProgress, recordProgress } from "./progress";
 import { colorDiff, formatFirstFailingStep, formatLabList, formatReport } from "./report";
 import { resetLab, restoreLab } from "./reset";
 import type { LabResult } from "./results";
-import { CheckWorker, checkLab } from "./run-checks";
+import { CheckWorker, checkLab, passedChecks, stillRunning } from "./run-checks";
 import { runLabSetup } from "./setup";
 import { generateStubs, genDir } from "./stubs";
 import { Watcher } from "./watch";
@@ -68,6 +68,8 @@ async function watch(lab: Lab, target: Target, poll: boolean): Promise<number> {
   const worker = new CheckWorker();
   const clear = process.stdout.isTTY ? "\u001b[2J\u001b[3J\u001b[H" : "\n";
   let stopping = false;
+  /** What passed in the last run: the next run shows the step the learner is on while those checks run again. */
+  let passedLastTime = new Set<string>();
   const watcher: Watcher = new Watcher({
     files,
     poll,
@@ -93,10 +95,13 @@ async function watch(lab: Lab, target: Target, poll: boolean): Promise<number> {
             if (stopping) return;
             process.stdout.write(clear);
             console.log(formatFirstFailingStep(lab, early, step));
-            console.log(`\n  Step ${step} fails (${Date.now() - started} ms); checking the other steps...`);
+            const again = early.tests.some((t) => t.step < step && t.message === stillRunning) ? ", those before it again (they passed last time)" : "";
+            console.log(`\n  Step ${step} fails (${Date.now() - started} ms); checking the other steps${again}...`);
           },
           onChecksFirst: (first) => show(first, false),
+          passedLastTime,
         });
+        passedLastTime = passedChecks(result);
         if (target === "learner" && !stopping) recordProgress(result);
         show(result, true);
       } catch (error) {

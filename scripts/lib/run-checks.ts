@@ -294,11 +294,19 @@ export interface CheckOptions {
   graded?: boolean;
   /**
    * Called once, while the other checks still run, when the step the learner
-   * is on is known to fail: every check of the steps before it passed, and one
-   * of its own failed. The result holds the checks reported so far; the
-   * others are "still running". Watch mode shows it at once.
+   * is on is known to fail: every check of the steps before it passed (or,
+   * not done yet, passed last time: passedLastTime), and one of its own
+   * failed. The result holds the checks reported so far; the others are
+   * "still running". Watch mode shows it at once.
    */
   onFirstFailingStep?: (result: LabResult, step: number) => void;
+  /**
+   * Watch mode: the checks that passed in the run before this one. A step
+   * that fails is the step the learner is on when every step before it
+   * passed then, so it is shown while those checks run again; the final
+   * report has their verdict (a step before it may fail after all).
+   */
+  passedLastTime?: ReadonlySet<string>;
   /**
    * Called with the check results when they are ready before the type-check
    * (watch mode shows them at once); the returned result adds the type errors.
@@ -309,8 +317,11 @@ export interface CheckOptions {
 /** The message of a check not reported yet, in an early result (onFirstFailingStep). */
 export const stillRunning = "still running";
 
+/** The ids of the checks that passed (the next watch run's passedLastTime). */
+export const passedChecks = (result: LabResult): Set<string> => new Set(result.tests.filter((t) => t.status === "pass").map((t) => t.id));
+
 /** Checks one lab: the stub step, then the learner's server and client, then types. */
-export async function checkLab(lab: Lab, { target, tree = treeDir(lab, target), worker, checkFiles: files, onChecksFirst, onFirstFailingStep, subjectMemoryMb = defaultSubjectMemoryMb, subjects, graded }: CheckOptions): Promise<LabResult> {
+export async function checkLab(lab: Lab, { target, tree = treeDir(lab, target), worker, checkFiles: files, onChecksFirst, onFirstFailingStep, passedLastTime, subjectMemoryMb = defaultSubjectMemoryMb, subjects, graded }: CheckOptions): Promise<LabResult> {
   const started = Date.now();
   // The reference solution is always checked with fresh stubs; a learner is told to run the stub step.
   if (target === "solution") ensureStubs(lab, tree);
@@ -340,7 +351,8 @@ export async function checkLab(lab: Lab, { target, tree = treeDir(lab, target), 
     const failing = [...results.values()].filter((r) => r.status === "fail").map((r) => r.step);
     if (failing.length === 0) return;
     const step = Math.min(...failing);
-    if (!plan.filter((p) => p.step < step).every((p) => results.get(p.id)?.status === "pass")) return;
+    const passed = (id: string) => (results.has(id) ? results.get(id)!.status === "pass" : passedLastTime?.has(id) === true);
+    if (!plan.filter((p) => p.step < step).every((p) => passed(p.id))) return;
     earlyShown = true;
     const checks = plan.map(
       (p): CheckResult =>
