@@ -1,6 +1,7 @@
 /** Helpers for writing lab checks; see docs/architecture.md ("Writing checks"). */
 export { watchAnswers } from "./answers";
 export { CheckFailure, expectEqual, expectTrue, type Settlement, settledWithin, within } from "./assert";
+export { withEsbuild } from "./esbuild";
 export { unusedAddress } from "./network";
 export { openServerStream, type OpenStream } from "./open-stream";
 export { type CallOutcome, expectCallError, expectCode, expectNames, serverStreamOutcome, type StreamOutcome, unaryOutcome } from "./outcome";

@@ -22,6 +22,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { beatMs, decode, encode, type FromSubject, type References, runningCheckFile, type Side, type Tagged, type ToSubject } from "../subject/codec";
 import { CheckFailure } from "./assert";
+import { esbuildVersion, withEsbuild } from "./esbuild";
 import { checkScope } from "./scope";
 import { setWireSource, Wire } from "./wire";
 
@@ -97,10 +98,6 @@ const readyMs = 15000;
 // ---------------------------------------------------------------------------
 // The subject's folder: the learner's files as JavaScript, proto/, the driver
 
-type Esbuild = typeof import("esbuild");
-let esbuildModule: Esbuild | undefined;
-const esbuild = (): Esbuild => (esbuildModule ??= require("esbuild") as Esbuild);
-
 /** A syntax error, as the module that stands for the file: loading it throws "src/x.ts:12: syntax error: ...". */
 function syntaxErrorModule(relative: string, error: unknown): string {
   const first = (error as { errors?: Array<{ text: string; location?: { line: number } | null }> }).errors?.[0];
@@ -151,7 +148,7 @@ async function transpileFile(source: string, target: string, root: string): Prom
   }
   let transpiled: string;
   try {
-    transpiled = (await esbuild().transform(code, { loader: "ts", format: "cjs", platform: "node", target: "node20", sourcemap: "inline", sourcefile: source })).code;
+    transpiled = (await withEsbuild((esbuild) => esbuild.transform(code, { loader: "ts", format: "cjs", platform: "node", target: "node20", sourcemap: "inline", sourcefile: source }))).code;
   } catch (error) {
     transpiled = syntaxErrorModule(path.relative(root, source).split(path.sep).join("/"), error);
   }
@@ -177,24 +174,24 @@ async function transpileTree(from: string, to: string, root: string): Promise<vo
   await Promise.all(jobs);
 }
 
-const esbuildVersion = (): string => (require("esbuild/package.json") as { version: string }).version;
-
 /** The driver and what it imports, bundled into one file once per change of their sources. */
 const driverSources = ["subject/driver.ts", "subject/codec.ts", "subject/location.ts", "check-kit/handler-errors.ts"].map((file) => path.join(__dirname, "..", file));
 
 async function driverBundle(): Promise<string> {
   const cached = path.join(cacheDir, `driver-${hash(esbuildVersion(), ...driverSources.map((file) => fs.readFileSync(file, "utf8")))}.js`);
   if (fs.existsSync(cached)) return cached;
-  const result = await esbuild().build({
-    entryPoints: [driverSources[0]!],
-    bundle: true,
-    platform: "node",
-    format: "cjs",
-    target: "node20",
-    external: ["@grpc/grpc-js"],
-    write: false,
-    logLevel: "silent",
-  });
+  const result = await withEsbuild((esbuild) =>
+    esbuild.build({
+      entryPoints: [driverSources[0]!],
+      bundle: true,
+      platform: "node",
+      format: "cjs",
+      target: "node20",
+      external: ["@grpc/grpc-js"],
+      write: false,
+      logLevel: "silent",
+    }),
+  );
   await fs.promises.mkdir(cacheDir, { recursive: true });
   await writeAtomically(cached, result.outputFiles[0]!.text);
   return cached;

@@ -53,6 +53,13 @@ export interface LabJson {
    * when that run is of another lab.
    */
   judgeWarmUp?: string;
+  /**
+   * Optional: how many subjects the checks share, when not the judge's
+   * default (defaultHosts in check-worker.ts). Lab 10's checks wait on a
+   * browser, not on a subject's CPU: one subject does, and the tree is the
+   * smaller by one Node process.
+   */
+  subjects?: number;
 }
 
 export interface Lab extends LabJson {

@@ -339,7 +339,7 @@ export async function checkLab(lab: Lab, { target, tree = treeDir(lab, target), 
     subjectMemoryMb,
     listOnly: problem !== null,
     checkTimeoutMs,
-    subjects,
+    subjects: subjects ?? lab.subjects,
     graded,
     keepAlive: worker !== undefined,
   };

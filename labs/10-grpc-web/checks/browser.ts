@@ -6,13 +6,12 @@
  * the page renders. One browser serves every check of a run (a page for
  * each check).
  */
-import { build } from "esbuild";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import type * as net from "node:net";
 import * as path from "node:path";
 import { type BrowserContext, type CDPSession, chromium, type Page } from "playwright-core";
-import { CheckFailure, track } from "../../../scripts/check-kit";
+import { CheckFailure, track, withEsbuild } from "../../../scripts/check-kit";
 import { targetDir } from "../../../scripts/check-kit/target";
 
 /**
@@ -56,10 +55,20 @@ const shared = globalThis as { grpcLabsBrowser?: Promise<BrowserContext> };
 /** How long the browser may take to start (a loaded machine): the runner gives up on a judge silent for 10 s. */
 const launchLimitMs = 8000;
 
+/**
+ * The pages draw text, never WebGL, so the browser needs no GL (its GPU
+ * process then holds no GL driver), and its network service can run inside
+ * the browser process instead of one of its own (unknown to a browser that
+ * lacks it, a feature name is ignored). Measured with lab 10's starter
+ * (four pages open): Chromium 25 MB smaller, 237 instead of 261 MB
+ * (proportional set sizes), and no slower.
+ */
+const lighterBrowser = ["--use-gl=disabled", "--enable-features=NetworkServiceInProcess2"];
+
 async function launch(): Promise<BrowserContext> {
   const executablePath = browserExecutable();
   try {
-    const browser = await chromium.launch({ executablePath, headless: true, timeout: launchLimitMs });
+    const browser = await chromium.launch({ executablePath, headless: true, timeout: launchLimitMs, args: lighterBrowser });
     return await browser.newContext();
   } catch (error) {
     throw new CheckFailure(`${executablePath} did not start as a headless browser: ${(error as Error).message.split("\n")[0]}`);
@@ -115,19 +124,21 @@ function bundlePage(): Promise<string> {
   const tree = targetDir();
   let bundle = bundles.get(tree);
   if (!bundle) {
-    bundle = build({
-      entryPoints: [path.join(tree, "src", "page.ts")],
-      bundle: true,
-      format: "esm",
-      platform: "browser",
-      target: "es2022",
-      write: false,
-      logLevel: "silent",
-      nodePaths: [path.resolve(__dirname, "..", "..", "..", "node_modules")],
-      // Under `npm run mutation`, Stryker picks the active mutant from process.env, which a browser has
-      // not got: the bundle sets it where Stryker's instrumented code looks first.
-      banner: { js: activeMutant === undefined ? "" : `globalThis.__stryker__ = { activeMutant: ${JSON.stringify(activeMutant)} };` },
-    }).then(
+    bundle = withEsbuild((esbuild) =>
+      esbuild.build({
+        entryPoints: [path.join(tree, "src", "page.ts")],
+        bundle: true,
+        format: "esm",
+        platform: "browser",
+        target: "es2022",
+        write: false,
+        logLevel: "silent",
+        nodePaths: [path.resolve(__dirname, "..", "..", "..", "node_modules")],
+        // Under `npm run mutation`, Stryker picks the active mutant from process.env, which a browser has
+        // not got: the bundle sets it where Stryker's instrumented code looks first.
+        banner: { js: activeMutant === undefined ? "" : `globalThis.__stryker__ = { activeMutant: ${JSON.stringify(activeMutant)} };` },
+      }),
+    ).then(
       (result) => result.outputFiles[0]!.text,
       (error: { errors?: Array<{ text: string; location?: { file: string; line: number } | null }> }) => {
         const first = error.errors?.[0];
