@@ -26,6 +26,7 @@ import { learnerLocation, loadedFiles, loading } from "../check-kit/target";
 import { checkOutputLimit } from "../subject/codec";
 import { lanesWanted, lastDurations, longestFirst, recordDurations } from "./check-durations";
 import type { JudgeWarmUp } from "./lab-hooks";
+import { kept, keptModules, noteLabModules, preloadLabModules } from "./judge-modules";
 import { findLab, labsDir, loadLab, workspaceRoot } from "./labs";
 import { checkId } from "./results";
 import { listenWarm, type RunnerChannel } from "./warm-judge";
@@ -35,9 +36,6 @@ const Mocha = require("mocha/lib/mocha.cjs") as typeof MochaType;
 // Every lab's checks use these: load them while the runner is still starting.
 require("../check-kit");
 
-/** The runner's own code and check-kit stay loaded between runs; everything else is reloaded. */
-const scriptsDir = path.resolve(__dirname, "..");
-const kept = (file: string) => file.includes(`${path.sep}node_modules${path.sep}`) || file.startsWith(scriptsDir + path.sep);
 
 /** The runner this judge works for: its parent, over IPC, or the run that claimed a warm judge (warm-judge.ts). */
 let runner: RunnerChannel = {
@@ -587,6 +585,10 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts
 const outputForwardLimit = checkOutputLimit;
 
 let runs = 0;
+/** The modules kept between runs that were loaded when this run began (judge-modules.ts). */
+let keptBeforeRun = new Set<string>();
+/** What this warm judge loaded for the lab of the run before it, while it waited (judge-modules.ts). */
+let preloaded: { labId: string; files: string[] } | undefined;
 let busy = false;
 /** The lab of the run this judge served last ("10-grpc-web"). */
 let servedLab: string | undefined;
@@ -621,6 +623,7 @@ function run(request: WorkerRequest): void {
   warmedUp = undefined;
   // A fresh copy of the checks and of the code under test for every run.
   if (runs++ > 0) for (const file of Object.keys(require.cache)) if (!kept(file)) delete require.cache[file];
+  keptBeforeRun = new Set(keptModules());
   process.env.GRPC_LABS_TARGET_DIR = request.tree;
   process.env.GRPC_LABS_LAB = request.lab;
   loadedFiles.clear();
@@ -740,6 +743,8 @@ function grownTooMuch(first: { residentBytes: number; liveBytes: number }): bool
 
 async function finish(request: WorkerRequest, mocha: MochaType): Promise<void> {
   closeAll();
+  // What this lab's checks loaded, for the warm judge of its next run (judge-modules.ts); a judge's later runs load nothing new.
+  if (runs === 1 && !request.graded) noteLabModules(request.labId, [...(preloaded?.labId === request.labId ? preloaded.files : []), ...keptModules().filter((file) => !keptBeforeRun.has(file))]);
   const open = request.listOnly ? [] : await openHandles(300);
   await stopSubject();
   // A kept-alive judge whose runner has gone has no next run.
@@ -777,6 +782,8 @@ if (process.argv[2] === "--listen") {
     prepare: () => {
       void prepareSubject(defaultSubjectMemoryMb);
       warmUpFor(process.argv[4]);
+      const labId = process.argv[4];
+      if (labId !== undefined) preloaded = { labId, files: preloadLabModules(labId) };
     },
     servedLab: () => servedLab,
     // The runner says which lab it was asked for as it claims the judge, before its request. A judge that warmed up
