@@ -26,7 +26,7 @@ export const kept = (file: string): boolean => file.includes(`${path.sep}node_mo
 /** The modules loaded now that a judge keeps between runs, in the order they began to load. */
 export const keptModules = (): string[] => Object.keys(require.cache).filter(kept);
 
-/** Notes the modules the checks of `labId` loaded (through a temporary file: judges grading a class write at once). */
+/** Notes the modules the checks of `labId` loaded (through a temporary file: two runs of a lab can end at once). */
 export function noteLabModules(labId: string, files: readonly string[]): void {
   try {
     fs.mkdirSync(cacheDir, { recursive: true });
