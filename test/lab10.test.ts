@@ -57,6 +57,16 @@ describe("lab 10's checks against known mistakes", function () {
     expectFailing(result, ["s2.cancels-the-upstream-call", "s2.carries-a-failed-call-s-status"]);
   });
 
+  it("a gateway whose Count calls the upstream and ends before passing a message on: told so at once", async () => {
+    const result = await checkVariant("count-ends-early", [
+      { file: gateway, from: "yield* greeter.count(request, from(context));", to: "for await (const reply of greeter.count(request, from(context))) if (reply) break;" },
+    ]);
+    expectFailing(result, ["s2.cancels-the-upstream-call", "s2.forwards-a-server-stream"], ["s2.carries-a-failed-call-s-status"]);
+    const cancel = result.tests.find((t) => t.id.startsWith("s2.cancels-the-upstream-call"))!;
+    assert.match(cancel.message ?? "", /ended its answer to a Count .* before the first message/);
+    assert.ok(cancel.duration_ms < 1000, `it waited ${cancel.duration_ms} ms for a message that could not come`);
+  });
+
   it("CORS that does not expose grpc-status and grpc-message", async () => {
     const result = await checkVariant("no-expose", [{ file: gateway, from: /\n.*\n\s*response\.setHeader\("Access-Control-Expose-Headers".*/, to: "" }]);
     expectFailing(result, ["s3.lets-the-page-read"]);

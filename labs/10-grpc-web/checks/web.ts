@@ -242,18 +242,45 @@ export function httpRequest(address: string, options: { method: string; path: st
 }
 
 /** A Count through the gateway, read as it arrives: `progress` says whether the answer has begun and whether body bytes came. */
-export function openCount(address: string): { request: http.ClientRequest; progress: { opened: boolean; data: boolean; failed: boolean } } {
+export function openCount(address: string): { request: http.ClientRequest; progress: CountProgress } {
   const { host, port } = hostPort(address);
-  const progress = { opened: false, data: false, failed: false };
+  const progress: CountProgress = { opened: false, message: false, ended: false, failed: false };
   const request = http.request({ host, port, method: "POST", path: `/${greeterService}/Count`, headers: webHeaders(), agent: false }, (response) => {
     progress.opened = true;
-    response.on("data", () => (progress.data = true));
+    const headerStatus = response.headers["grpc-status"];
+    if (typeof headerStatus === "string") progress.status = Number(headerStatus);
+    // Frames as they arrive: a message frame (flag 0) is a message; the trailer frame (0x80) only ends the call.
+    let pending = Buffer.alloc(0);
+    response.on("data", (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      while (pending.length >= 5 && pending.length >= 5 + pending.readUInt32BE(1)) {
+        const end = 5 + pending.readUInt32BE(1);
+        if ((pending[0]! & 0x80) === 0) progress.message = true;
+        else progress.status = Number(parseTrailers(pending.subarray(5, end)).get("grpc-status") ?? progress.status);
+        pending = pending.subarray(end);
+      }
+    });
+    response.on("end", () => (progress.ended = true));
     response.on("error", () => undefined);
   });
   request.on("error", () => (progress.failed = true));
   track(() => request.destroy());
   request.end(requestBody("Count", { to: 5, intervalMs: 0 }));
   return { request, progress };
+}
+
+/** What has come back so far of a Count opened with openCount. */
+export interface CountProgress {
+  /** The gateway sent its response headers. */
+  opened: boolean;
+  /** A message frame came. */
+  message: boolean;
+  /** The response ended: no message can come after it. */
+  ended: boolean;
+  /** The connection failed before a response. */
+  failed: boolean;
+  /** The grpc-status of the answer, from its headers or its trailer frame, once known. */
+  status?: number;
 }
 
 /** Makes a gRPC-Web call to the gateway at `address` and reads the whole answer. */
