@@ -256,7 +256,10 @@ export function openCount(address: string): { request: http.ClientRequest; progr
       while (pending.length >= 5 && pending.length >= 5 + pending.readUInt32BE(1)) {
         const end = 5 + pending.readUInt32BE(1);
         if ((pending[0]! & 0x80) === 0) progress.message = true;
-        else progress.status = Number(parseTrailers(pending.subarray(5, end)).get("grpc-status") ?? progress.status);
+        else {
+          const status = parseTrailers(pending.subarray(5, end)).get("grpc-status");
+          if (status !== undefined) progress.status = Number(status);
+        }
         pending = pending.subarray(end);
       }
     });
