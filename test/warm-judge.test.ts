@@ -209,6 +209,32 @@ describe("the warm judge", function () {
     assert.deepEqual(browsersOf(next.pid), [], "the successor of a lab 02 run starts no browser");
   });
 
+  it("prepares the next run's subject with the packages the last run's code required (lab 08: prom-client and OpenTelemetry's API)", async () => {
+    /** The bytes the successor's subject read from files, once it has loaded what it loads before the run. */
+    const readByPreparedSubject = async (labNumber: string): Promise<number> => {
+      const served = listening();
+      assert.equal((await lab(labNumber, "--solution").result).status, "pass");
+      const warm = await until("a successor", () => {
+        const found = listening();
+        return found && found.pid !== served?.pid ? found : undefined;
+      });
+      const subject = await until("its subject", () => children(warm.pid).find((pid) => commandOf(pid).includes("driver.js")));
+      const read = () => Number(/^rchar: (\d+)$/m.exec(procRead(`/proc/${subject}/io`) ?? "")?.[1] ?? Number.NaN);
+      let last = read();
+      for (let steady = 0; steady < 6; ) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        const now = read();
+        steady = now === last ? steady + 1 : 0;
+        last = now;
+      }
+      return last;
+    };
+    const afterLab02 = await readByPreparedSubject("02");
+    const afterLab08 = await readByPreparedSubject("08");
+    // Lab 02's code requires only grpc-js and the stubs' runtime, which every subject loads; lab 08's packages are over 1 MB of JavaScript.
+    assert.ok(afterLab08 - afterLab02 > 500_000, `the subject prepared after a run of lab 08 read ${afterLab08} bytes, after lab 02 ${afterLab02}`);
+  });
+
   it("ends when idle, leaving no socket, no process and no subject folder", async () => {
     const warm = await until("a warm judge", listening);
     const [subject] = children(warm.pid);

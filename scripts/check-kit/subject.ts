@@ -18,6 +18,7 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
+import { isBuiltin } from "node:module";
 import * as os from "node:os";
 import * as path from "node:path";
 import { beatMs, decode, encode, type FromSubject, type References, runningCheckFile, type Side, type Tagged, type ToSubject } from "../subject/codec";
@@ -1072,17 +1073,52 @@ export function configureSubject(next: SubjectConfig, options: LaneOptions = {})
 
 /**
  * Starts the next run's first subject now, before the run is known: a warm
- * judge's (warm-judge.ts) and watch mode's between saves. It loads Node and
- * the driver, and the run finds it ready: it only adds the code under test.
+ * judge's (warm-judge.ts) and watch mode's between saves. It loads Node, the
+ * driver and `packages` (the installed packages the code under test required
+ * last run: requiredPackages), and the run finds it ready: it only adds the
+ * code under test.
  */
-export async function prepareSubject(memoryMb: number): Promise<void> {
+export async function prepareSubject(memoryMb: number, packages: readonly string[] = []): Promise<void> {
   if (prepared) return;
   const next: Prepared = { folder: newFolder(), memoryMb };
   prepared = next;
   const copied = await addDriver(next.folder).then(() => true, () => false);
   // Discarded while the driver was copied in: its folder may have been removed before the copy ended.
   if (prepared !== next) return removeFolder(next.folder);
-  if (copied) next.started = startProcess(next.folder, 0, memoryMb);
+  if (!copied) return;
+  const started = startProcess(next.folder, 0, memoryMb);
+  next.started = started;
+  const named = packages.filter(isPackageSpecifier);
+  if (named.length > 0) void started.ready.then(() => started.child.connected && started.child.send({ t: "preload", packages: named } satisfies ToSubject), () => undefined);
+}
+
+/** A bare specifier of an installed package ("jose", "@opentelemetry/api", "@bufbuild/protobuf/wire"), not of Node's own modules. */
+export function isPackageSpecifier(specifier: unknown): specifier is string {
+  return typeof specifier === "string" && /^(@[\w.-]+\/)?[\w-][\w.-]*(\/(?!\.\.?(\/|$))[\w.-]+)*$/.test(specifier) && !isBuiltin(specifier);
+}
+
+/**
+ * The installed packages the code under test of this run requires, as it
+ * names them: read from its transpiled files (type-only imports are gone
+ * there). For the next run's prepared subject (prepareSubject).
+ */
+export async function requiredPackages(): Promise<string[]> {
+  const built = await folder?.catch(() => undefined);
+  if (!built || !(await built.filled.then(() => true, () => false))) return [];
+  const found = new Set<string>();
+  const read = (dir: string): void => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const file = path.join(dir, entry.name);
+      if (entry.isDirectory()) read(file);
+      else if (entry.name.endsWith(".js")) for (const [, specifier] of fs.readFileSync(file, "utf8").matchAll(/\brequire\("([^"]+)"\)/g)) if (isPackageSpecifier(specifier)) found.add(specifier);
+    }
+  };
+  try {
+    read(built.labDir);
+  } catch {
+    return [];
+  }
+  return [...found];
 }
 
 /** The prepared subject if it has started and can serve a run with this memory limit (else it is discarded). */

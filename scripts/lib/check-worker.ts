@@ -21,12 +21,12 @@ import { explainMessage } from "../check-kit/explain";
 import { closeAll } from "../check-kit/resources";
 import { checkScope } from "../check-kit/scope";
 import { ownSubjectSuites, serialSuites, stepOf, timedSuites } from "../check-kit/steps";
-import { allHosts, allLanes, beginCheck, type CheckEvents, checkEvents, configureSubject, currentLane, discardPreparedSubject, type Host, hostReady, Lane, linuxCpuMs, type OutputSink, prepareSubject, replaceSubject, runningSubject, stopSubject, type Subject, unfinishedLoads } from "../check-kit/subject";
+import { allHosts, allLanes, beginCheck, type CheckEvents, checkEvents, configureSubject, currentLane, discardPreparedSubject, type Host, hostReady, Lane, linuxCpuMs, type OutputSink, prepareSubject, replaceSubject, requiredPackages, runningSubject, stopSubject, type Subject, unfinishedLoads } from "../check-kit/subject";
 import { learnerLocation, loadedFiles, loading } from "../check-kit/target";
 import { checkOutputLimit } from "../subject/codec";
 import { lanesWanted, lastDurations, longestFirst, recordDurations } from "./check-durations";
 import type { JudgeWarmUp } from "./lab-hooks";
-import { kept, keptModules, noteLabModules, preloadLabModules } from "./judge-modules";
+import { kept, keptModules, notedPackages, noteLabModules, preloadLabModules } from "./judge-modules";
 import { findLab, labsDir, loadLab, workspaceRoot } from "./labs";
 import { checkId } from "./results";
 import { listenWarm, type RunnerChannel } from "./warm-judge";
@@ -743,8 +743,9 @@ function grownTooMuch(first: { residentBytes: number; liveBytes: number }): bool
 
 async function finish(request: WorkerRequest, mocha: MochaType): Promise<void> {
   closeAll();
+  const packages = request.listOnly ? [] : await requiredPackages();
   // What this lab's checks loaded, for the warm judge of its next run (judge-modules.ts); a judge's later runs load nothing new.
-  if (runs === 1 && !request.graded) noteLabModules(request.labId, [...(preloaded?.labId === request.labId ? preloaded.files : []), ...keptModules().filter((file) => !keptBeforeRun.has(file))]);
+  if (runs === 1 && !request.graded) noteLabModules(request.labId, [...(preloaded?.labId === request.labId ? preloaded.files : []), ...keptModules().filter((file) => !keptBeforeRun.has(file))], packages);
   const open = request.listOnly ? [] : await openHandles(300);
   await stopSubject();
   // A kept-alive judge whose runner has gone has no next run.
@@ -767,7 +768,7 @@ async function finish(request: WorkerRequest, mocha: MochaType): Promise<void> {
   setTimeout(() => {
     if (busy) return;
     global.gc?.();
-    void prepareSubject(request.subjectMemoryMb);
+    void prepareSubject(request.subjectMemoryMb, packages);
   }, prepareDelayMs).unref();
 }
 
@@ -780,9 +781,9 @@ if (process.argv[2] === "--listen") {
     claim: (channel) => (runner = channel),
     receive,
     prepare: () => {
-      void prepareSubject(defaultSubjectMemoryMb);
-      warmUpFor(process.argv[4]);
       const labId = process.argv[4];
+      void prepareSubject(defaultSubjectMemoryMb, labId === undefined ? [] : notedPackages(labId));
+      warmUpFor(labId);
       if (labId !== undefined) preloaded = { labId, files: preloadLabModules(labId) };
     },
     servedLab: () => servedLab,

@@ -216,6 +216,12 @@ export type ToSubject =
   | { t: "construct"; id: number; target: string; args: Wire[]; check?: string }
   /** Read a property of the subject's object. */
   | { t: "get"; id: number; target: string; property: string; check?: string }
+  /**
+   * Load these installed packages now ("prom-client", "@bufbuild/protobuf/wire"): the ones the code under test
+   * required last run, sent to a subject started before its run (prepareSubject), so that the run's first
+   * check finds them loaded.
+   */
+  | { t: "preload"; packages: string[] }
   /** The judge's AbortSignal `signal` aborted. */
   | { t: "abort"; signal: string; reason: Wire }
   /** The answer to the subject's call of a judge function. */

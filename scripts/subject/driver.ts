@@ -469,6 +469,15 @@ process.on("message", (message: ToSubject) => {
       }));
     case "get":
       return forCheck(message.check, () => settle(message.id, () => (target(message.target) as Record<string, unknown>)[message.property]));
+    case "preload":
+      for (const specifier of message.packages) {
+        try {
+          require(specifier);
+        } catch {
+          // Left to the code under test, which reports what it must when it loads.
+        }
+      }
+      return;
     case "abort":
       signals.get(message.signal)?.abort(decode(message.reason, refs));
       return;
