@@ -8,8 +8,8 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { psTimeMs, silenceVerdict } from "../scripts/check-kit/subject";
-import { lanesWanted, longestFirst } from "../scripts/lib/check-durations";
-import { findLab } from "../scripts/lib/labs";
+import { expectedDurations, lanesWanted, lastDurations, longestFirst, recordDurations } from "../scripts/lib/check-durations";
+import { findLab, workspaceRoot } from "../scripts/lib/labs";
 import { checkLab } from "../scripts/lib/run-checks";
 import { removeTrees, solutionVariant } from "./trees";
 
@@ -357,6 +357,30 @@ describe("the order checks start in", () => {
     ]);
     assert.deepEqual(longestFirst(["s2.a", "s2.b", "s2.c", "s3.d", "s4.e"], (id) => id, last), ["s3.d", "s2.b", "s2.a", "s2.c", "s4.e"]);
     assert.deepEqual(longestFirst(["s2.a", "s2.b"], (id) => id, new Map()), ["s2.a", "s2.b"]);
+  });
+
+  it("expects a check to take as long as it took last time, or in one of its last three passing runs if longer", () => {
+    const labId = "00-durations-test";
+    const file = path.join(workspaceRoot, "node_modules", ".cache", "grpc-labs", "durations", `${labId}.json`);
+    try {
+      // A workspace that noted last times only, as before passing runs were kept.
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, JSON.stringify({ "s5.grace": 1100, "s2.deadline": 20 }));
+      assert.deepEqual(expectedDurations(labId), new Map([["s5.grace", 1100], ["s2.deadline", 20]]));
+      // A shutdown check that waits out a grace period when it passes, and fails at once in a run where the
+      // server does not stop: it goes first again in the next run. A check that waited out a deadline only while
+      // it failed is expected to wait no longer once it passes quickly.
+      recordDurations(labId, new Map([["s5.grace", 40], ["s2.deadline", 2050]]), new Map());
+      recordDurations(labId, new Map([["s5.grace", 1200], ["s2.deadline", 2030]]), new Map([["s5.grace", 1200]]));
+      recordDurations(labId, new Map([["s5.grace", 35], ["s2.deadline", 15]]), new Map([["s2.deadline", 15]]));
+      assert.deepEqual(lastDurations(labId), new Map([["s5.grace", 35], ["s2.deadline", 15]]));
+      assert.deepEqual(expectedDurations(labId), new Map([["s5.grace", 1200], ["s2.deadline", 15]]));
+      // Three passing runs are kept: a fourth forgets the oldest.
+      for (const ms of [30, 30, 30]) recordDurations(labId, new Map([["s5.grace", ms]]), new Map([["s5.grace", ms]]));
+      assert.equal(expectedDurations(labId).get("s5.grace"), 30);
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
   });
 
   it("opens a lane for each check that waited last time, even while the judge is busy, and otherwise opens nine times as many only while it is idle", () => {

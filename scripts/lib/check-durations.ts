@@ -1,9 +1,9 @@
 /**
- * How long each check of a lab took last time, so that the judge starts the
- * checks that wait longest first: a lab is done when its longest check is,
- * and one that waits 1.5 s started last adds 1.5 s to the run. Kept in
- * node_modules/.cache/grpc-labs/ (no subject can read it), one file a lab;
- * without it, checks start in step order.
+ * How long each check of a lab took in its last runs, so that the judge
+ * starts the checks that wait longest first: a lab is done when its longest
+ * check is, and one that waits 1.5 s started last adds 1.5 s to the run.
+ * Kept in node_modules/.cache/grpc-labs/ (no subject can read it), one file
+ * a lab; without it, checks start in step order.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -12,24 +12,68 @@ import { workspaceRoot } from "./labs";
 const cacheDir = path.join(workspaceRoot, "node_modules", ".cache", "grpc-labs", "durations");
 const fileOf = (labId: string) => path.join(cacheDir, `${labId}.json`);
 
-/** Check id → milliseconds, from the lab's last run (empty when there is none, or it is unreadable). */
-export function lastDurations(labId: string): Map<string, number> {
+/** How many passing runs of a check are kept. */
+const keptPasses = 3;
+
+/** What is kept of a check: how long it took last time, and in its last passing runs (the last first). */
+interface Kept {
+  last: number;
+  passed: number[];
+}
+
+const milliseconds = (value: unknown): value is number => typeof value === "number" && Number.isFinite(value) && value >= 0;
+
+/** Check id → what is kept of it (empty when nothing is, or it is unreadable). */
+function keptDurations(labId: string): Map<string, Kept> {
   try {
     const entries = JSON.parse(fs.readFileSync(fileOf(labId), "utf8")) as unknown;
     if (typeof entries !== "object" || entries === null) return new Map();
-    return new Map(Object.entries(entries).filter((entry): entry is [string, number] => typeof entry[1] === "number"));
+    const kept = new Map<string, Kept>();
+    for (const [id, value] of Object.entries(entries)) {
+      // A number alone: what a workspace noted before passing runs were kept.
+      const entry = (typeof value === "object" && value !== null ? value : { last: value }) as { last?: unknown; passed?: unknown };
+      if (!milliseconds(entry.last)) continue;
+      kept.set(id, { last: entry.last, passed: Array.isArray(entry.passed) ? entry.passed.filter(milliseconds).slice(0, keptPasses) : [] });
+    }
+    return kept;
   } catch {
     return new Map();
   }
 }
 
-/** Records this run's durations over the last ones (through a temporary file: judges grading a class write at once). */
-export function recordDurations(labId: string, durations: Map<string, number>): void {
+/** Check id → milliseconds, from the lab's last run. */
+export function lastDurations(labId: string): Map<string, number> {
+  return new Map([...keptDurations(labId)].map(([id, { last }]) => [id, last]));
+}
+
+/**
+ * Check id → how long it may take now: the longest of its last run and its
+ * last passing runs. A check that waits by design (a grace period) waits
+ * again once the code under test does what it asks, though it failed at once
+ * the last time; one that waited out a deadline in a failing run waits again
+ * only as long as that fault stays, which the last run tells.
+ */
+export function expectedDurations(labId: string): Map<string, number> {
+  return new Map([...keptDurations(labId)].map(([id, { last, passed }]) => [id, Math.max(last, ...passed)]));
+}
+
+/**
+ * Records this run's durations (`passed`: those of the checks that passed)
+ * over the last ones (through a temporary file: judges grading a class write
+ * at once).
+ */
+export function recordDurations(labId: string, durations: Map<string, number>, passed: ReadonlyMap<string, number>): void {
   if (durations.size === 0) return;
   try {
     fs.mkdirSync(cacheDir, { recursive: true });
+    const kept = keptDurations(labId);
+    for (const [id, ms] of durations) {
+      const before = kept.get(id)?.passed ?? [];
+      const pass = passed.get(id);
+      kept.set(id, { last: ms, passed: pass === undefined ? before : [pass, ...before].slice(0, keptPasses) });
+    }
     const temporary = `${fileOf(labId)}.${process.pid}.tmp`;
-    fs.writeFileSync(temporary, JSON.stringify(Object.fromEntries([...lastDurations(labId), ...durations])));
+    fs.writeFileSync(temporary, JSON.stringify(Object.fromEntries(kept)));
     fs.renameSync(temporary, fileOf(labId));
   } catch {
     // A read-only workspace: the next run starts the checks in step order.

@@ -24,7 +24,7 @@ import { ownSubjectSuites, serialSuites, stepOf, timedSuites } from "../check-ki
 import { allHosts, allLanes, beginCheck, type CheckEvents, checkEvents, configureSubject, currentLane, discardPreparedSubject, type Host, hostReady, Lane, linuxCpuMs, type OutputSink, prepareSubject, replaceSubject, requiredPackages, runningSubject, stopSubject, type Subject, unfinishedLoads } from "../check-kit/subject";
 import { learnerLocation, loadedFiles, loading } from "../check-kit/target";
 import { checkOutputLimit } from "../subject/codec";
-import { lanesWanted, lastDurations, longestFirst, recordDurations } from "./check-durations";
+import { expectedDurations, lanesWanted, lastDurations, longestFirst, recordDurations } from "./check-durations";
 import type { JudgeWarmUp } from "./lab-hooks";
 import { kept, keptModules, notedPackages, noteLabModules, preloadLabModules } from "./judge-modules";
 import { findLab, labsDir, loadLab, workspaceRoot } from "./labs";
@@ -358,10 +358,11 @@ interface Running {
  * run (check-durations.ts) and are updated by it; none for a graded run.
  */
 async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts: readonly Host[], sharedHosts: number, timeoutMs: number, durationsOf: string | undefined): Promise<void> {
-  // The checks that waited longest last time start first; the others in step order. A serial() check runs
+  // The checks that may take longest (expectedDurations) start first; the others in step order. A serial() check runs
   // last: it runs alone, so started first it would hold back every other check, the first steps' too.
   const last = durationsOf === undefined ? new Map<string, number>() : lastDurations(durationsOf);
-  const ordered = longestFirst(tests, (test) => plannedCheck(test).id, last);
+  const order = durationsOf === undefined ? new Map<string, number>() : expectedDurations(durationsOf);
+  const ordered = longestFirst(tests, (test) => plannedCheck(test).id, order);
   // A timed() check runs beside others in a subject of its own, one of the extra ones; where there are none (a
   // graded run: labs already run side by side, and a busy judge would make it run twice), it is a serial() one.
   const timedBeside = hosts.length > sharedHosts;
@@ -369,6 +370,7 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts
   const queue: Queued[] = [...ordered.filter((test) => !runsSerial(test)), ...ordered.filter(runsSerial)].map((test) => ({ test, alone: inSuiteOf(test, ownSubjectSuites) || isTimed(test) }));
   const serialNow = (item: Queued) => item.serial === true || runsSerial(item.test);
   const durations = new Map<string, number>();
+  const passedDurations = new Map<string, number>();
   const running = new Set<Running>();
   const active = new Map<Host, number>(hosts.map((host) => [host, 0]));
   /** Hosts whose subject has started and loaded what the checks load. */
@@ -493,6 +495,7 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts
           queue.splice(before < 0 ? queue.length : before, 0, { test: test.clone(), alone: true, serial: true });
         } else {
           send({ type: "result", id, status: failure ? "fail" : "pass", message: failure, duration_ms: duration, ...wireOf(failure, events) });
+          if (!failure) passedDurations.set(id, duration);
           // GRPC_LABS_BAIL=1 (set by `npm run mutation` only): one failing check is enough to kill a mutant; the rest are not run.
           if (failure && process.env.GRPC_LABS_BAIL === "1") queue.length = 0;
         }
@@ -573,7 +576,7 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts
       seen = loops.length;
       await Promise.all(loops);
     }
-    if (durationsOf !== undefined) recordDurations(durationsOf, durations);
+    if (durationsOf !== undefined) recordDurations(durationsOf, durations, passedDurations);
   } finally {
     clearInterval(grow);
     process.off("uncaughtException", onUncaught);
