@@ -228,11 +228,13 @@ step(5, () => {
 
   it("lets a member pause reading, queues what it misses, and delivers it all once it reads again", async () => {
     const address = await learnerServer({ historySize: 20, maxQueued: 64 });
-    const [alice, bob] = await joinAll(address, "lobby", ["alice", "bob"]);
+    // carol keeps reading: once she has the whole burst, the server has dealt with every message for bob too
+    // (a fixed wait is not enough: on a busy machine the burst could reach the server after bob reads again).
+    const [alice, carol, bob] = await joinAll(address, "lobby", ["alice", "carol", "bob"]);
     bob!.pause();
     const burst = 60;
     for (let i = 0; i < burst; i++) alice!.say(bigText(i));
-    await pause(300);
+    await carol!.until(() => carol!.messages().length >= burst, `expected all ${burst} of alice's messages while another member was not reading`, 3000);
     bob!.resume();
     await bob!.until(() => bob!.messages().length >= burst, `expected all ${burst} messages alice sent while bob was not reading (the server queues up to maxQueued = 64 for him)`, 3000);
     expectEqual(bob!.messages().map((line) => line.slice(0, line.indexOf(" x"))), Array.from({ length: burst }, (_, i) => `alice: ${i}`), "the messages bob received after reading again, in order");
