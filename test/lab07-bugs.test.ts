@@ -4,7 +4,8 @@
  * passes). test/trees.ts checks a server bug and a client bug per lab run.
  */
 import { findLab } from "../scripts/lib/labs";
-import { type Bug, checkBugs, removeTrees } from "./trees";
+import * as assert from "node:assert/strict";
+import { type Bug, checkBugs, checkVariant, removeTrees } from "./trees";
 
 const server = "src/server.ts";
 const client = "src/client.ts";
@@ -163,4 +164,19 @@ describe("lab 07's checks catch a bug for each rule of its README", function () 
   this.timeout(120_000);
   after(removeTrees);
   checkBugs(findLab("07"), bugs);
+});
+
+describe("lab 07's waitForReady check on a busy machine", function () {
+  this.timeout(60_000);
+  after(removeTrees);
+
+  it("fails a client without waitForReady whose call starts 0.5 s late: the server starts once the client has tried, not after a fixed 0.3 s", async () => {
+    const result = await checkVariant(findLab("07"), "late-no-wait-for-ready", [
+      { file: client, from: "new grpc.Metadata({ waitForReady: true })", to: "new grpc.Metadata()" },
+      { file: client, from: "return new Promise((resolve, reject) => {\n    // waitForReady", to: "return new Promise((resolve, reject) => void setTimeout(() => {\n    // waitForReady" },
+      { file: client, from: /\n    \}\);\n  \}\);\n\}\s*$/, to: "\n    });\n  }, 500));\n}\n" },
+    ]);
+    const check = result.tests.find((test) => test.id.startsWith("s8.waits-for-a-server"));
+    assert.equal(check?.status, "fail", check?.message ?? "no such check");
+  });
 });

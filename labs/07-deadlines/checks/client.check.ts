@@ -6,7 +6,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { setTimeout as sleep } from "node:timers/promises";
-import { CheckFailure, expectEqual, expectRejection, expectTrue, step, unusedAddress, within } from "../../../scripts/check-kit";
+import { CheckFailure, expectEqual, expectRejection, expectTrue, notServingYet, step, unusedAddress, within } from "../../../scripts/check-kit";
 import { checkWorkerAt, deadlineOf, failure, flakyWorker, type Job, job, type JobResult, learnerClientAt, learnerClientFor, type Progress, type RunHandler, whenCancelled } from "./deadlines";
 
 /** Time the learner's function has to settle beyond its own timeout. */
@@ -176,18 +176,20 @@ step(7, () => {
 
 step(8, () => {
   it("waits for a server that is not up yet (waitForReady)", async () => {
-    const address = await unusedAddress();
-    const { learner, client } = await learnerClientAt(address);
+    const port = await notServingYet();
+    const { learner, client } = await learnerClientAt(port.address);
     const pending = learner.runWithRetries(client, job("early", 1, 10), 3500);
     pending.catch(() => undefined); // a rejection waits for the check below
-    await sleep(300);
+    // The server starts once the client has tried to connect and found no one (or after 1 s).
+    await Promise.race([port.tried, sleep(1000)]);
+    await port.free();
     const { run } = flakyWorker(0);
-    await checkWorkerAt(address, { run });
+    await checkWorkerAt(port.address, { run });
     let outcome: { result: JobResult } | undefined;
     try {
-      outcome = await within(pending, 3500 + slackMs, "runWithRetries() against a server that starts 0.3 s after the call");
+      outcome = await within(pending, 3500 + slackMs, "runWithRetries() against a server that starts after the call's first try to connect");
     } catch (error) {
-      explainCallError(error, (code) => `runWithRetries() against a server that starts 0.3 s after the call failed with ${code}: create the call's metadata with new grpc.Metadata({ waitForReady: true })`);
+      explainCallError(error, (code) => `runWithRetries() against a server that starts after the call's first try to connect failed with ${code}: create the call's metadata with new grpc.Metadata({ waitForReady: true })`);
     }
     expectEqual(outcome.result, { name: "early", stepsDone: 1 }, "the result of runWithRetries() against a server that starts late");
   });

@@ -6,7 +6,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { setTimeout as sleep } from "node:timers/promises";
-import { CheckFailure, expectEqual, expectTrue, ownSubject, step, tcpProxy, unusedAddress } from "../../../scripts/check-kit";
+import { CheckFailure, expectEqual, expectTrue, notServingYet, ownSubject, step, tcpProxy } from "../../../scripts/check-kit";
 import {
   Backend,
   callMany,
@@ -122,18 +122,22 @@ step(3, () => {
     });
 
     it("waits for backends that are not up yet (waitForReady)", async () => {
-      const addresses = await Promise.all([unusedAddress(), unusedAddress(), unusedAddress()]);
-      const { learner, client } = await learnerClient(ipv4Target(addresses));
+      const ports = await Promise.all([notServingYet(), notServingYet(), notServingYet()]);
+      const { learner, client } = await learnerClient(ipv4Target(ports.map((port) => port.address)));
       // The channel's first connection attempts fail at once; the next come after
       // grpc-js's reconnect backoff (1 s ± 20 %, then 1.6 s ± 20 %). 5 s lets a
       // slow machine start the backends late and still be served by the second try.
       const pending = callMany(learner, client, { count: 3, prefix: "early", concurrency: 3, timeoutMs: 5000 });
       pending.catch(() => undefined); // awaited below, where its error fails the check
-      await sleep(300);
-      await Promise.all(addresses.map((address, i) => Backend.start(`orders-${i + 1}`, { address })));
+      // The backends start once the channel has tried every address and found no one (or after 1 s).
+      await Promise.race([Promise.all(ports.map((port) => port.tried)), sleep(1000)]);
+      await Promise.all(ports.map(async (port, i) => {
+        await port.free();
+        return Backend.start(`orders-${i + 1}`, { address: port.address });
+      }));
       expectNoFailure(
         await pending,
-        "3 calls made 0.3 s before any backend was up",
+        "3 calls made before any backend was up",
         "by default a call fails at once when no backend is ready, and so do its retries: create its metadata with new grpc.Metadata({ waitForReady: true })",
       );
     });
