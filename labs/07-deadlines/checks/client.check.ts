@@ -180,8 +180,8 @@ step(8, () => {
     const { learner, client } = await learnerClientAt(port.address);
     const pending = learner.runWithRetries(client, job("early", 1, 10), 3500);
     pending.catch(() => undefined); // a rejection waits for the check below
-    // The server starts once the client has tried to connect and found no one (or after 1 s).
-    await Promise.race([port.tried, sleep(1000)]);
+    // The server starts once the client has tried to connect and found no one (or the call ended, or 1 s passed).
+    await Promise.race([port.tried, pending.then(() => undefined, () => undefined), sleep(1000)]);
     await port.free();
     const { run } = flakyWorker(0);
     await checkWorkerAt(port.address, { run });
