@@ -3,8 +3,8 @@
  * a realistic wrong solution, and the checks it must fail (every other check
  * passes). test/trees.ts checks a server bug and a client bug per lab run.
  */
-import { findLab } from "../scripts/lib/labs";
 import * as assert from "node:assert/strict";
+import { findLab } from "../scripts/lib/labs";
 import { type Bug, checkBugs, checkVariant, removeTrees } from "./trees";
 
 const server = "src/server.ts";

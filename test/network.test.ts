@@ -5,8 +5,9 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import * as assert from "node:assert/strict";
+import * as net from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
-import { notServingYet } from "../scripts/check-kit";
+import { afterFirstTries, notServingYet } from "../scripts/check-kit";
 import { closeAll } from "../scripts/check-kit/resources";
 
 const identity = (value: Buffer) => value;
@@ -47,5 +48,15 @@ describe("notServingYet()", function () {
       client.close();
       server.forceShutdown();
     }
+  });
+
+  it("stops waiting for a try once the calls have settled (a function that fails at once), and frees the port", async () => {
+    const port = await notServingYet();
+    const started = Date.now();
+    await afterFirstTries([port], Promise.reject(new Error("TODO: not implemented")));
+    assert.ok(Date.now() - started < 500, `waited ${Date.now() - started} ms for a try that could not come`);
+    const server = net.createServer();
+    await new Promise<void>((resolve, reject) => server.once("error", reject).listen(Number(port.address.split(":")[1]), "127.0.0.1", resolve));
+    await new Promise((resolve) => server.close(resolve));
   });
 });

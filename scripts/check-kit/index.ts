@@ -2,7 +2,7 @@
 export { watchAnswers } from "./answers";
 export { CheckFailure, expectEqual, expectTrue, type Settlement, settledWithin, within } from "./assert";
 export { withEsbuild } from "./esbuild";
-export { notServingYet, unusedAddress } from "./network";
+export { afterFirstTries, notServingYet, unusedAddress } from "./network";
 export { openServerStream, type OpenStream } from "./open-stream";
 export { type CallOutcome, expectCallError, expectCode, expectNames, serverStreamOutcome, type StreamOutcome, unaryOutcome } from "./outcome";
 export { tcpProxy, type TcpProxy } from "./proxy";

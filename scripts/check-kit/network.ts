@@ -64,3 +64,19 @@ export async function notServingYet(): Promise<NotServingYet> {
   track(free);
   return { address, tried, free };
 }
+
+/**
+ * Waits until a client has tried every one of `ports`, or until `calls` have
+ * settled (a function that fails at once never tries), or 1 s at most; then
+ * frees the ports for the servers the check starts on them.
+ */
+export async function afterFirstTries(ports: readonly NotServingYet[], calls: Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, 1000)));
+  try {
+    await Promise.race([Promise.all(ports.map((port) => port.tried)), calls.then(() => undefined, () => undefined), limit]);
+  } finally {
+    clearTimeout(timer);
+  }
+  await Promise.all(ports.map((port) => port.free()));
+}

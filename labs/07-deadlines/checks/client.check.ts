@@ -5,8 +5,7 @@
  * attempt arrives, and whether the client cancelled.
  */
 import * as grpc from "@grpc/grpc-js";
-import { setTimeout as sleep } from "node:timers/promises";
-import { CheckFailure, expectEqual, expectRejection, expectTrue, notServingYet, step, unusedAddress, within } from "../../../scripts/check-kit";
+import { afterFirstTries, CheckFailure, expectEqual, expectRejection, expectTrue, notServingYet, step, unusedAddress, within } from "../../../scripts/check-kit";
 import { checkWorkerAt, deadlineOf, failure, flakyWorker, type Job, job, type JobResult, learnerClientAt, learnerClientFor, type Progress, type RunHandler, whenCancelled } from "./deadlines";
 
 /** Time the learner's function has to settle beyond its own timeout. */
@@ -180,9 +179,8 @@ step(8, () => {
     const { learner, client } = await learnerClientAt(port.address);
     const pending = learner.runWithRetries(client, job("early", 1, 10), 3500);
     pending.catch(() => undefined); // a rejection waits for the check below
-    // The server starts once the client has tried to connect and found no one (or the call ended, or 1 s passed).
-    await Promise.race([port.tried, pending.then(() => undefined, () => undefined), sleep(1000)]);
-    await port.free();
+    // The server starts once the client has tried to connect and found no one.
+    await afterFirstTries([port], pending);
     const { run } = flakyWorker(0);
     await checkWorkerAt(port.address, { run });
     let outcome: { result: JobResult } | undefined;

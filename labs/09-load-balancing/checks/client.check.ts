@@ -6,7 +6,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { setTimeout as sleep } from "node:timers/promises";
-import { CheckFailure, expectEqual, expectTrue, notServingYet, ownSubject, step, tcpProxy } from "../../../scripts/check-kit";
+import { afterFirstTries, CheckFailure, expectEqual, expectTrue, notServingYet, ownSubject, step, tcpProxy } from "../../../scripts/check-kit";
 import {
   Backend,
   callMany,
@@ -129,12 +129,9 @@ step(3, () => {
       // slow machine start the backends late and still be served by the second try.
       const pending = callMany(learner, client, { count: 3, prefix: "early", concurrency: 3, timeoutMs: 5000 });
       pending.catch(() => undefined); // awaited below, where its error fails the check
-      // The backends start once the channel has tried every address and found no one (or the calls ended, or 1 s passed).
-      await Promise.race([Promise.all(ports.map((port) => port.tried)), pending.then(() => undefined, () => undefined), sleep(1000)]);
-      await Promise.all(ports.map(async (port, i) => {
-        await port.free();
-        return Backend.start(`orders-${i + 1}`, { address: port.address });
-      }));
+      // The backends start once the channel has tried every address and found no one.
+      await afterFirstTries(ports, pending);
+      await Promise.all(ports.map((port, i) => Backend.start(`orders-${i + 1}`, { address: port.address })));
       expectNoFailure(
         await pending,
         "3 calls made before any backend was up",
