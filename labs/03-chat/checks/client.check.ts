@@ -164,8 +164,15 @@ step(6, () => {
     await lines.repeat(big, total);
     const chat = new LearnerChat(setup, lines, []);
     await chat.until(() => recording.received.length >= 1, "expected the server to receive the join");
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const taken = await lines.taken;
+    // A client that waits for "drain" stops taking lines (it cannot come while the server reads nothing); one that
+    // does not takes them all. Watch until the count stands still for 0.2 s, or grows too far, not for a fixed time.
+    let taken = await lines.taken;
+    for (let still = 0, until = Date.now() + 3000; still < 4 && taken < total / 4 && Date.now() < until; ) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const now = await lines.taken;
+      still = now === taken ? still + 1 : 0;
+      taken = now;
+    }
     expectTrue(taken < total / 4, `chat() took ${taken} of ${total} lines of 16 KiB while the server read none: when write() returns false, wait for "drain" before taking the next line`);
     // The server reads again: "drain" comes once it has read what was sent meanwhile (up to about 1.3 MB, slow
     // on a busy machine), and chat() must take lines again: more than two rounds of "drain".
