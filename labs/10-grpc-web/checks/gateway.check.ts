@@ -85,32 +85,49 @@ step(2, () => {
   });
 
   it("keeps the upstream's HTTP/2 response headers out of the trailers it sends the browser", async () => {
-    const upstream = await startUpstream({ sayHello: () => serviceError(grpc.status.NOT_FOUND, "no greeting for ada") });
+    const upstream = await startUpstream({
+      sayHello: () => serviceError(grpc.status.NOT_FOUND, "no greeting for ada"),
+      count: async (_request, call) => {
+        call.write({ n: 1 });
+        throw serviceError(grpc.status.NOT_FOUND, "no more numbers");
+      },
+    });
     const gateway = await startGateway(upstream.address, randomOrigin());
-    const answer = await webCall(gateway, "SayHello", { name: "ada" });
-    expectWebAnswer(answer, "a failed SayHello");
-    const leaked = ["content-type", "date", "grpc-accept-encoding", "grpc-encoding", "te"].filter((name) => answer.trailers?.has(name));
-    expectTrue(
-      leaked.length === 0,
-      `the trailer frame of a failed call carried the upstream's ${leaked.join(", ")}: rethrowing the upstream's error passes its response headers on; throw a new ConnectError(error.rawMessage, error.code) instead`,
-    );
-    expectEqual(codeName(answer.code), codeName(grpc.status.NOT_FOUND), "grpc-status of a SayHello the upstream failed with NOT_FOUND");
+    for (const method of ["SayHello", "Count"] as const) {
+      const answer = await webCall(gateway, method, method === "SayHello" ? { name: "ada" } : { to: 3, intervalMs: 0 });
+      expectWebAnswer(answer, `a failed ${method}`);
+      expectEqual(codeName(answer.code), codeName(grpc.status.NOT_FOUND), `grpc-status of a ${method} the upstream failed with NOT_FOUND`);
+      const leaked = ["content-type", "date", "grpc-accept-encoding", "grpc-encoding", "te"].filter((name) => answer.trailers?.has(name));
+      expectTrue(
+        leaked.length === 0,
+        `the trailer frame of a failed ${method} carried the upstream's ${leaked.join(", ")}: rethrowing the upstream's error passes its response headers on; throw a new ConnectError(error.rawMessage, error.code) instead`,
+      );
+    }
   });
 
   it("passes the browser's deadline (grpc-timeout) on to the upstream call", async () => {
     const upstream = await startUpstream({});
     const gateway = await startGateway(upstream.address, randomOrigin());
-    const sent = Date.now();
-    const answer = await webCall(gateway, "SayHello", { name: "ada" }, { "grpc-timeout": "1500m" });
-    expectEqual(answer.code, 0, "grpc-status of a SayHello with grpc-timeout: 1500m");
-    const call = upstream.calls[0];
-    const deadline = call?.deadline ?? Number.NaN;
-    expectTrue(Number.isFinite(deadline), "the upstream call had no deadline, though the browser's call had 1.5 s: pass what is left of it on (timeoutMs: context.timeoutMs())");
-    // At most the browser's 1.5 s from the moment the upstream call arrived (what is left can only be less),
-    // and not a small part of it. Measured from arrival, not from sending: a busy machine delays the hop.
-    const left = deadline - call!.at;
-    const fromSend = deadline - sent;
-    expectTrue(left <= 1550 && fromSend >= 500, `the upstream call's deadline was ${left} ms after it arrived (${fromSend} ms after the browser's call began, which had 1500 ms): pass context.timeoutMs() on`);
+    // Two deadlines far apart: no fixed deadline is within both ranges below.
+    for (const method of ["SayHello", "Count"] as const) {
+      for (const timeout of [1500, 8000]) {
+        const sent = Date.now();
+        const answer = await webCall(gateway, method, method === "SayHello" ? { name: "ada" } : { to: 1, intervalMs: 0 }, { "grpc-timeout": `${timeout}m` });
+        expectEqual(answer.code, 0, `grpc-status of a ${method} with grpc-timeout: ${timeout}m`);
+        const call = upstream.calls.at(-1);
+        expectEqual(call?.method, method, `the method of the upstream call a ${method} made`);
+        const deadline = call!.deadline;
+        expectTrue(Number.isFinite(deadline), `the upstream ${method} had no deadline, though the browser's call had ${timeout} ms: pass what is left of it on (timeoutMs: context.timeoutMs())`);
+        // At most the browser's time from the moment the upstream call arrived (what is left can only be less),
+        // and at least that time less 1 s from the moment the browser's call was sent (a margin kept for the way back is fine).
+        const left = deadline - call!.at;
+        const fromSend = deadline - sent;
+        expectTrue(
+          left <= timeout + 50 && fromSend >= timeout - 1000,
+          `the upstream ${method}'s deadline was ${left} ms after it arrived (${fromSend} ms after the browser's call began, which had grpc-timeout ${timeout} ms): pass on what is left of the browser's deadline (timeoutMs: context.timeoutMs()), not a deadline of your own`,
+        );
+      }
+    }
   });
 
   it("cancels the upstream call when the browser goes away in the middle of a stream", async function () {

@@ -66,9 +66,20 @@ async function click(page: OpenPage, button: string, calls: PageCall[], method: 
 /** A status as the page shows it, reduced to letters: "INVALID_ARGUMENT", "InvalidArgument" and "invalid argument" all match. */
 const letters = (text: string) => text.toLowerCase().replace(/[^a-z]/g, "");
 const shows = (id: string, wanted: string) => `document.getElementById(${JSON.stringify(id)})?.textContent.toLowerCase().replace(/[^a-z]/g, "").includes(${JSON.stringify(letters(wanted))})`;
-/** The texts of the <li> items of #counts, in the page. */
-const items = (page: OpenPage) => page.page.$$eval("#counts li", (lis) => lis.map((li) => (li.textContent ?? "").trim()));
+/**
+ * The <li> items of #counts, in the page: the number of each that shows exactly
+ * one integer ("42", "n = 42", "#42"), the text of any other.
+ */
+const items = async (page: OpenPage): Promise<(number | string)[]> => {
+  const texts = await page.page.$$eval("#counts li", (lis) => lis.map((li) => (li.textContent ?? "").trim()));
+  return texts.map((text) => {
+    const integers = text.match(/\d+/g) ?? [];
+    return integers.length === 1 ? Number(integers[0]) : text;
+  });
+};
 const itemCount = (n: number) => `document.querySelectorAll("#counts li").length >= ${n}`;
+/** An item of #counts shows the number n, and no other integer. */
+const itemShowing = (n: number) => `[...document.querySelectorAll("#counts li")].some((li) => (li.textContent.match(/\\d+/g) ?? []).join() === "${n}")`;
 
 step(4, () => {
   inBrowser("calls SayHello with the name in #name and shows the answer in #greeting", async () => {
@@ -107,7 +118,7 @@ step(5, () => {
       call.send({ n });
       await page.waitUntil(itemCount(i + 1), async () => `#counts showed ${JSON.stringify(await items(page))} 2 s after message ${i + 1} of the stream arrived: add an <li> for each message as it arrives (for await ... of)`);
     }
-    expectEqual(await items(page), values.map(String), "the <li> items of #counts, in order");
+    expectEqual(await items(page), values, "the numbers of the <li> items of #counts, in order (each item shows its message's n)");
     call.end(grpc.status.UNAVAILABLE, "upstream went away");
     await page.waitUntil(shows("status", "UNAVAILABLE"), async () => `#status showed "${await page.text("status")}" 2 s after the stream failed with UNAVAILABLE`);
     // The same page again: a new stream starts from an empty #counts, and one that ends well shows OK.
@@ -115,7 +126,7 @@ step(5, () => {
     again.send({ n: 7 });
     again.end(grpc.status.OK);
     await page.waitUntil(shows("status", "OK"), async () => `#status showed "${await page.text("status")}" 2 s after a second stream ended with OK`);
-    expectEqual(await items(page), ["7"], "the <li> items of #counts after a second click on #count and its one message");
+    expectEqual(await items(page), [7], "the numbers of the <li> items of #counts after a second click on #count and its one message");
   });
 
   inBrowser("cancels the stream when #cancel is clicked: the call's connection closes", async () => {
@@ -126,5 +137,14 @@ step(5, () => {
     expectTrue(await clickHeard(page, "cancel"), unheard(page, "cancel", "left the Count call open"));
     const closed = await waitFor(() => call.closedAt !== undefined, 1000);
     expectTrue(closed, "the Count call was still open 1 s after a click on #cancel: pass an AbortController's signal to the call and abort() it");
+    // Cancel stops that stream only: the next one runs and shows its messages.
+    const before = calls.length;
+    await page.click("count");
+    const started = await waitFor(() => calls.length > before, 2000);
+    expectTrue(started, `a click on #count after a cancelled stream made no call to the Greeter within 2 s: create a new AbortController for each stream${reported(page)}`);
+    const next = calls[before]!;
+    const n = 10 + Math.floor(Math.random() * 90);
+    next.send({ n });
+    await page.waitUntil(itemShowing(n), async () => `#counts showed ${JSON.stringify(await items(page))} 2 s after a stream started after the cancelled one sent ${n}: create a new AbortController for each stream`);
   });
 });
