@@ -17,7 +17,7 @@
 import type MochaType from "mocha";
 import * as path from "node:path";
 import { CheckFailure, within } from "../check-kit/assert";
-import { explainMessage } from "../check-kit/explain";
+import { cleanDetails, explainMessage } from "../check-kit/explain";
 import { closeAll } from "../check-kit/resources";
 import { checkScope } from "../check-kit/scope";
 import { ownSubjectSuites, serialSuites, stepOf, timedSuites } from "../check-kit/steps";
@@ -27,7 +27,7 @@ import { checkOutputLimit } from "../subject/codec";
 import { expectedDurations, lanesWanted, lastDurations, longestFirst, recordDurations } from "./check-durations";
 import type { JudgeWarmUp } from "./lab-hooks";
 import { kept, keptModules, notedPackages, noteLabModules, preloadLabModules } from "./judge-modules";
-import { findLab, labsDir, loadLab, workspaceRoot } from "./labs";
+import { findLab, labsDir, loadLab, type Side, workspaceRoot } from "./labs";
 import { checkId } from "./results";
 import { listenWarm, type RunnerChannel } from "./warm-judge";
 import { defaultSubjectMemoryMb, type PlannedCheck, type RunMessage, type WorkerMessage, type WorkerRequest } from "./worker-protocol";
@@ -52,7 +52,24 @@ function send(message: WorkerMessage, then?: () => void): void {
   runner.send(message, then);
 }
 
-function describeFailure(error: unknown, timeoutMs: number, { handlerErrors, uncaught, fault, wire }: CheckEvents): string {
+/** The sides of the steps of the lab this run checks: step number → "server" or "client". */
+let stepSides = new Map<number, Side>();
+
+/**
+ * A call error a server check let through: the check's own call to the learner's server failed (a failed
+ * call of the learner's client is a client check's). Said so, never as the learner's unhandled client error.
+ */
+function checksCallFailed(error: unknown): string | undefined {
+  // grpc-js words a failed call's error "4 DEADLINE_EXCEEDED: details", and gives it the status's code and details.
+  const [, name, details] = /^\d+ ([A-Z_]+): ([\s\S]*)$/.exec(error instanceof Error ? error.message : "") ?? [];
+  if (!name || typeof (error as { code?: unknown }).code !== "number") return undefined;
+  const advice = name === "DEADLINE_EXCEEDED" ? ": your server gave no complete answer in time; does every path call callback() or end the stream?" : "";
+  // grpc-js's timings of a passed deadline ("...after 2.001s,name resolution: 0.001s,LB pick: ...") tell a learner nothing.
+  const said = cleanDetails((details ?? "").replace(/,name resolution:[\s\S]*$/, ""));
+  return `the check's call to your server ended with ${name}: ${said || "(no details)"}${advice}`;
+}
+
+function describeFailure(error: unknown, timeoutMs: number, { handlerErrors, uncaught, fault, wire }: CheckEvents, side?: Side): string {
   // The subject stopped during the check: that is the cause, whatever the check saw next.
   if (fault) return fault;
   if (uncaught.length > 0 && handlerErrors.length === 0) return uncaught[0]!;
@@ -64,6 +81,8 @@ function describeFailure(error: unknown, timeoutMs: number, { handlerErrors, unc
     // The run's limit, or the check's own (this.timeout()).
     const ms = Number(/^Timeout of (\d+)ms/.exec(error.message)?.[1] ?? timeoutMs);
     message = `did not finish within ${ms / 1000} s: is a promise never resolved or a stream never ended?`;
+  } else if (side === "server" && checksCallFailed(error)) {
+    message = checksCallFailed(error)!;
   } else {
     // A raw grpc-js text ("UNAVAILABLE: No connection established ...") gets a sentence about what to check.
     const text = explainMessage(error instanceof Error ? error.message : String(error));
@@ -476,7 +495,7 @@ async function runInLanes(tests: MochaType.Test[], lanes: readonly Lane[], hosts
         if (lane.looped) loopedSteps.add(plannedCheck(test).step);
         await afterCheck(lane, Boolean(error));
         // What the check asserted held, but an exception nobody caught or a crash of the code under test still fails it.
-        const failure = error ? describeFailure(error, timeoutMs, events) : (events.fault ?? events.uncaught[0] ?? null);
+        const failure = error ? describeFailure(error, timeoutMs, events, stepSides.get(plannedCheck(test).step)) : (events.fault ?? events.uncaught[0] ?? null);
         const stalled = subject?.alive ? subject.stalledMs - stalledBefore : 0;
         if (failure && !item.again && stalled >= stalledRerunMs && stalled >= duration * stalledRerunShare) {
           // Its subject did not get the time the check's waits assumed (a machine running more than it has cores for).
@@ -629,6 +648,7 @@ function run(request: WorkerRequest): void {
   keptBeforeRun = new Set(keptModules());
   process.env.GRPC_LABS_TARGET_DIR = request.tree;
   process.env.GRPC_LABS_LAB = request.lab;
+  stepSides = new Map(loadLab(request.labId).steps.map((step) => [step.step, step.side]));
   loadedFiles.clear();
   unfinishedLoads.clear();
   const lanes = request.lanes ?? laneCount();
@@ -684,7 +704,7 @@ class SerialReporter {
       if (!current || !events) return;
       const id = plannedCheck(current).id;
       const duration = Date.now() - started;
-      if (failure !== undefined) send({ type: "result", id, status: "fail", message: describeFailure(failure, serialTimeoutMs, events), duration_ms: duration, ...wireOf(true, events) });
+      if (failure !== undefined) send({ type: "result", id, status: "fail", message: describeFailure(failure, serialTimeoutMs, events, stepSides.get(plannedCheck(current).step)), duration_ms: duration, ...wireOf(true, events) });
       else {
         const fault = events.fault ?? events.uncaught[0] ?? null;
         send({ type: "result", id, status: fault ? "fail" : "pass", message: fault, duration_ms: duration, ...wireOf(fault, events) });
