@@ -3,16 +3,18 @@
  * mistake fails exactly the checks about it, and two different but correct
  * solutions pass. The mistakes are the ones benchmarks and fast clients are
  * known for: an off-by-one percentile, requests per second from the average,
- * failures' times taken as latencies, warm-up calls measured, sequential
- * calls, a client per call or never closed, a unary call per reading, no
- * compression, and the 4 MiB limit left as it is. Then `bench`, with few
- * samples: its ratios come from its own samples.
+ * failures' times taken as latencies or not timed, warm-up calls or their
+ * time measured, latencies from the run's start, a count split between
+ * workers, sequential calls, answers in arrival order, a client per call or
+ * never closed, a unary call per reading, no compression, and the 4 MiB
+ * limit left as it is. Then `bench`, with few samples: its ratios come from
+ * its own samples, without the warm-up's, and it times no wrong answer.
  */
 import * as assert from "node:assert/strict";
 import * as path from "node:path";
-import { findLab, treeDir } from "../scripts/lib/labs";
+import { findLab, labsDir, treeDir } from "../scripts/lib/labs";
 import { ensureStubs } from "../scripts/lib/stubs";
-import { alternativeFile, checkVariant as checkVariantOf, type Edit, expectFailing, failingIds as failing, removeTrees } from "./trees";
+import { alternativeFile, checkVariant as checkVariantOf, type Edit, expectFailing, failingIds as failing, removeTrees, solutionVariant } from "./trees";
 
 const lab = findLab("11");
 const harness = "src/harness.ts";
@@ -55,6 +57,35 @@ describe("lab 11's checks against known mistakes", function () {
   it("warm-up calls measured with the others", async () => {
     const result = await checkVariant("warmup-measured", [{ file: harness, from: "for (let i = 0; i < options.warmup; i++) await timed();", to: "const samples: Sample[] = [];\n  for (let i = 0; i < options.warmup; i++) samples.push(await timed());" }, { file: harness, from: "  const samples: Sample[] = [];\n  const start", to: "  const start" }]);
     expectFailing(result, [s3.count, s3.duration]);
+  });
+
+  it("the clock started before the warm-up (totalMs and rps include it)", async () => {
+    const result = await checkVariant("clock-before-warmup", [
+      { file: harness, from: "  for (let i = 0; i < options.warmup; i++) await timed();\n\n  const samples: Sample[] = [];\n  const start = performance.now();", to: "  const start = performance.now();\n  for (let i = 0; i < options.warmup; i++) await timed();\n\n  const samples: Sample[] = [];" },
+    ]);
+    // The 300 ms run also counts from before its warm-up: on a busy machine, the warm-up may use it all up.
+    expectFailing(result, [s3.count], [s3.duration]);
+  });
+
+  it("latencies timed from the run's start instead of each call's", async () => {
+    const result = await checkVariant("latency-from-run-start", [{ file: harness, from: "      samples.push(await timed());", to: "      const { ok } = await timed();\n      samples.push({ ms: performance.now() - start, ok });" }]);
+    expectFailing(result, [s3.count]);
+  });
+
+  it("failed calls recorded as taking 0 ms", async () => {
+    const result = await checkVariant("failures-untimed", [{ file: harness, from: "      return { ms: performance.now() - start, ok: false };", to: "      return { ms: 0, ok: false };" }]);
+    expectFailing(result, [s3.count]);
+  });
+
+  it("the count split between the workers (count / concurrency calls each)", async () => {
+    const result = await checkVariant("count-per-worker", [
+      {
+        file: harness,
+        from: "    while (more()) {\n      started++;\n      samples.push(await timed());\n    }",
+        to: "    for (let mine = 0; options.durationMs !== undefined ? more() : mine < (options.count ?? 0) / options.concurrency; mine++) samples.push(await timed());",
+      },
+    ]);
+    expectFailing(result, [s3.concurrency]);
   });
 
   it("a failed call rejects the whole run", async () => {
@@ -113,6 +144,27 @@ describe("lab 11's checks against known mistakes", function () {
     expectFailing(result, ["s6.echoall-has-every-call-in-flight"]);
   });
 
+  it("answers collected in the order they arrive instead of the batches' order", async () => {
+    const result = await checkVariant("arrival-order", [
+      {
+        file: client,
+        from: /    return await Promise\.all\(\n      batches\.map\([\s\S]*?\n    \);/,
+        to: [
+          "    const answers: Batch[] = [];",
+          "    await Promise.all(",
+          "      batches.map((batch) => new Promise<void>((resolve, reject) => client.echo(batch, new grpc.Metadata(), { deadline: deadline() }, (error, answer) => {",
+          "        if (error) return reject(error);",
+          "        answers.push(answer);",
+          "        resolve();",
+          "      }))),",
+          "    );",
+          "    return answers;",
+        ].join("\n"),
+      },
+    ]);
+    expectFailing(result, ["s6.echoall-sends-every-call-over-one-connection"]);
+  });
+
   it("a client never closed", async () => {
     const result = await checkVariant("never-closed", [{ file: client, from: "  } finally {\n    client.close();\n  }\n}\n\n/** Uploads", to: "  } finally {\n    void client;\n  }\n}\n\n/** Uploads" }]);
     expectFailing(result, ["s6.echoall-sends-every-call-over-one-connection"]);
@@ -159,21 +211,31 @@ describe("lab 11's checks against known mistakes", function () {
 
 describe("lab 11's bench", function () {
   this.timeout(120_000);
+  after(removeTrees);
 
-  it("prints ratios computed from its own samples, with the machine, Node's version and the loopback caveat", async () => {
-    const tree = treeDir(lab, "solution");
+  /** lab.ts's bench, measuring the code of `tree`. */
+  function benchOn(tree: string): typeof import("../labs/11-performance/lab") {
     ensureStubs(lab, tree);
     process.env.GRPC_LABS_TARGET_DIR = tree;
     process.env.GRPC_LABS_LAB = lab.number;
-    const bench = require(path.join(tree, "..", "..", "labs", lab.id, "lab.ts")) as typeof import("../labs/11-performance/lab");
+    return require(path.join(labsDir, lab.id, "lab.ts"));
+  }
+
+  it("prints ratios computed from its own samples, with the machine, Node's version and the loopback caveat", async () => {
+    const bench = benchOn(treeDir(lab, "solution"));
     // Two rounds of a few samples: the numbers mean nothing, their arithmetic does.
     const measured = await bench.measure(2, 0.02);
     const nearestRankMedian = (samples: number[]) => [...samples].sort((a, b) => a - b)[Math.ceil(samples.length / 2) - 1]!;
     assert.equal(measured.length, 5);
+    // 200, 4, 1, 1 and 50 samples a round, times 0.02 (at least 1), in 2 rounds: none from the warm-up round.
+    assert.deepEqual(
+      measured.map((row) => row.variants.map((v) => v.samples.length)),
+      [[8, 8], [2, 2], [2, 2], [2, 2], [2, 2]],
+      "samples of each variant (2 rounds, the warm-up round not counted)",
+    );
     for (const row of measured) {
       const [a, b] = row.variants.map((v) => nearestRankMedian(v.samples)) as [number, number];
       for (const v of row.variants) assert.equal(v.report.count, v.samples.length, `${row.name}: ${v.label}'s report covers its samples`);
-      assert.ok(row.variants.every((v) => v.samples.length >= 2), `${row.name}: samples from both rounds`);
       assert.equal(row.ratio, Math.max(a, b) / Math.min(a, b), `${row.name}: the ratio of the medians of its samples`);
       assert.equal(row.faster, row.variants[a <= b ? 0 : 1]!.label);
     }
@@ -181,5 +243,12 @@ describe("lab 11's bench", function () {
     assert.ok(lines.some((l) => l.includes(`Node ${process.version}`)));
     assert.ok(lines.some((l) => /Loopback only/.test(l)));
     for (const row of measured) assert.ok(lines.some((l) => l.includes(`${row.ratio.toFixed(1)}× faster`)), `the table shows ${row.name}'s ratio`);
+  });
+
+  it("times no server that answers wrong: a REST twin that answers every path with the summary is refused", async () => {
+    const tree = solutionVariant(lab, "11-bench-wrong-rest", [
+      { file: server, from: 'if (req.url === "/v1/echo") answer(200, Batch.toJSON(batch));\n      else answer(', to: "answer(" },
+    ]);
+    await assert.rejects(benchOn(tree).measure(1, 0.02), /POST \/v1\/echo did not answer the small batch it was sent/);
   });
 });

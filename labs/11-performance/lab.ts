@@ -10,16 +10,24 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import { performance } from "node:perf_hooks";
+import { isDeepStrictEqual } from "node:util";
 import { CheckFailure, loadTarget } from "../../scripts/check-kit";
 import type { LabHooks } from "../../scripts/lib/lab-hooks";
-import type { Batch, ClientModule, HarnessModule, Reading, Report, ServerModule } from "./checks/perf";
+import { type Batch, type ClientModule, type HarnessModule, type Reading, type Report, type ServerModule, summaryOf, type UploadSummary } from "./checks/perf";
 
-/** What the bench needs of the stubs in gen/: the generated client. */
+/** A generated message's proto3 JSON codec. */
+interface JsonCodec<T> {
+  fromJSON(object: unknown): T;
+  toJSON(message: T): unknown;
+}
+/** What the bench needs of the stubs in gen/: the generated client, and the codecs that compare answers. */
 interface Stubs {
   TelemetryClient: new (address: string, credentials: grpc.ChannelCredentials, options?: grpc.ChannelOptions) => grpc.Client & {
     echo(request: Batch, metadata: grpc.Metadata, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, answer: Batch) => void): void;
-    upload(options: grpc.CallOptions, callback: (error: grpc.ServiceError | null) => void): grpc.ClientWritableStream<Reading>;
+    upload(options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, summary: UploadSummary) => void): grpc.ClientWritableStream<Reading>;
   };
+  Batch: JsonCodec<Batch>;
+  UploadSummary: JsonCodec<UploadSummary>;
 }
 
 /** One thing measured: each run() is one sample. */
@@ -42,7 +50,7 @@ export interface Measured {
 }
 
 const readingsOf = (count: number, sensor: string): Reading[] => Array.from({ length: count }, (_, i) => ({ sensor, value: (i % 100) / 4, seq: i + 1 }));
-/** About 1 MB as JSON (600 KB as protobuf): many small fields, the worst case for a reflection-based codec. */
+/** About 770 KB as JSON (560 KB as protobuf): many small fields, the worst case for a reflection-based codec. */
 const largeBatch: Batch = { readings: readingsOf(10_000, "building-7/floor-3/room-12/thermometer-1"), blob: Buffer.alloc(0) };
 const smallBatch: Batch = { readings: readingsOf(1, "hall/thermometer-1"), blob: Buffer.alloc(0) };
 const uploadReadings = readingsOf(500, "hall/thermometer-1");
@@ -59,7 +67,7 @@ const p99 = (report: Report) => report.latencyDistribution.find((d) => d.percent
 export async function measure(rounds: number, scale = 1): Promise<Measured[]> {
   const harness = await loadTarget<HarnessModule>("src/harness.ts");
   const servers = await loadTarget<ServerModule>("src/server.ts");
-  const { TelemetryClient } = await loadTarget<Stubs>("gen/perf/v1/telemetry.ts");
+  const { TelemetryClient, Batch, UploadSummary } = await loadTarget<Stubs>("gen/perf/v1/telemetry.ts");
   const grpcServer = await servers.createTelemetryServer();
   const restServer = await servers.createRestServer();
   let reused: InstanceType<Stubs["TelemetryClient"]> | undefined;
@@ -89,12 +97,26 @@ export async function measure(rounds: number, scale = 1): Promise<Measured[]> {
       });
     // The JSON a REST client sends is built for each call, as the gRPC client encodes each call.
     const restEcho = (batch: Batch) => post("/v1/echo", JSON.stringify({ readings: batch.readings }));
+    const restUpload = () => post("/v1/upload", JSON.stringify({ readings: uploadReadings }));
     const upload = () =>
-      new Promise<void>((resolve, reject) => {
-        const call = channel.upload({ deadline: Date.now() + 10_000 }, (error) => (error ? reject(error) : resolve()));
+      new Promise<UploadSummary>((resolve, reject) => {
+        const call = channel.upload({ deadline: Date.now() + 10_000 }, (error, summary) => (error ? reject(error) : resolve(summary)));
         for (const reading of uploadReadings) call.write(reading);
         call.end();
       });
+
+    // A fast wrong answer is no result: check once what each kind of call answers, before timing any.
+    const expectAnswer = <T>(codec: JsonCodec<T>, answer: T, expected: T, what: string) => {
+      if (!isDeepStrictEqual(codec.toJSON(answer), codec.toJSON(expected))) throw new CheckFailure(`${what}, so the bench does not time it: make \`npm run lab 11\` pass first`);
+    };
+    for (const [size, batch] of [["small", smallBatch], ["large", largeBatch]] as const) {
+      expectAnswer(Batch, await echo(channel, batch), batch, `Echo did not answer the ${size} batch it was sent`);
+      expectAnswer(Batch, Batch.fromJSON(await restEcho(batch)), batch, `POST /v1/echo did not answer the ${size} batch it was sent`);
+    }
+    const summary = summaryOf(uploadReadings);
+    expectAnswer(UploadSummary, await upload(), summary, `Upload did not answer the count, sum and last seq of the ${uploadReadings.length} readings it was sent`);
+    expectAnswer(UploadSummary, UploadSummary.fromJSON(await restUpload()), summary, `POST /v1/upload did not answer the count, sum and last seq of the ${uploadReadings.length} readings it was sent`);
+
     const comparisons: Comparison[] = [
       {
         name: "small message (1 reading), unary",
@@ -105,7 +127,7 @@ export async function measure(rounds: number, scale = 1): Promise<Measured[]> {
         ],
       },
       {
-        name: "large message (10,000 readings, ~1 MB JSON), unary",
+        name: "large message (10,000 readings, ~770 KB JSON), unary",
         perRound: 4,
         variants: [
           { label: "gRPC", run: () => echo(channel, largeBatch) },
@@ -117,7 +139,7 @@ export async function measure(rounds: number, scale = 1): Promise<Measured[]> {
         perRound: 1,
         variants: [
           { label: "gRPC client stream", run: upload },
-          { label: "REST/JSON, one request", run: () => post("/v1/upload", JSON.stringify({ readings: uploadReadings })) },
+          { label: "REST/JSON, one request", run: restUpload },
         ],
       },
       {

@@ -93,14 +93,14 @@ step(2, () => {
   });
 });
 
-/** A call for runBench: counts calls and how many are in flight; waits `holdMs`; fails the calls `fails` says. */
-function countingCall(holdMs: number, fails: (n: number) => boolean = () => false) {
+/** A call for runBench: counts calls and how many are in flight; the nth call waits `holdMs(n)`, then fails if `fails(n)`. */
+function countingCall(holdMs: (n: number) => number, fails: (n: number) => boolean = () => false) {
   const state = { calls: 0, inFlight: 0, maxInFlight: 0 };
   const call = async () => {
     const n = ++state.calls;
     state.maxInFlight = Math.max(state.maxInFlight, ++state.inFlight);
     try {
-      if (holdMs > 0) await sleep(holdMs);
+      await sleep(holdMs(n));
       if (fails(n)) throw new Error(`call ${n} failed`);
     } finally {
       state.inFlight--;
@@ -109,11 +109,14 @@ function countingCall(holdMs: number, fails: (n: number) => boolean = () => fals
   return { state, call };
 }
 
+/** A timer may fire up to a millisecond early by performance.now(): a call held h ms takes at least h - 1. */
+const atLeast = (holdMs: number) => holdMs - 1;
+
 step(3, () => {
   it("makes the warm-up calls, then exactly `count` calls, and reports only those, failures included", async () => {
     const { runBench } = await harnessModule();
-    // Calls 8 and 11 are the 3rd and 6th after 5 warm-up calls.
-    const { state, call } = countingCall(0, (n) => n === 8 || n === 11);
+    // 5 warm-up calls of 30 ms, then 12 calls of 10 ms; the 3rd and 6th of those (calls 8 and 11) fail.
+    const { state, call } = countingCall((n) => (n <= 5 ? 30 : 10), (n) => n === 8 || n === 11);
     const began = Date.now();
     const report = await within(runBench(call, { warmup: 5, concurrency: 1, count: 12 }), 3000, "runBench with 5 warm-up calls and a count of 12");
     const elapsed = Date.now() - began;
@@ -121,24 +124,38 @@ step(3, () => {
     expectEqual(report.count, 12, "report.count (the warm-up calls are not measured)");
     expectEqual(report.errors, 2, "report.errors (2 of the measured calls failed: a failed call is a sample, not an exception)");
     expectTrue(report.average >= 0 && report.average <= elapsed, `report.average was ${report.average} ms in a run of ${elapsed} ms: time every call, failed or not, from its start to its end`);
+    // What the calls after the warm-up had of the run, at most (Date.now() counts whole milliseconds: 2 ms of rounding).
+    const warmup = 5 * atLeast(30);
+    const measured = elapsed - warmup + 2;
+    expectTrue(report.totalMs <= measured, `report.totalMs was ${report.totalMs} ms, but runBench took ${elapsed} ms in all, at least ${warmup} of them in the warm-up: start the clock after the warm-up calls`);
+    // Made one at a time, the calls' latencies add up to no more than that.
+    expectTrue(
+      report.average * 12 <= measured,
+      `the 12 latencies add up to ${(report.average * 12).toFixed(1)} ms, more than the ${measured} ms the calls after the warm-up had, one at a time: time each call from its own start, not from the run's`,
+    );
+    // A failed call is a latency sample like any other: 3 calls that each fail after 20 ms.
+    const failing = countingCall(() => 20, () => true);
+    const failures = await within(runBench(failing.call, { warmup: 0, concurrency: 1, count: 3 }), 3000, "runBench with a count of 3 calls that fail");
+    expectTrue(failures.average >= atLeast(20), `report.average was ${failures.average} ms for 3 calls that each failed after 20 ms: time every call, failed or not, from its start to its end`);
   });
 
   it("keeps exactly `concurrency` calls in flight", async () => {
     const { runBench } = await harnessModule();
-    const { state, call } = countingCall(15);
+    const { state, call } = countingCall(() => 15);
     const began = Date.now();
-    const report = await within(runBench(call, { warmup: 0, concurrency: 4, count: 20 }), 3000, "runBench with concurrency 4 and a count of 20");
+    // 22 is not a multiple of 4: the workers share the count, they do not split it.
+    const report = await within(runBench(call, { warmup: 0, concurrency: 4, count: 22 }), 3000, "runBench with concurrency 4 and a count of 22");
     const elapsed = Date.now() - began;
     expectEqual(state.maxInFlight, 4, "calls in flight at once, at most (concurrency 4: start a new call as each one ends)");
-    expectEqual(state.calls, 20, "calls made");
-    expectEqual(report.count, 20, "report.count");
-    // Each call waits 15 ms in the checks (a timer may fire a millisecond early), and none can take longer than the whole run.
-    expectTrue(report.fastest >= 14 && report.slowest <= elapsed, `latencies from ${report.fastest} to ${report.slowest} ms for calls of at least 15 ms in a run of ${elapsed} ms: time each call from its start to its end (performance.now() after minus before)`);
+    expectEqual(state.calls, 22, "calls made (a count of 22: the workers take calls from one count, none makes count / concurrency of its own)");
+    expectEqual(report.count, 22, "report.count");
+    // Each call waits 15 ms in the checks, and none can take longer than the whole run.
+    expectTrue(report.fastest >= atLeast(15) && report.slowest <= elapsed, `latencies from ${report.fastest} to ${report.slowest} ms for calls of at least 15 ms in a run of ${elapsed} ms: time each call from its start to its end (performance.now() after minus before)`);
   });
 
   it("with a duration instead of a count, calls until the time is up and reports every call it made", async () => {
     const { runBench } = await harnessModule();
-    const { state, call } = countingCall(10);
+    const { state, call } = countingCall(() => 10);
     const began = Date.now();
     const report = await within(runBench(call, { warmup: 2, concurrency: 2, durationMs: 300 }), 3000, "runBench with a duration of 300 ms");
     const elapsed = Date.now() - began;

@@ -151,34 +151,42 @@ export interface Seen {
 }
 
 /**
- * A Telemetry server that records its calls. Echo holds each answer until
- * `holdUntil` calls are in flight or 150 ms have passed, so that calls sent
- * together (in one tick, over one connection) are seen together even on a
- * busy machine, and sequential calls cost 150 ms each.
+ * A Telemetry server that records its calls. Echo holds its answers until
+ * `holdUntil` calls are in flight, or until no call has come for 150 ms, so
+ * that calls sent together (in one tick, over one connection) are seen
+ * together even on a busy machine, and sequential calls cost 150 ms each.
+ * It answers the calls it held in the reverse order of their arrival: a
+ * client gets its answers in its requests' order only if it puts them so.
  */
 export async function recordingServer(holdUntil = 1): Promise<{ address: string; seen: Seen }> {
   const seen: Seen = { echoes: 0, noDeadline: 0, maxInFlight: 0, uploads: [] };
   let inFlight = 0;
-  const waiting = new Set<() => void>();
+  const waiting: Array<() => void> = [];
+  let timer: NodeJS.Timeout | undefined;
+  const releaseAll = () => {
+    clearTimeout(timer);
+    for (const answer of waiting.splice(0).reverse()) answer();
+  };
   const server = new grpc.Server();
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
   );
-  track(() => server.forceShutdown());
+  track(() => {
+    clearTimeout(timer);
+    server.forceShutdown();
+  });
   server.addService(loadService(proto, service).service, {
     echo: (call: grpc.ServerUnaryCall<Batch, Batch>, callback: grpc.sendUnaryData<Batch>) => {
       seen.echoes++;
       if (!Number.isFinite(Number(call.getDeadline()))) seen.noDeadline++;
       seen.maxInFlight = Math.max(seen.maxInFlight, ++inFlight);
-      const answer = () => {
-        waiting.delete(answer);
-        clearTimeout(timer);
+      waiting.push(() => {
         inFlight--;
         callback(null, call.request);
-      };
-      const timer = setTimeout(answer, 150);
-      waiting.add(answer);
-      if (inFlight >= holdUntil) for (const release of [...waiting]) release();
+      });
+      clearTimeout(timer);
+      timer = setTimeout(releaseAll, 150);
+      if (inFlight >= holdUntil) releaseAll();
     },
     upload: (call: grpc.ServerReadableStream<Reading, UploadSummary>, callback: grpc.sendUnaryData<UploadSummary>) => {
       const received: Reading[] = [];

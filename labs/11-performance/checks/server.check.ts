@@ -44,7 +44,7 @@ step(4, () => {
     expectEqual(jsonSummary(rest.body as Partial<UploadSummary>), summaryOf(list), "what POST /v1/upload answered for the same 30 readings (proto3 JSON)");
   });
 
-  it("the REST twin answers 404 for another path or method, and 400 for a body that is not a Batch as JSON", async () => {
+  it("the REST twin answers 404 for another path or method, and 400 for a body that is not JSON", async () => {
     const { restUrl } = await servers();
     expectEqual((await postJson(`${restUrl}/v1/other`, { readings: [] })).status, 404, "the HTTP status of POST /v1/other");
     expectEqual((await postJson(`${restUrl}/v1/echo`, "", "GET")).status, 404, "the HTTP status of GET /v1/echo");
