@@ -4,9 +4,11 @@
  * the checks about it, and two different but correct solutions pass every
  * check. The mistakes are the ones observability code is known for: logging
  * credentials, milliseconds where seconds belong, grpc-js's code names on a
- * Go dashboard, a per-call interceptor list that drops the client's, an
- * interceptor order that hides refused calls, and records that miss or
- * misname a cancel or a deadline.
+ * Go dashboard or a label too many, a per-call interceptor list that drops
+ * the client's, a default deadline fixed once per client or capping the
+ * caller's, an interceptor order that hides refused calls, server spans
+ * marked ERROR for the caller's mistakes, and records (lines, counts,
+ * spans) that miss, repeat or misname a cancel or a deadline.
  */
 import * as assert from "node:assert/strict";
 import { findLab } from "../scripts/lib/labs";
@@ -23,8 +25,12 @@ const client = "src/client.ts";
 const checkVariant = (name: string, edits: Edit[]) => checkVariantOf(lab, name, edits);
 
 
+const s4 = {
+  serverErrors: "s4.marks-a-server-span-error-for-exactly",
+};
+
 const s6 = {
-  refused: "s6.logs-and-counts-a-call-the-authentication",
+  refused: "s6.logs-counts-and-traces-a-call-the-authentication",
   cancelled: "s6.records-a-server-stream-the-client-cancels",
   deadline: "s6.records-a-call-whose-deadline-passes",
   late: "s6.records-a-client-stream-cancelled",
@@ -215,6 +221,15 @@ export function clientTracingInterceptor(tracer: Tracer): grpc.Interceptor {
 }
 `;
 
+/** The different solution's tracing without its onCancel: a span ends only when a status passes through sendStatus. */
+const sendStatusOnlyTracing = [
+  'import { cancelCode } from "./logging";\n',
+  "      .withOnCancel(() => finish(cancelCode(call)))\n",
+].reduce((text, part) => {
+  assert.ok(text.includes(part), `the different solution's tracing has no ${JSON.stringify(part)}`);
+  return text.replace(part, "");
+}, altTracing);
+
 describe("lab 08's checks against known mistakes", function () {
   this.timeout(180_000);
   after(removeTrees);
@@ -233,7 +248,7 @@ describe("lab 08's checks against known mistakes", function () {
       { file: logging, from: "durationMs: Math.round(record.durationMs * 100) / 100,", to: "durationMs: record.durationMs / 1000," },
       { file: client, from: "options.deadline === undefined ? { ...options, deadline: Date.now() + ms } : options", to: "{ ...options, deadline: Date.now() + ms }" },
     ]);
-    expectFailing(result, ["s2.logs-the-peer-and-the-duration", "s5.gives-a-call-without-a-deadline"]);
+    expectFailing(result, ["s2.logs-the-peer-and-the-duration", "s5.gives-each-call-without-a-deadline"]);
   });
 
   it("a duration measured from the process's start, not the call's", async () => {
@@ -283,12 +298,13 @@ describe("lab 08's checks against known mistakes", function () {
       { file: tracing, from: "span.setAttribute(ATTR_RPC_STATUS_CODE, grpc.status[code]);", to: 'span.setAttribute("rpc.grpc.status_code", code);\n  void ATTR_RPC_STATUS_CODE;' },
       { file: logging, from: "end(Date.now() >= deadline - deadlineMarginMs ? grpc.status.DEADLINE_EXCEEDED : grpc.status.CANCELLED);", to: "end(grpc.status.CANCELLED);\n          void deadline;\n          void deadlineMarginMs;" },
     ]);
-    expectFailing(result, ["s4.records-a-server-span", "s4.records-the-call-to-prices", "s4.ends-a-span-for-every-kind", s6.deadline]);
+    expectFailing(result, ["s4.records-a-server-span", "s4.records-the-call-to-prices", "s4.ends-a-span-for-every-kind", s4.serverErrors, s6.refused, s6.cancelled, s6.deadline, s6.late]);
   });
 
   it("a server span marked ERROR for a caller's mistake (NOT_FOUND)", async () => {
     const result = await checkVariant("server-errors", [{ file: tracing, from: "finish(span, record.code, serverErrors.has(record.code))", to: "finish(span, record.code, record.code !== grpc.status.OK)" }]);
-    expectFailing(result, ["s4.ends-a-span-for-every-kind"]);
+    // The spans of the refused and the cancelled calls are marked ERROR too.
+    expectFailing(result, ["s4.ends-a-span-for-every-kind", s4.serverErrors, s6.refused, s6.cancelled, s6.late]);
   });
 
   it("a client that replaces the caller's x-request-id and logs durationMs in seconds", async () => {
@@ -315,6 +331,45 @@ describe("lab 08's checks against known mistakes", function () {
     expectFailing(result, ["s3.serves-the-metrics-at-metrics-only", "s4.ends-a-span-for-every-kind"]);
   });
 
+  it("a default deadline computed once per client, and server spans marked ERROR for every code but a list of the caller's mistakes", async () => {
+    const result = await checkVariant("deadline-once-caller-faults", [
+      { file: client, from: "function defaultDeadline(ms: number): grpc.Interceptor {\n  return (options, nextCall) => new grpc.InterceptingCall(nextCall(options.deadline === undefined ? { ...options, deadline: Date.now() + ms } : options));", to: "function defaultDeadline(ms: number): grpc.Interceptor {\n  const deadline = Date.now() + ms;\n  return (options, nextCall) => new grpc.InterceptingCall(nextCall(options.deadline === undefined ? { ...options, deadline } : options));" },
+      // NOT_FOUND, UNAVAILABLE, CANCELLED, UNAUTHENTICATED and DEADLINE_EXCEEDED still come out right; RESOURCE_EXHAUSTED, ABORTED... do not.
+      {
+        file: tracing,
+        from: "const serverErrors = new Set([grpc.status.UNKNOWN, grpc.status.DEADLINE_EXCEEDED, grpc.status.UNIMPLEMENTED, grpc.status.INTERNAL, grpc.status.UNAVAILABLE, grpc.status.DATA_LOSS]);",
+        to: "const callerFaults = new Set([grpc.status.OK, grpc.status.CANCELLED, grpc.status.INVALID_ARGUMENT, grpc.status.NOT_FOUND, grpc.status.ALREADY_EXISTS, grpc.status.PERMISSION_DENIED, grpc.status.UNAUTHENTICATED]);\nconst serverErrors = { has: (code: grpc.status) => !callerFaults.has(code) };",
+      },
+    ]);
+    // The client's other checks meet the first deadline too when the machine is slow to make their first call.
+    expectFailing(result, ["s5.gives-each-call-without-a-deadline", s4.serverErrors], ["s5."]);
+  });
+
+  it("a caller's deadline capped at the default, and grpc_code on the histogram too", async () => {
+    const result = await checkVariant("capped-deadline-coded-histogram", [
+      { file: client, from: "options.deadline === undefined ? { ...options, deadline: Date.now() + ms } : options", to: "{ ...options, deadline: Math.min(Number(options.deadline ?? Infinity), Date.now() + ms) }" },
+      { file: metrics, from: "labelNames,\n    buckets:", to: 'labelNames: [...labelNames, "grpc_code"],\n    buckets:' },
+      { file: metrics, from: "seconds.observe(labels, record.durationMs / 1000);", to: "seconds.observe({ ...labels, grpc_code: goCodeNames[record.code] ?? String(record.code) }, record.durationMs / 1000);" },
+    ]);
+    expectFailing(result, ["s5.gives-each-call-without-a-deadline", "s3.times-each-call-in-seconds", s6.deadline]);
+  });
+
+  it("a tracing interceptor of its own that ends its span only in sendStatus, placed after the authentication interceptor", async () => {
+    const result = await checkVariant("spans-without-cancel", [
+      { file: tracing, from: /[\s\S]*/, to: sendStatusOnlyTracing },
+      { file: server, from: "interceptors: [loggingInterceptor(options.log), metrics.interceptor, serverTracingInterceptor(tracer), authInterceptor(options.token)],", to: "interceptors: [loggingInterceptor(options.log), metrics.interceptor, authInterceptor(options.token), serverTracingInterceptor(tracer)]," },
+    ]);
+    // A cancelled or expired call's span never ends; a refused call never reaches the tracing interceptor.
+    expectFailing(result, [s6.refused, s6.cancelled, s6.deadline, s6.late]);
+  });
+
+  it("a call counted twice, the second time a moment after it ended (the checks wait until the counts stand still)", async () => {
+    const result = await checkVariant("counted-again-later", [
+      { file: metrics, from: "seconds.observe(labels, record.durationMs / 1000);", to: "$&\n        setTimeout(() => handled.inc({ ...labels, grpc_code: goCodeNames[record.code] ?? String(record.code) }), 15);" },
+    ]);
+    expectFailing(result, ["s3.counts-started-and-handled", "s3.names-every-status-code", s6.refused, s6.cancelled, s6.deadline, s6.late]);
+  });
+
   it("a different but correct solution passes: builders, no shared call watching, trace context by hand, providers on the client", async () => {
     const result = await checkVariant("other-style", [
       { file: logging, from: /[\s\S]*/, to: altLogging },
@@ -328,15 +383,17 @@ describe("lab 08's checks against known mistakes", function () {
     assert.deepEqual(failing(result), []);
   });
 
-  it("another correct solution passes: one interceptor for logs, metrics and spans, a client list kept on the client, and lines logged a turn later", async () => {
+  it("another correct solution passes: one interceptor for logs, metrics and spans, a client list kept on the client, and records made a little after the call ends", async () => {
     const result = await checkVariant("one-interceptor", [
       // Metrics and tracing become hooks of the logging interceptor's watch: one ServerInterceptingCall per call.
       { file: server, from: "interceptors: [loggingInterceptor(options.log), metrics.interceptor, serverTracingInterceptor(tracer), authInterceptor(options.token)],", to: "interceptors: [observe(options.log, metrics.interceptor, serverTracingInterceptor(tracer)), authInterceptor(options.token)]," },
       { file: server, from: 'import { loggingInterceptor } from "./logging";', to: 'import { loggingInterceptor } from "./logging";\n\n/** Runs the three as one: the outer ones wrap the inner ones\' calls. */\nfunction observe(log: (line: string) => void, ...inner: grpc.ServerInterceptor[]): grpc.ServerInterceptor {\n  const all = [loggingInterceptor(log), ...inner];\n  return (method, call) => all.reduce<grpc.ServerInterceptingCallInterface>((wrapped, interceptor) => interceptor(method, wrapped), call) as grpc.ServerInterceptingCall;\n}' },
       { file: client, from: "const interceptorsOf = new WeakMap<grpc.Client, grpc.Interceptor[]>();", to: "const interceptorsOf = { get: (client: grpc.Client) => (client as unknown as { interceptors?: grpc.Interceptor[] }).interceptors };" },
       { file: client, from: "interceptorsOf.set(client, interceptors);", to: "Object.assign(client, { interceptors });" },
-      // Lines written a little after the call ends, as an asynchronous logger writes them.
+      // Lines written a little after the call ends, as an asynchronous logger writes them; counts and spans 20 ms after it.
       { file: logging, from: "      onEnd(record) {\n        log(", to: "      onEnd(record) {\n        setImmediate(\n          log," },
+      { file: metrics, from: /( {6}onEnd\(record\) \{\n)([\s\S]*?)( {6}\},)/, to: "$1        setTimeout(() => {\n$2        }, 20);\n$3" },
+      { file: tracing, from: "if (span) finish(span, record.code, serverErrors.has(record.code));", to: "setTimeout(() => span && finish(span, record.code, serverErrors.has(record.code)), 20);" },
       { file: client, from: "log(JSON.stringify({ method: options.method_definition.path, code: grpc.status[status.code], durationMs, requestId: id }));", to: "setTimeout(log, 20, JSON.stringify({ method: options.method_definition.path, code: grpc.status[status.code], durationMs, requestId: id }));" },
     ]);
     assert.deepEqual(result.type_errors, []);

@@ -281,11 +281,65 @@ export function parseExposition(text: string): { types: Map<string, string>; sam
   return { types, samples };
 }
 
-/** The sum of the samples named `name` whose labels include `labels` (0 when there is none). */
+const perMethod = ["grpc_type", "grpc_service", "grpc_method"];
+
+/** The label names of each sample the checks read, exactly as go-grpc-prometheus writes them. */
+const labelNamesOf: Record<string, string[]> = {
+  grpc_server_started_total: perMethod,
+  grpc_server_handled_total: [...perMethod, "grpc_code"],
+  grpc_server_msg_received_total: perMethod,
+  grpc_server_msg_sent_total: perMethod,
+  grpc_server_handling_seconds_bucket: [...perMethod, "le"],
+  grpc_server_handling_seconds_sum: perMethod,
+  grpc_server_handling_seconds_count: perMethod,
+};
+
+const listed = (names: string[]) => (names.length <= 1 ? names.join("") : `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]!}`);
+
+/** The samples named `name`, each checked to carry exactly the labels go-grpc-prometheus gives it, no more, no fewer. */
+export function samplesOf(scraped: Scrape, name: string): Sample[] {
+  const samples = scraped.samples.filter((s) => s.name === name);
+  const expected = labelNamesOf[name];
+  if (expected) {
+    for (const sample of samples) {
+      const names = Object.keys(sample.labels);
+      if (names.length !== expected.length || !expected.every((label) => names.includes(label))) {
+        const has = names.length === 0 ? "a sample without labels" : `a sample labelled ${listed(names)}`;
+        throw new CheckFailure(`${name} has ${has}: give its samples the labels ${listed(expected)}, and no other`);
+      }
+    }
+  }
+  return samples;
+}
+
+/** The value of the sample named `name` whose labels are exactly `labels` (0 when there is none). */
 export function valueOf(scraped: Scrape, name: string, labels: Record<string, string>): number {
-  return scraped.samples
-    .filter((s) => s.name === name && Object.entries(labels).every(([key, value]) => s.labels[key] === value))
-    .reduce((sum, s) => sum + s.value, 0);
+  const wanted = Object.entries(labels);
+  const sample = samplesOf(scraped, name).find((s) => Object.keys(s.labels).length === wanted.length && wanted.every(([key, value]) => s.labels[key] === value));
+  return sample?.value ?? 0;
+}
+
+/** The sum of every sample named `name`, whatever its labels: how many calls a counter has seen so far. */
+export const totalOf = (scraped: Scrape, name: string) => scraped.samples.filter((s) => s.name === name).reduce((sum, s) => sum + s.value, 0);
+
+/**
+ * Scrapes /metrics until `enough` holds of a scrape whose grpc_server_*
+ * samples are those of the scrape before it (what a call records a moment
+ * after its status left has come in, a second count of it included), or
+ * until recordWaitMs has passed; returns the last scrape.
+ */
+export async function scrapeWhen(port: number, enough: (scraped: Scrape) => boolean): Promise<Scrape> {
+  let before: string | undefined;
+  return readUntil(
+    () => scrape(port),
+    (scraped) => {
+      const now = JSON.stringify(scraped.samples.filter((s) => s.name.startsWith("grpc_server_")));
+      const still = now === before;
+      before = now;
+      return still && enough(scraped);
+    },
+    recordWaitMs,
+  );
 }
 
 /** The labels of one Catalog method, as go-grpc-prometheus writes them. */

@@ -6,7 +6,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { randomUUID } from "node:crypto";
 import { CheckFailure, expectEqual, expectTrue, referenceServer, step, within } from "../../../scripts/check-kit";
-import { catalogService, fullMethod, type Item, learnerClientModule, linesWhen, proto, type ServerLine } from "./catalog";
+import { catalogService, fullMethod, type Item, learnerClientModule, linesWhen, pause, proto, type ServerLine } from "./catalog";
 
 interface Received {
   method: string;
@@ -101,19 +101,30 @@ step(5, () => {
     expectEqual(received.filter((r) => r.authorization !== undefined).length, 0, "calls with an authorization header from a client created without a token");
   });
 
-  it("gives a call without a deadline the default deadline, and keeps a caller's own", async () => {
+  it("gives each call without a deadline the default deadline from its own start, and keeps a caller's own, shorter or longer", async () => {
     const { learner, client, received } = await learnerClient(1500);
-    let before = Date.now();
-    await settle(learner.listItems(client, 1), "listItems()");
-    let after = Date.now();
-    const streamed = received[0]!.deadline;
-    expectTrue(Number.isFinite(streamed), "ListItems, which its caller made without a deadline, reached the server with none: give such calls defaultDeadlineMs (1500)");
-    expectTrue(streamed >= before + 1500 - 50 && streamed <= after + 1500 + 800, `ListItems reached the server with a deadline ${streamed - before} ms after the call: expected about defaultDeadlineMs (1500)`);
-    before = Date.now();
-    await settle(learner.getItem(client, "apple", 600), "getItem(client, sku, 600)");
-    after = Date.now();
-    const own = received[1]!.deadline;
-    expectTrue(Number.isFinite(own) && own >= before + 600 - 50 && own <= after + 600 + 800, `GetItem whose caller set a 600 ms deadline reached the server with a deadline ${own - before} ms after the call: a caller's own deadline stands (the default is only for calls without one)`);
+    /** Makes a call and returns the deadline the server received, with the times (Date.now()) just before and after the call. */
+    const deadlineOf = async (call: () => Promise<unknown>, what: string) => {
+      const index = received.length;
+      const before = Date.now();
+      await settle(call(), what);
+      const after = Date.now();
+      const arrived = received[index];
+      if (!arrived) throw new CheckFailure(`${what} made no call`);
+      // It travels as a timeout from when the call is sent: the server's deadline is that timeout after a moment between before and after.
+      const deadline = arrived.deadline;
+      return { deadline, from: deadline - before, near: (ms: number) => Number.isFinite(deadline) && deadline >= before + ms - 50 && deadline <= after + ms + 800 };
+    };
+    const first = await deadlineOf(() => learner.listItems(client, 1), "listItems()");
+    expectTrue(Number.isFinite(first.deadline), "ListItems, which its caller made without a deadline, reached the server with none: give such calls defaultDeadlineMs (1500)");
+    expectTrue(first.near(1500), `ListItems reached the server with a deadline ${first.from} ms after the call: expected about defaultDeadlineMs (1500)`);
+    await pause(400);
+    const later = await deadlineOf(() => learner.listItems(client, 1), "listItems()");
+    expectTrue(later.near(1500), `a second ListItems, made 400 ms after the first, reached the server with a deadline ${later.from} ms after it: compute the default deadline (Date.now() + defaultDeadlineMs) in the interceptor, for each call, not once per client`);
+    const shorter = await deadlineOf(() => learner.getItem(client, "apple", 600), "getItem(client, sku, 600)");
+    expectTrue(shorter.near(600), `GetItem whose caller set a 600 ms deadline reached the server with a deadline ${shorter.from} ms after the call: a caller's own deadline stands (the default is only for calls without one)`);
+    const longer = await deadlineOf(() => learner.getItem(client, "apple", 3000), "getItem(client, sku, 3000)");
+    expectTrue(longer.near(3000), `GetItem whose caller set a 3000 ms deadline reached the server with a deadline ${longer.from} ms after the call: a caller's own deadline stands even when it is longer than the default (do not cap it)`);
   });
 
   it("logs one JSON line per call with the method, the code it ended with, and the request id it sent", async () => {
@@ -152,7 +163,8 @@ step(5, () => {
     if (!call) throw new CheckFailure("getItemUrgent() made no call");
     expectEqual(call.priority, "urgent", "the x-priority header of getItemUrgent's call");
     expectTrue(uuidish(call.requestId), "getItemUrgent's call arrived without an x-request-id: call options' interceptors replace the client's, so pass the client's along with yours");
-    expectTrue(Number.isFinite(call.deadline) && call.deadline <= Date.now() + 1500 + 800 && call.deadline >= before + 1500 - 50, "getItemUrgent's call arrived without the default deadline: call options' interceptors replace the client's, so pass the client's along with yours");
+    expectTrue(Number.isFinite(call.deadline), "getItemUrgent's call arrived without the default deadline: call options' interceptors replace the client's, so pass the client's along with yours");
+    expectTrue(call.deadline <= Date.now() + 1500 + 800 && call.deadline >= before + 1500 - 50, `getItemUrgent's call arrived with a deadline ${call.deadline - before} ms after the call: give it the default deadline, defaultDeadlineMs (1500) from the call's start`);
     const parsed = await linesWhen(lines, (l) => l.length >= 1, { who: "the client's" });
     expectEqual(parsed.map((line) => line.requestId), [call.requestId], "the request ids in the client's log after getItemUrgent");
   });

@@ -20,10 +20,13 @@ import {
   newTraceParent,
   parseTraceParent,
   pause,
+  samplesOf,
   scrape,
+  scrapeWhen,
   type ServerLine,
   type SpanRecord,
   spansWhen,
+  totalOf,
   valueOf,
 } from "./catalog";
 
@@ -159,8 +162,8 @@ step(3, () => {
     await serverStreamCall(learner.client, "listItems", { count: 3, intervalMs: 0 });
     await clientStreamCall(learner.client, "addToCart", [1, 2, 3, 4].map((quantity) => ({ sku: "x", quantity })));
     await bidiStreamCall(learner.client, "priceWatch", [{ sku: "a" }, { sku: "b" }]);
-    await pause(20); // the record of a call may end just after its status left
-    const scraped = await scrape(learner.metricsPort);
+    // The record of a call may end just after its status left: scrape until the 7 calls are handled and the counts stand still.
+    const scraped = await scrapeWhen(learner.metricsPort, (s) => totalOf(s, "grpc_server_handled_total") >= 7);
     const getItem = methodLabels("GetItem", type.unary);
     const counts = {
       "started GetItem": valueOf(scraped, "grpc_server_started_total", getItem),
@@ -199,32 +202,33 @@ step(3, () => {
     const outcomes = await Promise.all(codes.map((code) => unaryOutcome(learner.client, "getItem", { sku: `code-${code}` })));
     codes.forEach((code, i) => expectCode(outcomes[i]!, code, `GetItem while Prices fails with ${grpc.status[code]}`));
     const getItem = methodLabels("GetItem", type.unary);
-    // The record of a call may end just after its status left: scrape until every call is counted (1 s at most).
-    let scraped = await scrape(learner.metricsPort);
-    for (let i = 0; i < 50 && valueOf(scraped, "grpc_server_started_total", getItem) > valueOf(scraped, "grpc_server_handled_total", getItem); i++) {
-      await pause(20);
-      scraped = await scrape(learner.metricsPort);
-    }
+    // The record of a call may end just after its status left: scrape until every call is handled and the counts stand still.
+    const scraped = await scrapeWhen(learner.metricsPort, (s) => totalOf(s, "grpc_server_handled_total") >= codes.length);
     const handled = Object.fromEntries(codes.map((code) => [goCodeNames[code]!, valueOf(scraped, "grpc_server_handled_total", { ...getItem, grpc_code: goCodeNames[code]! })]));
     expectEqual(handled, Object.fromEntries(codes.map((code) => [goCodeNames[code]!, 1])), "grpc_server_handled_total of GetItem by grpc_code, after one GetItem failed with each code but OK (Go's names: codes.Code.String())");
   });
 
   it("times each call in seconds, in the grpc_server_handling_seconds histogram", async () => {
     const learner = await learnerServer();
+    const begin = performance.now();
     await unaryCall(learner.client, "getItem", { sku: "apple" });
     await unaryCall(learner.client, "getItem", { sku: "slow-150" }); // Prices answers after 150 ms
+    // The server's part of the two calls lies inside what the checks' client saw of them.
+    const took = performance.now() - begin;
     await serverStreamCall(learner.client, "listItems", { count: 2, intervalMs: 0 });
-    await pause(20);
-    const scraped = await scrape(learner.metricsPort);
+    const scraped = await scrapeWhen(learner.metricsPort, (s) => totalOf(s, "grpc_server_handling_seconds_count") >= 3);
     const getItem = methodLabels("GetItem", type.unary);
     const count = valueOf(scraped, "grpc_server_handling_seconds_count", getItem);
     const inf = valueOf(scraped, "grpc_server_handling_seconds_bucket", { ...getItem, le: "+Inf" });
     const sum = valueOf(scraped, "grpc_server_handling_seconds_sum", getItem);
     expectEqual({ count, inf }, { count: 2, inf: 2 }, 'grpc_server_handling_seconds_count and _bucket{le="+Inf"} of GetItem after 2 calls');
     expectEqual(valueOf(scraped, "grpc_server_handling_seconds_count", methodLabels("ListItems", type.server)), 1, "grpc_server_handling_seconds_count of ListItems after 1 call");
-    expectTrue(sum >= 0.12 && sum < 5, `grpc_server_handling_seconds_sum of GetItem is ${sum} after a call of about 150 ms and a fast one: observe seconds (milliseconds / 1000)`);
-    const buckets = scraped.samples
-      .filter((s) => s.name === "grpc_server_handling_seconds_bucket" && s.labels.grpc_method === "GetItem")
+    expectTrue(
+      sum >= 0.12 && sum <= (took + 5) / 1000,
+      `grpc_server_handling_seconds_sum of GetItem is ${sum} after a call of about 150 ms and a fast one, which took ${Math.round(took)} ms together as the checks' client measured them: observe seconds (milliseconds / 1000) from the call's start to its end`,
+    );
+    const buckets = samplesOf(scraped, "grpc_server_handling_seconds_bucket")
+      .filter((s) => Object.entries(getItem).every(([key, value]) => s.labels[key] === value))
       .sort((a, b) => upperBound(a) - upperBound(b));
     expectEqual(buckets.map((s) => s.labels.le), [...defaultBuckets, "+Inf"], "the le labels of GetItem's histogram buckets (Prometheus's default buckets, as go-grpc-prometheus uses them)");
     const fast = buckets.find((s) => s.labels.le === "0.1")!;
@@ -255,6 +259,29 @@ function getItemCall(learner: Learner, sku: string, metadata: grpc.Metadata): Pr
 }
 
 const spanNamed = (spans: SpanRecord[], name: string, kind: string) => spans.filter((s) => s.name === name && s.kind === kind);
+
+/** The codes that make a server span an error (OpenTelemetry's RPC semantic conventions, gRPC): the server's fault, not the caller's. */
+const serverFaults: number[] = [grpc.status.UNKNOWN, grpc.status.DEADLINE_EXCEEDED, grpc.status.UNIMPLEMENTED, grpc.status.INTERNAL, grpc.status.UNAVAILABLE, grpc.status.DATA_LOSS];
+
+/** Whether a span ended, with which rpc.status_code, and whether it is marked ERROR. */
+const outcomeOf = (span: SpanRecord) => ({ code: span.attributes["rpc.status_code"], error: span.status === "ERROR" });
+
+/**
+ * Expects exactly one SERVER span of a Catalog method, ended with `code` as its rpc.status_code and marked ERROR
+ * as the conventions say; `ifNone` says what to do when none ended within the wait.
+ */
+async function expectOneServerSpan(learner: Learner, name: string, status: grpc.status, after: string, ifNone: string): Promise<void> {
+  const spanName = `shop.v1.Catalog/${name}`;
+  const spans = spanNamed(await spansWhen(learner.tracing, (s) => spanNamed(s, spanName, "SERVER").length >= 1), spanName, "SERVER");
+  expectTrue(spans.length > 0, `no SERVER span "${spanName}" ended within 0.3 s ${after}: ${ifNone}`);
+  const code = grpc.status[status];
+  const error = serverFaults.includes(status);
+  expectEqual(
+    spans.map(outcomeOf),
+    [{ code, error }],
+    `the ${name} server spans (rpc.status_code, status ERROR) ${after}: end the call's one span once, on the first of sendStatus and onCancel, with rpc.status_code "${code}"${error ? " and" : ", not"} marked ERROR`,
+  );
+}
 
 step(4, () => {
   it("passes the caller's trace on to Prices: the same trace id, a new parent span id", async () => {
@@ -336,21 +363,38 @@ step(4, () => {
       "the client spans of the calls to Prices (name, rpc.status_code, status ERROR) in the order they ended: on a client span, every code but OK is an error",
     );
   });
+
+  it("marks a server span ERROR for exactly the codes that are the server's fault, whatever the code", async () => {
+    const learner = await learnerServer();
+    // Prices fails GetPrice of sku "code-<n>" with code n, and the given GetItem handler answers with Prices' code.
+    const codes = Object.keys(goCodeNames).map(Number).filter((code) => code !== grpc.status.OK);
+    const outcomes = await Promise.all(codes.map((code) => unaryOutcome(learner.client, "getItem", { sku: `code-${code}` })));
+    codes.forEach((code, i) => expectCode(outcomes[i]!, code, `GetItem while Prices fails with ${grpc.status[code]}`));
+    const servers = (spans: SpanRecord[]) => spanNamed(spans, "shop.v1.Catalog/GetItem", "SERVER");
+    const spans = servers(await spansWhen(learner.tracing, (s) => servers(s).length >= codes.length));
+    const seen = Object.fromEntries(spans.map((span) => [String(span.attributes["rpc.status_code"]), span.status === "ERROR"]));
+    expectEqual(
+      seen,
+      Object.fromEntries(codes.map((code) => [grpc.status[code], serverFaults.includes(code)])),
+      "whether the server span of a GetItem that ended with each code is marked ERROR, by rpc.status_code: on a server span only UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE and DATA_LOSS are errors",
+    );
+  });
 });
 
 step(6, () => {
-  it("logs and counts a call the authentication interceptor refuses (UNAUTHENTICATED)", async () => {
+  it("logs, counts and traces a call the authentication interceptor refuses (UNAUTHENTICATED)", async () => {
     const learner = await learnerServer();
     expectCode(await unaryOutcome(learner.anonymous, "getItem", { sku: "apple" }), grpc.status.UNAUTHENTICATED, "GetItem without a token");
     const lines = linesFor(await linesWhen(learner.lines, (l) => l.length >= 1), "GetItem");
     expectEqual(lines.map((line) => line.code), ["UNAUTHENTICATED"], "the codes of the GetItem log lines after one refused call: put logging and metrics before the authentication interceptor, so they see what it refuses");
-    const scraped = await scrape(learner.metricsPort);
+    const scraped = await scrapeWhen(learner.metricsPort, (s) => totalOf(s, "grpc_server_handled_total") >= 1);
     const getItem = methodLabels("GetItem", type.unary);
     expectEqual(
       { started: valueOf(scraped, "grpc_server_started_total", getItem), unauthenticated: valueOf(scraped, "grpc_server_handled_total", { ...getItem, grpc_code: "Unauthenticated" }) },
       { started: 1, unauthenticated: 1 },
       'grpc_server_started_total and grpc_server_handled_total{grpc_code="Unauthenticated"} of GetItem after one refused call',
     );
+    await expectOneServerSpan(learner, "GetItem", grpc.status.UNAUTHENTICATED, "after one refused call", "put tracing before the authentication interceptor too, so it sees the calls it refuses");
   });
 
   it("records a server stream the client cancels as CANCELLED", async () => {
@@ -366,8 +410,9 @@ step(6, () => {
     });
     const lines = linesFor(await linesWhen(learner.lines, (l) => l.length >= 1), "ListItems");
     expectEqual(lines.map((line) => line.code), ["CANCELLED"], "the codes of the ListItems log lines after the client cancelled: grpc-js tells interceptors of a cancel only through onCancel");
-    const scraped = await scrape(learner.metricsPort);
+    const scraped = await scrapeWhen(learner.metricsPort, (s) => totalOf(s, "grpc_server_handled_total") >= 1);
     expectEqual(valueOf(scraped, "grpc_server_handled_total", { ...methodLabels("ListItems", type.server), grpc_code: "Canceled" }), 1, 'grpc_server_handled_total{grpc_method="ListItems",grpc_code="Canceled"} (Go spells it with one l)');
+    await expectOneServerSpan(learner, "ListItems", grpc.status.CANCELLED, "after the client cancelled", "end the span in onCancel too, which is all interceptors see of a cancel");
   });
 
   it("records a call whose deadline passes on the server as DEADLINE_EXCEEDED", async () => {
@@ -376,13 +421,14 @@ step(6, () => {
     expectEqual(grpc.status[status], "DEADLINE_EXCEEDED", "the status of ListItems of 1000 items 20 ms apart with a 100 ms deadline");
     const lines = linesFor(await linesWhen(learner.lines, (l) => l.length >= 1), "ListItems");
     expectEqual(lines.map((line) => line.code), ["DEADLINE_EXCEEDED"], "the codes of the ListItems log lines: grpc-js answers DEADLINE_EXCEEDED below the interceptors, which see only onCancel (compare the time with call.getDeadline())");
-    const scraped = await scrape(learner.metricsPort);
+    const scraped = await scrapeWhen(learner.metricsPort, (s) => totalOf(s, "grpc_server_handled_total") >= 1);
     const listItems = methodLabels("ListItems", type.server);
     expectEqual(
       { deadlineExceeded: valueOf(scraped, "grpc_server_handled_total", { ...listItems, grpc_code: "DeadlineExceeded" }), timed: valueOf(scraped, "grpc_server_handling_seconds_count", listItems) },
       { deadlineExceeded: 1, timed: 1 },
       'grpc_server_handled_total{grpc_code="DeadlineExceeded"} and grpc_server_handling_seconds_count of ListItems',
     );
+    await expectOneServerSpan(learner, "ListItems", grpc.status.DEADLINE_EXCEEDED, "after its deadline passed on the server", "end the span in onCancel too, which is all interceptors see of a deadline that passes on the server");
   });
 
   it("records a client stream cancelled after its messages as CANCELLED, once, without the answer it never sent", async () => {
@@ -393,10 +439,11 @@ step(6, () => {
     const ended = new Promise<number>((resolve) => call.on("status", (status: grpc.StatusObject) => resolve(status.code)));
     call.write({ sku: "apple", quantity: 1 });
     call.write({ sku: "pear", quantity: 2 });
-    // Cancel once the server has both messages (its metrics say so): a cancel that overtakes the call on a
-    // busy machine would leave the server nothing to record.
+    // Cancel once the server has both messages (its metrics say so, or 1 s has passed: a server may count
+    // them only as the call ends): a cancel that overtakes the call on a busy machine would leave the server
+    // nothing to record, and one that waits too long would meet the call's deadline.
     const addToCart = methodLabels("AddToCart", type.client);
-    for (let i = 0; i < 50 && valueOf(await scrape(learner.metricsPort), "grpc_server_msg_received_total", addToCart) < 2; i++) await pause(20);
+    for (const until = Date.now() + 1000; Date.now() < until && totalOf(await scrape(learner.metricsPort), "grpc_server_msg_received_total") < 2; ) await pause(20);
     await pause(30);
     // A cancel ends the HTTP/2 stream's sending side before it resets the stream: the handler sees "end"
     // and answers once its cart is saved (50 ms), after grpc-js has told the interceptors onCancel. The
@@ -410,7 +457,7 @@ step(6, () => {
     await pause(100); // the handler's late answer (50 ms)
     const lines = linesFor(await linesWhen(learner.lines, () => false, { ms: 0 }), "AddToCart");
     expectEqual(lines.map((line) => pick(line, ["code", "received"])), [{ code: "CANCELLED", received: 2 }], "the AddToCart log lines (code, received): the first of onCancel and sendStatus decides");
-    const scraped = await scrape(learner.metricsPort);
+    const scraped = await scrapeWhen(learner.metricsPort, (s) => totalOf(s, "grpc_server_handled_total") >= 1);
     expectEqual(
       {
         canceled: valueOf(scraped, "grpc_server_handled_total", { ...addToCart, grpc_code: "Canceled" }),
@@ -420,5 +467,6 @@ step(6, () => {
       { canceled: 1, ok: 0, sent: 0 },
       "grpc_server_handled_total by grpc_code and grpc_server_msg_sent_total of AddToCart, after one cancelled call (what the handler sends after the cancel never leaves: do not count it)",
     );
+    await expectOneServerSpan(learner, "AddToCart", grpc.status.CANCELLED, "after one cancelled call", "end the span in onCancel too: after a cancel, the handler's OK status never comes");
   });
 });
