@@ -161,7 +161,7 @@ function parentFrom(metadata: grpc.Metadata): Context {
 
 function end(span: Span, code: grpc.status, error: boolean): void {
   span.setAttributes({ "rpc.status_code": grpc.status[code] });
-  if (error) span.setStatus({ code: SpanStatusCode.ERROR, message: grpc.status[code] });
+  if (error) span.setStatus({ code: SpanStatusCode.ERROR, message: grpc.status[code] }).setAttribute("error.type", grpc.status[code]);
   span.end();
 }
 
@@ -305,6 +305,11 @@ describe("lab 08's checks against known mistakes", function () {
     const result = await checkVariant("server-errors", [{ file: tracing, from: "finish(span, record.code, serverErrors.has(record.code))", to: "finish(span, record.code, record.code !== grpc.status.OK)" }]);
     // The spans of the refused and the cancelled calls are marked ERROR too.
     expectFailing(result, ["s4.ends-a-span-for-every-kind", s4.serverErrors, s6.refused, s6.cancelled, s6.late]);
+  });
+
+  it("a server span marked ERROR without error.type", async () => {
+    const result = await checkVariant("no-error-type", [{ file: tracing, from: "span.setAttribute(ATTR_ERROR_TYPE, grpc.status[code]);", to: "void ATTR_ERROR_TYPE;" }]);
+    expectFailing(result, [s4.serverErrors]);
   });
 
   it("a client that replaces the caller's x-request-id and logs durationMs in seconds", async () => {

@@ -372,11 +372,12 @@ step(4, () => {
     codes.forEach((code, i) => expectCode(outcomes[i]!, code, `GetItem while Prices fails with ${grpc.status[code]}`));
     const servers = (spans: SpanRecord[]) => spanNamed(spans, "shop.v1.Catalog/GetItem", "SERVER");
     const spans = servers(await spansWhen(learner.tracing, (s) => servers(s).length >= codes.length));
-    const seen = Object.fromEntries(spans.map((span) => [String(span.attributes["rpc.status_code"]), span.status === "ERROR"]));
+    // An error span says which error in error.type (the code's name).
+    const seen = Object.fromEntries(spans.map((span) => [String(span.attributes["rpc.status_code"]), span.status === "ERROR" ? `ERROR, error.type ${String(span.attributes["error.type"])}` : "not an error"]));
     expectEqual(
       seen,
-      Object.fromEntries(codes.map((code) => [grpc.status[code], serverFaults.includes(code)])),
-      "whether the server span of a GetItem that ended with each code is marked ERROR, by rpc.status_code: on a server span only UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE and DATA_LOSS are errors",
+      Object.fromEntries(codes.map((code) => [grpc.status[code], serverFaults.includes(code) ? `ERROR, error.type ${grpc.status[code]}` : "not an error"])),
+      "the server span of a GetItem that ended with each code, by rpc.status_code: on a server span only UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE and DATA_LOSS are errors, each with error.type set to the code's name",
     );
   });
 });
