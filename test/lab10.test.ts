@@ -10,6 +10,8 @@
  * instead of its code, cannot cancel, or cancels every later stream too.
  */
 import * as assert from "node:assert/strict";
+import * as os from "node:os";
+import * as path from "node:path";
 import { findLab } from "../scripts/lib/labs";
 import { alternativeFile, checkVariant as checkVariantOf, type Edit, expectFailing, failingIds as failing, removeTrees } from "./trees";
 
@@ -138,6 +140,21 @@ describe("lab 10's checks against known mistakes", function () {
     const result = await checkVariant("alternatives", [replaced(gateway, "byte-gateway.ts"), replaced(page, "callback-page.ts")]);
     assert.deepEqual(failing(result), []);
     assert.deepEqual(result.type_errors, []);
+  });
+
+  it("with no browser where CHROMIUM_PATH points, the browser checks say so in one sentence and the gateway checks still pass", async () => {
+    const before = process.env.CHROMIUM_PATH;
+    process.env.CHROMIUM_PATH = path.join(os.tmpdir(), "no-such-chromium");
+    try {
+      const result = await checkVariant("no-browser", []);
+      const browserChecks = result.tests.filter((t) => t.step >= 4);
+      assert.ok(browserChecks.length > 0);
+      for (const check of browserChecks) assert.match(check.message ?? "", /^CHROMIUM_PATH names .*no-such-chromium, which does not exist: point it at a Chromium, Chrome or Edge executable$/, check.id);
+      assert.deepEqual(result.tests.filter((t) => t.step < 4 && t.status !== "pass").map((t) => t.id), []);
+    } finally {
+      if (before === undefined) delete process.env.CHROMIUM_PATH;
+      else process.env.CHROMIUM_PATH = before;
+    }
   });
 
   it("other correct choices pass: CORS lists written out in another order and case, an upstream deadline 20 ms short of the browser's, stream items shown as \"n = 42\"", async () => {
