@@ -2,10 +2,11 @@
  * Lab 09's checks against variants of its reference solution: each known
  * mistake fails exactly the checks about it, and two different but correct
  * solutions pass. The mistakes are the ones load-balancing clients are known
- * for: pick_first by default, no retry policy, no waitForReady, no deadline,
- * no keepalive or one that pings too often, a resolver that reads the
- * registry once or never stops, and servers whose connections never age or
- * age without a grace period.
+ * for: pick_first by default, no retry policy or one that retries CANCELLED,
+ * no waitForReady, no deadline or a fixed one, no keepalive, one that pings
+ * too often or with no call in flight, a resolver that reads the registry
+ * once, never stops or resolves one fixed service, and servers whose
+ * connections never age, or age with too short a grace period or none.
  */
 import * as assert from "node:assert/strict";
 import { findLab } from "../scripts/lib/labs";
@@ -46,6 +47,16 @@ describe("lab 09's checks against known mistakes", function () {
     expectFailing(result, ["s3.loses-no-call-when-a-backend-dies", "s5.finds-a-connection"], ["s3.loses-no-call-when-a-backend-is"]);
   });
 
+  it("a deadline that ignores timeoutMs", async () => {
+    const result = await checkVariant("fixed-deadline", [{ file: client, from: "{ deadline: Date.now() + timeoutMs }", to: "{ deadline: Date.now() + 2000 }" }]);
+    expectFailing(result, ["s2.returns-the-backend-s-answer"]);
+  });
+
+  it("a retry policy that retries CANCELLED too", async () => {
+    const result = await checkVariant("retry-cancelled", [{ file: client, from: 'retryableStatusCodes: ["UNAVAILABLE"]', to: 'retryableStatusCodes: ["UNAVAILABLE", "CANCELLED"]' }]);
+    expectFailing(result, ["s3.fails-a-call-in-flight-on-a-backend-that-is-forced-down"]);
+  });
+
   it("no waitForReady", async () => {
     const result = await checkVariant("no-wait-for-ready", [{ file: client, from: "new grpc.Metadata({ waitForReady: true })", to: "new grpc.Metadata()" }]);
     expectFailing(result, ["s3.waits-for-backends"]);
@@ -59,6 +70,16 @@ describe("lab 09's checks against known mistakes", function () {
   it("keepalive pings more often than the backends allow", async () => {
     const result = await checkVariant("pings-too-often", [{ file: client, from: '"grpc.keepalive_time_ms": 300', to: '"grpc.keepalive_time_ms": 100' }]);
     expectFailing(result, ["s5.pings-no-more-often"]);
+  });
+
+  it("keepalive pings with no call in flight (keepalive_permit_without_calls)", async () => {
+    const result = await checkVariant("pings-without-calls", [{ file: client, from: '"grpc.keepalive_timeout_ms": 300,', to: '$&\n    "grpc.keepalive_permit_without_calls": 1,' }]);
+    expectFailing(result, ["s5.pings-no-more-often"]);
+  });
+
+  it("a resolver that always resolves the service orders, whatever the target names", async () => {
+    const result = await checkVariant("fixed-service", [{ file: resolver, from: "watch({ service: this.target.path })", to: 'watch({ service: "orders" })' }]);
+    expectFailing(result, ["s4.sends-calls-to-every-backend"]);
   });
 
   it("a resolver that reads the registry once", async () => {
@@ -90,12 +111,17 @@ describe("lab 09's checks against known mistakes", function () {
 
   it("servers whose connections never age", async () => {
     const result = await checkVariant("no-age", [{ file: server, from: '"grpc.max_connection_age_ms": 500,', to: "" }]);
-    expectFailing(result, ["s6.makes-a-long-lived-client-reconnect", "s6.lets-a-call-in-flight-finish", "s6.createordersserver-name-creates-a-backend"]);
+    expectFailing(result, ["s6.makes-a-long-lived-client-reconnect", "s6.lets-a-call-in-flight-finish", "s6.closes-an-old-connection", "s6.createordersserver-name-creates-a-backend"]);
   });
 
   it("backends created without serverOptions()", async () => {
     const result = await checkVariant("server-without-options", [{ file: server, from: "new grpc.Server(serverOptions())", to: "new grpc.Server()" }]);
     expectFailing(result, ["s6.createordersserver-name-creates-a-backend"]);
+  });
+
+  it("no grace period: grpc-js then waits for the calls of an old connection forever", async () => {
+    const result = await checkVariant("no-grace", [{ file: server, from: '"grpc.max_connection_age_grace_ms": 1000,', to: "" }]);
+    expectFailing(result, ["s6.closes-an-old-connection"]);
   });
 
   it("connections closed 0.1 s after their GOAWAY", async () => {

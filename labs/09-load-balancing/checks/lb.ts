@@ -298,25 +298,32 @@ export const minPingIntervalMs = 200;
 
 /**
  * An Orders backend on node:http2, with the gRPC framing done by hand, that
- * enforces a minimum ping interval the way grpc-go's server does
+ * polices pings the way grpc-go's server does by default
  * (internal/transport/http2_server.go, handlePing): a ping less than
- * `minPingIntervalMs` after the previous one is a strike, sending headers or
- * data resets the strikes, and the third strike gets GOAWAY
- * ENHANCE_YOUR_CALM "too_many_pings" and the connection closed. grpc-js
- * servers enforce nothing, which is why the checks need this one.
+ * `minPingIntervalMs` after the previous one is a strike, and so is a ping
+ * on a connection with no call in flight (PermitWithoutStream false), but
+ * the first ping after the server sent headers or data is never one and
+ * resets the strikes. The third strike gets GOAWAY ENHANCE_YOUR_CALM
+ * "too_many_pings" and the connection closed. grpc-js servers enforce
+ * nothing, which is why the checks need this one.
  */
 export class StrictBackend {
   /** When each client ping arrived, by connection. */
   readonly pings: number[][] = [];
   /** How many connections it sent GOAWAY too_many_pings. */
   tooManyPings = 0;
+  /** Strikes for a ping too soon after the previous one, while calls were in flight. */
+  earlyStrikes = 0;
+  /** Strikes for a ping on a connection with no call in flight. */
+  idleStrikes = 0;
   received = 0;
   private constructor(readonly address: string) {}
 
   static async start(name: string, holdMs: number): Promise<StrictBackend> {
     const method = loadService(ordersProto, ordersService).service.GetOrder!;
     const server = http2.createServer();
-    const sessions = new Set<http2.ServerHttp2Session>();
+    /** Each connection's calls in flight, and whether the server sent headers or data since the last ping. */
+    const sessions = new Map<http2.ServerHttp2Session, { open: number; sentSincePing: boolean }>();
     const timers = new Set<NodeJS.Timeout>();
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -325,27 +332,33 @@ export class StrictBackend {
     const backend = new StrictBackend(`127.0.0.1:${(server.address() as net.AddressInfo).port}`);
     track(() => {
       for (const timer of timers) clearTimeout(timer);
-      for (const session of sessions) session.destroy();
+      for (const session of sessions.keys()) session.destroy();
       server.close();
     });
     server.on("session", (session) => {
-      sessions.add(session);
+      const state = { open: 0, sentSincePing: false };
+      sessions.set(session, state);
       session.on("close", () => sessions.delete(session));
       session.on("error", () => undefined);
       const pings: number[] = [];
       backend.pings.push(pings);
       let strikes = 0;
       let lastPing = 0;
-      let resetStrikes = false;
-      (session as unknown as { resetStrikes: () => void }).resetStrikes = () => (resetStrikes = true);
       session.on("ping", () => {
         const now = Date.now();
         pings.push(now);
-        if (resetStrikes) {
-          resetStrikes = false;
+        if (state.sentSincePing) {
+          state.sentSincePing = false;
           strikes = 0;
+        } else if (state.open === 0) {
+          // grpc-go: with no stream open, any ping after the first is a strike (within 2 h of the previous one).
+          if (lastPing > 0) {
+            strikes++;
+            backend.idleStrikes++;
+          }
         } else if (lastPing > 0 && now - lastPing < minPingIntervalMs) {
           strikes++;
+          backend.earlyStrikes++;
         }
         lastPing = now;
         if (strikes > 2) {
@@ -359,6 +372,11 @@ export class StrictBackend {
     });
     server.on("stream", (stream) => {
       stream.on("error", () => undefined);
+      const state = sessions.get(stream.session as http2.ServerHttp2Session);
+      if (state) {
+        state.open++;
+        stream.on("close", () => state.open--);
+      }
       const chunks: Buffer[] = [];
       stream.on("data", (chunk: Buffer) => chunks.push(chunk));
       stream.on("end", () => {
@@ -368,7 +386,7 @@ export class StrictBackend {
         const timer = setTimeout(() => {
           timers.delete(timer);
           if (stream.closed || stream.destroyed) return;
-          (stream.session as unknown as { resetStrikes?: () => void } | undefined)?.resetStrikes?.();
+          if (state) state.sentSincePing = true;
           const payload = method.responseSerialize({ id: request.id, servedBy: name });
           const prefix = Buffer.alloc(5);
           prefix.writeUInt32BE(payload.length, 1);

@@ -2,12 +2,13 @@
  * Lab 09, step 6: the learner's server options. The checks run their own
  * Orders backends created with serverOptions(), and a plain client of their
  * own (pick_first, no retries, no keepalive), so that what they see is the
- * servers' doing: connections replaced, and the calls in flight finishing.
+ * servers' doing: connections replaced, the calls in flight finishing, and
+ * the calls still open when the grace period is over ended.
  */
-import type * as grpc from "@grpc/grpc-js";
+import * as grpc from "@grpc/grpc-js";
 import { setTimeout as sleep } from "node:timers/promises";
 import { expectEqual, expectTrue, listen, step, tcpProxy } from "../../../scripts/check-kit";
-import { Backend, expectNoFailure, learnerServerOptions, type Outcome, plainCall, plainClient, serverModule } from "./lb";
+import { Backend, expectNoFailure, learnerServerOptions, type Outcome, plainCall, plainClient, serverModule, waitFor } from "./lb";
 
 const hintAge = 'set "grpc.max_connection_age_ms" (500) in serverOptions(): the server then sends each connection a GOAWAY when it is that old, and the client connects again';
 
@@ -65,6 +66,30 @@ step(6, () => {
       if (!replaced) await sleep(25);
     }
     expectTrue(replaced, `the client's connection was still the same 2.4 s after it opened. ${hintAge}`);
+  });
+
+  it("closes an old connection once its grace period is over, ending the calls still on it", async () => {
+    const options = await someServerOptions();
+    const backend = await Backend.start("orders-1", { serverOptions: options, holdMs: (id) => (id === "unanswered" ? Number.POSITIVE_INFINITY : 0) });
+    const client = plainClient(backend.address);
+    // The backend never answers this call: only the server closing its connection ends it before its deadline.
+    const deadlineMs = 4000;
+    const unanswered = plainCall(client, "unanswered", deadlineMs);
+    const since = Date.now();
+    expectTrue(await waitFor(() => backend.received.length > 0, 1000), 'a call did not reach a backend created with serverOptions() within 1 s: return only the connection age options the README names');
+    const first = backend.received[0]!.peer;
+    let replaced = false;
+    for (let i = 0; i < 60 && !replaced && Date.now() - since < 1500; i++) {
+      expectNoFailure([await plainCall(client, `next-${i}`)], "a call beside the unanswered one", "");
+      replaced = backend.received.at(-1)!.peer !== first;
+      if (!replaced) await sleep(25);
+    }
+    expectTrue(replaced, `the client's connection was still the same 1.5 s after it opened: ${hintAge}`);
+    const outcome = await unanswered;
+    expectTrue(
+      outcome.code !== undefined && outcome.code !== grpc.status.DEADLINE_EXCEEDED,
+      `a call still in flight on a connection past its age was left open until its deadline, ${deadlineMs / 1000} s after it started: set "grpc.max_connection_age_grace_ms" (1000) in serverOptions(): the server then closes an old connection that long after its GOAWAY, whatever is still in flight`,
+    );
   });
 
   it("createOrdersServer(name) creates a backend that answers with its name, with these options", async () => {

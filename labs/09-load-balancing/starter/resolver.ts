@@ -26,15 +26,15 @@ class RegistryResolver implements Resolver {
     _options: grpc.ChannelOptions,
   ) {}
 
-  /** The channel asks for addresses: when it starts, and again when a connection is lost. */
+  /** The channel asks for addresses: when it starts, again when a connection is lost, and after a destroy() when it wakes up from idle. */
   updateResolution(): void {
     // TODO(step 4): ask the registry at this.target.authority where this.target.path runs (Watch or List),
     // and pass the endpoints to this.listener; report an error when the registry cannot be reached.
   }
 
-  /** The channel is closed: stop asking the registry. */
+  /** The channel is closed, or went idle: stop asking the registry (a later updateResolution() starts again). */
   destroy(): void {
-    // TODO(step 4): cancel what updateResolution() started, and close the registry client.
+    // TODO(step 4): cancel what updateResolution() started, and close the registry client and forget it.
   }
 
   /** The name the channel sends as :authority. */

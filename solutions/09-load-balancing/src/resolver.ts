@@ -32,9 +32,10 @@ class RegistryResolver implements Resolver {
   ) {}
 
   /**
-   * The channel asks for addresses: when it starts, and again when a
-   * connection is lost. A Watch stream already reports every change, so
-   * while one is open there is nothing to do.
+   * The channel asks for addresses: when it starts, again when a connection
+   * is lost, and after a destroy() when it wakes up from idle (hence the
+   * registry client created here, not in the constructor). A Watch stream
+   * already reports every change, so while one is open there is nothing to do.
    */
   updateResolution(): void {
     if (this.watch) return;
@@ -57,7 +58,7 @@ class RegistryResolver implements Resolver {
     watch.on("end", () => lost("the Watch stream ended"));
   }
 
-  /** The channel is closed (or idle): stop watching, and close the registry's own channel. */
+  /** The channel is closed (or idle): stop watching, and close the registry's own channel; updateResolution() may start again. */
   destroy(): void {
     const watch = this.watch;
     this.watch = null;
