@@ -57,6 +57,14 @@ describe("lab 09's checks against known mistakes", function () {
     expectFailing(result, ["s3.fails-a-call-in-flight-on-a-backend-that-is-forced-down"]);
   });
 
+  it("a destroy() that cancels the stream and closes the registry client without asking whether there is one", async () => {
+    const result = await checkVariant("destroy-unguarded", [
+      { file: resolver, from: "watch?.cancel();", to: "watch!.cancel();" },
+      { file: resolver, from: "this.registry?.close();", to: "this.registry!.close();" },
+    ]);
+    expectFailing(result, ["s4.closes-without-an-error"]);
+  });
+
   it("no waitForReady", async () => {
     const result = await checkVariant("no-wait-for-ready", [{ file: client, from: "new grpc.Metadata({ waitForReady: true })", to: "new grpc.Metadata()" }]);
     expectFailing(result, ["s3.waits-for-backends"]);

@@ -258,6 +258,27 @@ step(4, () => {
     }
   });
 
+  it("closes without an error before its first call, and while no Watch stream is open", async () => {
+    const backends = await startBackends(1);
+    const { registry, learner, client } = await viaRegistry(backends);
+    const closes = async (closing: grpc.Client, when: string) => {
+      try {
+        await closing.close();
+      } catch (error) {
+        throw new CheckFailure(
+          `close() of a client ${when} threw "${(error as Error).message}": the channel calls destroy() whenever it closes, also before any updateResolution() and after the stream ended, so cancel and close only what is there (watch?.cancel())`,
+        );
+      }
+    };
+    // A channel asks its resolver for nothing before its first call.
+    await closes((await learnerClient(registry.target("orders"))).client, "that made no call");
+    expectNoFailure(await callMany(learner, client, { count: 2, prefix: "before" }), "2 calls to a registered backend", hintWatch);
+    registry.endWatches("error");
+    await waitFor(() => registry.openWatches === 0, 1000);
+    await sleep(100); // the stream's end reaches the resolver, which forgets the stream; the channel asks again only later
+    await closes(client, "whose resolver's Watch stream the registry had ended");
+  });
+
   it("stops asking the registry once the channel is closed", async () => {
     const backends = await startBackends(2);
     const { registry, learner, client } = await viaRegistry(backends);
