@@ -108,6 +108,11 @@ describe("lab 11's checks against known mistakes", function () {
     expectFailing(result, ["s5.accepts-a-message-over-4-mib"]);
   });
 
+  it("a server with no message limit at all (-1)", async () => {
+    const result = await checkVariant("server-no-limit", [{ file: server, from: '"grpc.max_receive_message_length": 16 * 1024 * 1024', to: '"grpc.max_receive_message_length": -1' }]);
+    expectFailing(result, ["s5.accepts-a-message-over-4-mib"]);
+  });
+
   it("a new client for each call, each closed after its answer", async () => {
     const result = await checkVariant("client-per-call", [
       {

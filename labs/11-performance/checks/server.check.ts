@@ -4,7 +4,8 @@
  * both, and a message over grpc-js's default 4 MiB limit must be accepted.
  */
 import * as grpc from "@grpc/grpc-js";
-import { CheckFailure, clientStreamCall, expectEqual, expectTrue, listen, referenceClient, step, unaryCall } from "../../../scripts/check-kit";
+import * as http2 from "node:http2";
+import { CheckFailure, clientStreamCall, expectEqual, expectTrue, listen, referenceClient, step, track, unaryCall } from "../../../scripts/check-kit";
 import { type Batch, batchJson, describeError, overLimit, postJson, proto, type Reading, readings, service, serverModule, startRest, summaryOf, type UploadSummary } from "./perf";
 
 /** proto3 JSON leaves out fields at their default (0, ""): put them back. */
@@ -52,10 +53,36 @@ step(4, () => {
   });
 });
 
+/**
+ * An Upload on a bare HTTP/2 stream whose first message says it is `size` bytes long, and sends none of them:
+ * the grpc-status the server answers with once it has read that 5-byte prefix, or undefined if none comes within 2 s.
+ */
+function claimedUpload(address: string, size: number): Promise<number | undefined> {
+  const session = http2.connect(`http://${address}`);
+  session.on("error", () => undefined);
+  track(() => session.destroy());
+  const stream = session.request({ ":method": "POST", ":path": "/perf.v1.Telemetry/Upload", "content-type": "application/grpc", te: "trailers", "grpc-timeout": "5S" });
+  const prefix = Buffer.alloc(5);
+  prefix.writeUInt32BE(size, 1);
+  stream.write(prefix);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), 2000);
+    const statusIn = (headers: http2.IncomingHttpHeaders) => {
+      if (headers["grpc-status"] === undefined) return;
+      clearTimeout(timer);
+      resolve(Number(headers["grpc-status"]));
+    };
+    stream.on("response", statusIn); // a trailers-only answer
+    stream.on("trailers", statusIn);
+    stream.on("error", () => undefined);
+  });
+}
+
 step(5, () => {
-  it(`accepts a message over 4 MiB (${overLimit} bytes)`, async () => {
+  it(`accepts a message over 4 MiB (${overLimit} bytes), and still keeps a limit`, async () => {
     const learner = await serverModule();
-    const client = referenceClient(proto, service, await listen(await learner.createTelemetryServer()));
+    const address = await listen(await learner.createTelemetryServer());
+    const client = referenceClient(proto, service, address);
     // The limit is per message: one reading whose sensor name is over 4 MiB, in an Upload whose answer is small.
     const huge: Reading = { sensor: "s".repeat(overLimit), value: 1.5, seq: 7 };
     // 3 s instead of the usual 2: 4 MiB crosses in 64 KiB flow-control windows, each a round trip between two busy processes.
@@ -72,5 +99,10 @@ step(5, () => {
     }
     if (outcome.error) throw new CheckFailure(`an Upload of one reading of 4 MiB + 64 KiB failed with ${describeError(outcome.error)}`);
     expectEqual(outcome.summary, summaryOf([huge]), "Upload's answer to one reading of 4 MiB + 64 KiB");
+    const status = await claimedUpload(address, 1024 ** 3);
+    expectTrue(
+      status === grpc.status.RESOURCE_EXHAUSTED,
+      `an Upload whose first message says it is 1 GiB long was ${status === undefined ? "not refused within 2 s: the server waits for the gigabyte" : `answered with ${grpc.status[status] ?? status}`}: keep a limit ("grpc.max_receive_message_length": 16 MiB, not -1), so that one client cannot make the server allocate gigabytes`,
+    );
   });
 });
