@@ -4,7 +4,7 @@
  * solutions pass. The mistakes are the ones gRPC-Web gateways and pages are
  * known for: the upstream's response headers leaked into the trailers (of a
  * unary call or a stream), its rich error details dropped, no deadline (or a
- * fixed one) or no cancellation passed on, CORS that hides grpc-status,
+ * fixed one) or no cancellation passed on (for a stream, or for a unary call), CORS that hides grpc-status,
  * allows every origin or leaves the preflight to the gRPC-Web handler, and a
  * page that renders a stream only at its end, shows a failed call's message
  * instead of its code, cannot cancel, or cancels every later stream too.
@@ -65,6 +65,12 @@ describe("lab 10's checks against known mistakes", function () {
   it("no cancellation passed on: a browser that goes away leaves the upstream call running", async () => {
     const result = await checkVariant("no-signal", [{ file: gateway, from: "signal: context.signal, ", to: "" }]);
     expectFailing(result, ["s2.cancels-the-upstream-call"]);
+  });
+
+  it("cancellation passed on by count only: a browser that leaves a SayHello leaves the upstream call waiting", async () => {
+    const result = await checkVariant("no-unary-signal", [{ file: gateway, from: "greeter.sayHello(request, from(context))", to: "greeter.sayHello(request, { timeoutMs: context.timeoutMs() })" }]);
+    expectFailing(result, ["s2.cancels-the-upstream-call"]);
+    assert.match(result.tests.find((t) => t.id.startsWith("s2.cancels-the-upstream-call"))!.message ?? "", /upstream SayHello was still waiting/);
   });
 
   it("a gateway that collects the upstream's stream and answers at its end", async () => {

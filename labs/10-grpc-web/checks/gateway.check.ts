@@ -7,7 +7,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { CheckFailure, expectEqual, expectTrue, richStatusMetadata, type RichStatus, serviceError, step } from "../../../scripts/check-kit";
-import { codeName, type CountReply, greeterService, httpRequest, openCount, randomOrigin, startGateway, startUpstream, token, waitFor, waitOnGateway, webCall } from "./web";
+import { codeName, type CountReply, greeterService, type HelloRequest, httpRequest, openWebCall, randomOrigin, startGateway, startUpstream, token, waitFor, waitOnGateway, webCall } from "./web";
 
 /** Fails unless the answer is a gRPC-Web answer: HTTP 200, a grpc-web content type. */
 function expectWebAnswer(answer: { httpStatus: number; headers: { [key: string]: unknown } }, what: string): void {
@@ -130,9 +130,10 @@ step(2, () => {
     }
   });
 
-  it("cancels the upstream call when the browser goes away in the middle of a stream", async function () {
-    this.timeout(15000); // three waits, each of which may ask the gateway for a SayHello on a loaded machine
+  it("cancels the upstream call when the browser goes away: in the middle of a stream, and before a unary call's answer", async function () {
+    this.timeout(15000); // four waits, each of which may ask the gateway for a SayHello on a loaded machine
     const upstream = await startUpstream({
+      sayHello: (request) => (request.name === "held" ? "held" : { message: `hello ${request.name}` }),
       count: async (_request, call) => {
         call.write({ n: 1 });
         // Holds the stream open: it ends when the gateway cancels it (or after 8 s).
@@ -140,7 +141,7 @@ step(2, () => {
       },
     });
     const gateway = await startGateway(upstream.address, randomOrigin());
-    const { request, progress } = openCount(gateway);
+    const { request, progress } = openWebCall(gateway, "Count", { to: 5, intervalMs: 0 });
     const unanswered = await waitOnGateway(gateway, () => progress.opened || progress.failed);
     expectTrue(unanswered === undefined, `the gateway sent no HTTP response to a Count within 1 s, ${unanswered} (the upstream sent a message at once): pass each message on as it arrives`);
     expectTrue(!progress.failed, "the gateway closed the connection of a Count without an answer");
@@ -156,6 +157,14 @@ step(2, () => {
     // The Count, not the SayHello a wait may have sent.
     const running = await waitOnGateway(gateway, () => upstream.calls.find((c) => c.method === "Count")?.cancelledAt !== undefined);
     expectTrue(running === undefined, `the upstream Count was still running 1 s after the browser closed its connection, ${running}: forward the call with { signal: context.signal }`);
+    // A SayHello the upstream holds: the browser leaves before its answer.
+    const unary = openWebCall(gateway, "SayHello", { name: "held" });
+    const heldUpstream = () => upstream.calls.find((c) => c.method === "SayHello" && (c.request as HelloRequest).name === "held");
+    const forwarded = await waitOnGateway(gateway, () => heldUpstream() !== undefined || unary.progress.ended || unary.progress.failed);
+    expectTrue(forwarded === undefined && heldUpstream() !== undefined, `a SayHello did not reach the upstream within 1 s${forwarded ? `, ${forwarded}` : ""}: forward each call to the upstream Greeter`);
+    unary.request.destroy();
+    const unaryRunning = await waitOnGateway(gateway, () => heldUpstream()?.cancelledAt !== undefined);
+    expectTrue(unaryRunning === undefined, `the upstream SayHello was still waiting for its answer 1 s after the browser closed its connection, ${unaryRunning}: forward every call, unary ones too, with { signal: context.signal }`);
   });
 });
 

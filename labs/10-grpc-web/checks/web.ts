@@ -63,7 +63,8 @@ export interface UpstreamCall {
   cancelledAt?: number;
 }
 
-type UnaryAnswer = (request: HelloRequest) => HelloReply | grpc.ServiceError;
+/** The upstream SayHello's answer, or "held": no answer, until the call is cancelled. */
+type UnaryAnswer = (request: HelloRequest) => HelloReply | grpc.ServiceError | "held";
 type StreamAnswer = (request: CountRequest, call: grpc.ServerWritableStream<CountRequest, CountReply>) => Promise<void>;
 
 /** Starts the Greeter upstream with the check's answers; resolves with its address and the calls it received. */
@@ -86,6 +87,7 @@ export async function startUpstream(answers: { sayHello?: UnaryAnswer; count?: S
     sayHello(call: grpc.ServerUnaryCall<HelloRequest, HelloReply>, callback: grpc.sendUnaryData<HelloReply>) {
       note("SayHello", call);
       const answer = (answers.sayHello ?? ((r) => ({ message: `hello ${r.name}` })))(call.request);
+      if (answer === "held") return;
       if (answer instanceof Error) callback(answer);
       else callback(null, answer);
     },
@@ -241,11 +243,11 @@ export function httpRequest(address: string, options: { method: string; path: st
   return within(sent, 3000, `the gateway's answer to ${options.method} ${options.path}`, { clientFunction: false });
 }
 
-/** A Count through the gateway, read as it arrives: `progress` says whether the answer has begun and whether body bytes came. */
-export function openCount(address: string): { request: http.ClientRequest; progress: CountProgress } {
+/** A call through the gateway, read as it arrives: `progress` says whether the answer has begun and whether a message came. */
+export function openWebCall(address: string, method: Method, message: HelloRequest | CountRequest): { request: http.ClientRequest; progress: CallProgress } {
   const { host, port } = hostPort(address);
-  const progress: CountProgress = { opened: false, message: false, ended: false, failed: false };
-  const request = http.request({ host, port, method: "POST", path: `/${greeterService}/Count`, headers: webHeaders(), agent: false }, (response) => {
+  const progress: CallProgress = { opened: false, message: false, ended: false, failed: false };
+  const request = http.request({ host, port, method: "POST", path: `/${greeterService}/${method}`, headers: webHeaders(), agent: false }, (response) => {
     progress.opened = true;
     const headerStatus = response.headers["grpc-status"];
     if (typeof headerStatus === "string") progress.status = Number(headerStatus);
@@ -268,12 +270,12 @@ export function openCount(address: string): { request: http.ClientRequest; progr
   });
   request.on("error", () => (progress.failed = true));
   track(() => request.destroy());
-  request.end(requestBody("Count", { to: 5, intervalMs: 0 }));
+  request.end(requestBody(method, message));
   return { request, progress };
 }
 
-/** What has come back so far of a Count opened with openCount. */
-export interface CountProgress {
+/** What has come back so far of a call opened with openWebCall. */
+export interface CallProgress {
   /** The gateway sent its response headers. */
   opened: boolean;
   /** A message frame came. */
