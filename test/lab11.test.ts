@@ -108,6 +108,11 @@ describe("lab 11's checks against known mistakes", function () {
     expectFailing(result, ["s5.accepts-a-message-over-4-mib"]);
   });
 
+  it("a REST twin that parses the first chunk of the body only", async () => {
+    const result = await checkVariant("rest-first-chunk", [{ file: server, from: "JSON.parse(Buffer.concat(chunks).toString(\"utf8\"))", to: "JSON.parse(chunks[0]!.toString(\"utf8\"))" }]);
+    expectFailing(result, ["s4.echo-answers-with-the-batch"]);
+  });
+
   it("a server with no message limit at all (-1)", async () => {
     const result = await checkVariant("server-no-limit", [{ file: server, from: '"grpc.max_receive_message_length": 16 * 1024 * 1024', to: '"grpc.max_receive_message_length": -1' }]);
     expectFailing(result, ["s5.accepts-a-message-over-4-mib"]);

@@ -22,16 +22,20 @@ async function servers() {
 step(4, () => {
   it("Echo answers with the batch it received, over gRPC and over REST (POST /v1/echo), the same data", async () => {
     const { client, restUrl } = await servers();
-    const batch: Batch = { readings: readings(7, "hall"), blob: Buffer.from("raw bytes") };
+    // A blob of 256 KiB: its JSON reaches the REST twin in several chunks, all of which make the body.
+    const batch: Batch = { readings: readings(7, "hall"), blob: Buffer.alloc(256 * 1024, "raw bytes ") };
     const answer = await unaryCall<Batch>(client, "echo", batch);
     expectEqual(answer.readings, batch.readings, "Echo's readings");
-    expectEqual(Buffer.from(answer.blob).toString(), "raw bytes", "Echo's blob");
+    expectTrue(Buffer.from(answer.blob).equals(batch.blob), `Echo's blob was ${answer.blob.length} bytes, not the ${batch.blob.length} bytes it was sent: answer with the batch as it came`);
     const rest = await postJson(`${restUrl}/v1/echo`, batchJson(batch));
-    expectEqual(rest.status, 200, "the HTTP status of POST /v1/echo");
+    expectEqual(rest.status, 200, 'the HTTP status of POST /v1/echo with a body of about 350 KB (it comes in several "data" chunks: parse them all, joined)');
     expectTrue(rest.contentType.startsWith("application/json"), `POST /v1/echo answered with content-type "${rest.contentType}": answer JSON as application/json`);
     const body = rest.body as { readings?: Array<Partial<Reading>>; blob?: string } | undefined;
     expectEqual((body?.readings ?? []).map(jsonReading), batch.readings, "the readings POST /v1/echo answered (proto3 JSON)");
-    expectEqual(body?.blob, batch.blob.toString("base64"), "the blob POST /v1/echo answered (proto3 JSON: base64)");
+    expectTrue(
+      body?.blob === batch.blob.toString("base64"),
+      `the blob POST /v1/echo answered was not the 256 KiB it was sent (proto3 JSON: base64; ${String(body?.blob?.length ?? 0)} characters of base64 instead of ${batch.blob.toString("base64").length}): read the whole body (every "data" chunk) before parsing it`,
+    );
   });
 
   it("Upload sums up a client stream, and POST /v1/upload the same readings sent as one batch", async () => {
