@@ -57,6 +57,13 @@ describe("lab 09's checks against known mistakes", function () {
     expectFailing(result, ["s3.fails-a-call-in-flight-on-a-backend-that-is-forced-down"]);
   });
 
+  it("a resolver that opens a new Watch stream at once when one fails: against a registry that refuses, a call after call", async () => {
+    const result = await checkVariant("watch-again-at-once", [
+      { file: resolver, from: 'details: `registry ${this.target.authority}: ${details}` }), {}, null, "");', to: 'details: `registry ${this.target.authority}: ${details}` }), {}, null, "");\n      this.updateResolution();' },
+    ]);
+    expectFailing(result, ["s4.does-not-ask-a-registry-that-refuses"]);
+  });
+
   it("a destroy() that cancels the stream and closes the registry client without asking whether there is one", async () => {
     const result = await checkVariant("destroy-unguarded", [
       { file: resolver, from: "watch?.cancel();", to: "watch!.cancel();" },

@@ -258,6 +258,24 @@ step(4, () => {
     }
   });
 
+  it("does not ask a registry that refuses again and again, and the calls go on to the backends it last listed", async () => {
+    const backends = await startBackends(2);
+    const { registry, learner, client } = await viaRegistry(backends);
+    expectNoFailure(await callMany(learner, client, { count: 4, prefix: "before" }), "4 calls to 2 registered backends", hintWatch);
+    const asked = () => registry.watchCalls + registry.listCalls;
+    registry.refusing = true;
+    registry.endWatches("error");
+    const [before, since] = [asked(), Date.now()];
+    expectNoFailure(await callMany(learner, client, { count: 4, prefix: "refused" }), "4 calls while the registry refused every List and Watch", "the channel keeps the last list the resolver gave it");
+    await sleep(500);
+    // Polling every 0.1 s asks 10 times a second; asking again as soon as the registry refuses, hundreds.
+    const [times, ms] = [asked() - before, Date.now() - since];
+    expectTrue(
+      times <= 5 + ms / 50,
+      `the resolver asked the registry ${times} times in ${ms} ms while it refused every call: report the failure to the listener and wait for the channel's next updateResolution() (it backs off), never call the registry again at once from the stream's "error"`,
+    );
+  });
+
   it("closes without an error before its first call, and while no Watch stream is open", async () => {
     const backends = await startBackends(1);
     const { registry, learner, client } = await viaRegistry(backends);

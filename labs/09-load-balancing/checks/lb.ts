@@ -226,6 +226,8 @@ export class Registry {
   watchCalls = 0;
   /** The most Watch streams that were open at once. */
   mostOpenWatches = 0;
+  /** While true, every List and Watch fails at once with UNAVAILABLE, as a registry that cannot serve does. */
+  refusing = false;
 
   private constructor(readonly address: string) {}
 
@@ -240,10 +242,12 @@ export class Registry {
     server.addService(loadService(registryProto, registryService).service, {
       list: (call: grpc.ServerUnaryCall<{ service: string }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
         registry.listCalls++;
+        if (registry.refusing) return callback({ code: grpc.status.UNAVAILABLE, details: "the registry is down" });
         callback(null, registry.answer(call.request.service));
       },
       watch: (call: grpc.ServerWritableStream<{ service: string }, unknown>) => {
         registry.watchCalls++;
+        if (registry.refusing) return void call.emit("error", { code: grpc.status.UNAVAILABLE, details: "the registry is down" });
         const watcher = { service: call.request.service, call };
         registry.watchers.add(watcher);
         registry.mostOpenWatches = Math.max(registry.mostOpenWatches, registry.watchers.size);
