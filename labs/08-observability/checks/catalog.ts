@@ -33,43 +33,35 @@ export interface PricesCall {
   sku: string;
   /** The call's traceparent, or undefined. */
   traceparent?: string;
-  cancelled: boolean;
 }
 
 export interface Prices {
   address: string;
   calls: PricesCall[];
-  /** Answers every held call (sku "held-*") now. */
-  release(): void;
 }
 
 /**
  * skus "missing-*" answer NOT_FOUND, "down-*" UNAVAILABLE, "code-<n>" fail
- * with status code n, "slow-<ms>" answer after that many milliseconds,
- * "held-*" wait for release() (or a cancel); any other sku costs 100 cents a
- * character.
+ * with status code n, "slow-<ms>" answer after that many milliseconds; any
+ * other sku costs 100 cents a character.
  */
 export async function pricesServer(): Promise<Prices> {
   const calls: PricesCall[] = [];
-  const held: Array<() => void> = [];
   const handlers: grpc.UntypedServiceImplementation = {
     getPrice(call: grpc.ServerUnaryCall<{ sku: string }, unknown>, callback: grpc.sendUnaryData<unknown>) {
       const { sku } = call.request;
       const traceparent = call.metadata.get("traceparent")[0];
-      const seen: PricesCall = { sku, traceparent: traceparent === undefined ? undefined : String(traceparent), cancelled: false };
-      calls.push(seen);
-      call.on("cancelled", () => (seen.cancelled = true));
+      calls.push({ sku, traceparent: traceparent === undefined ? undefined : String(traceparent) });
       const answer = () => callback(null, { sku, cents: 100 * sku.length });
       if (sku.startsWith("missing-")) return callback({ code: grpc.status.NOT_FOUND, details: `no price for ${sku}` });
       if (sku.startsWith("down-")) return callback({ code: grpc.status.UNAVAILABLE, details: "prices are down" });
       if (sku.startsWith("code-")) return callback({ code: Number(sku.slice(5)), details: `prices failed with code ${sku.slice(5)}` });
       if (sku.startsWith("slow-")) return void setTimeout(answer, Number(sku.slice(5)));
-      if (sku.startsWith("held-")) return void held.push(answer);
       answer();
     },
   };
   const address = await referenceServer(proto, pricesService, handlers);
-  return { address, calls, release: () => held.splice(0).forEach((answer) => answer()) };
+  return { address, calls };
 }
 
 // ---------------------------------------------------------------------------
