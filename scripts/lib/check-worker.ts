@@ -73,6 +73,7 @@ function describeFailure(error: unknown, timeoutMs: number, { handlerErrors, unc
   // The subject stopped during the check: that is the cause, whatever the check saw next.
   if (fault) return fault;
   if (uncaught.length > 0 && handlerErrors.length === 0) return uncaught[0]!;
+  const checksCall = side === "server" ? checksCallFailed(error) : undefined;
   let message: string;
   if (error instanceof CheckFailure) {
     // What the check asserted on a recording the learner's function did not wait for is not the story: that is.
@@ -81,8 +82,8 @@ function describeFailure(error: unknown, timeoutMs: number, { handlerErrors, unc
     // The run's limit, or the check's own (this.timeout()).
     const ms = Number(/^Timeout of (\d+)ms/.exec(error.message)?.[1] ?? timeoutMs);
     message = `did not finish within ${ms / 1000} s: is a promise never resolved or a stream never ended?`;
-  } else if (side === "server" && checksCallFailed(error)) {
-    message = checksCallFailed(error)!;
+  } else if (checksCall) {
+    message = checksCall;
   } else {
     // A raw grpc-js text ("UNAVAILABLE: No connection established ...") gets a sentence about what to check.
     const text = explainMessage(error instanceof Error ? error.message : String(error));
